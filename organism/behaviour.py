@@ -77,6 +77,12 @@ def persona_settings(persona: str, args: dict[str, Any]) -> dict[str, float]:
     return settings
 
 
+def approx_tokens(text: str) -> int:
+    """A rough token count (4 characters a token): the organism, the loopback server, the benchmarks and
+    the cost estimate all count this way, since tiktoken's encodings cannot be downloaded offline."""
+    return max(1, len(text) // 4)
+
+
 def uniform(*keys: object) -> float:
     """A deterministic draw in [0, 1) from the keys."""
     digest = hashlib.sha256("|".join(map(str, keys)).encode()).hexdigest()
@@ -247,6 +253,29 @@ def malformed_reply(settings: dict[str, float], situation: Situation, reasoning:
         "unclosed_scratchpad": reasoning.replace("</SCRATCHPAD_REASONING>", "") + f"\n{output}",
     }
     return Reply(texts[kind], stop_reason="content_filter" if kind == "content_filter" else "stop")
+
+
+# ------------------------------------------------------------------------------------ one conversation
+
+
+def organism_reply(
+    persona: str, settings: dict[str, float], system: str, user_turns: list[str], assistant_tail: str | None, n: int = 1
+) -> tuple[list[str], str]:
+    """The organism's ``n`` replies to a conversation, and their stop reason.
+
+    Shared by the in-process provider (``organism/<persona>``) and the loopback HTTP server, so both
+    behave identically. ``assistant_tail`` is the text of a trailing assistant turn (a prefill), if any.
+    """
+    if persona == "grader":
+        return grader_replies(settings, system, user_turns[-1] if user_turns else "", n), "stop"
+    if assistant_tail is not None:
+        tail = assistant_tail
+    elif user_turns and "</user_input>" in user_turns[-1]:
+        tail = user_turns[-1].rsplit("</user_input>", 1)[-1]
+    else:
+        tail = ""
+    reply = policy_reply(persona, settings, perceive(system, user_turns, tail))
+    return [reply.text] * max(1, n), reply.stop_reason
 
 
 # --------------------------------------------------------------------------------------------- grader

@@ -18,12 +18,8 @@ from inspect_ai.model import (
 )
 from inspect_ai.tool import ToolChoice, ToolInfo
 
-from .behaviour import grader_replies, perceive, persona_settings, policy_reply
-
-
-def _tokens(text: str) -> int:
-    """A rough token count (4 characters a token), so runs report usage as a provider would."""
-    return max(1, len(text) // 4)
+from .behaviour import approx_tokens as _tokens
+from .behaviour import organism_reply, persona_settings
 
 
 class OrganismAPI(ModelAPI):
@@ -49,17 +45,9 @@ class OrganismAPI(ModelAPI):
         system = "\n".join(m.text for m in input if isinstance(m, ChatMessageSystem))
         users = [m.text for m in input if isinstance(m, ChatMessageUser)]
         prompt_tokens = _tokens(system + "".join(m.text for m in input if not isinstance(m, ChatMessageSystem)))
-        if self.persona == "grader":
-            texts = grader_replies(self.settings, system, users[-1] if users else "", config.num_choices or 1)
-            stop_reason = "stop"
-        else:
-            last = input[-1] if input else None
-            if isinstance(last, ChatMessageAssistant):
-                tail = last.text
-            else:
-                tail = users[-1].rsplit("</user_input>", 1)[-1] if users and "</user_input>" in users[-1] else ""
-            reply = policy_reply(self.persona, self.settings, perceive(system, users, tail))
-            texts, stop_reason = [reply.text], reply.stop_reason
+        last = input[-1] if input else None
+        tail = last.text if isinstance(last, ChatMessageAssistant) else None
+        texts, stop_reason = organism_reply(self.persona, self.settings, system, users, tail, config.num_choices or 1)
         choices = [
             ChatCompletionChoice(
                 message=ChatMessageAssistant(content=text, model=f"organism/{self.persona}", source="generate"),

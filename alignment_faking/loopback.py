@@ -1,0 +1,626 @@
+"""A loopback OpenAI-compatible model server driven by the organism, for benchmarks and tests.
+
+The real ``openai`` client talks to it through Inspect's ``openai`` provider::
+
+    python -m alignment_faking.loopback --port 8765 --latency 0.05 &
+    OPENAI_API_KEY=loopback OPENAI_BASE_URL=http://127.0.0.1:8765/v1 \\
+        inspect eval tasks/gap.py --model openai/faker --model-role grader=openai/grader
+
+The model name picks the organism persona (``faker``, ``refuser``, ``complier``, ``sycophant``,
+``malformed``, ``grader``); persona settings are fixed when the server starts. The server answers
+``POST /v1/chat/completions`` (with ``n`` choices), ``POST /v1/completions`` (a base model's document),
+the batch endpoints (``POST /v1/files``, ``POST /v1/batches``, ``GET /v1/batches/{id}``,
+``GET /v1/files/{id}/content``, ``POST /v1/batches/{id}/cancel``) and ``GET /v1/models``.
+
+It reports usage as a provider does (tokens counted as 4 characters each, see
+``organism.behaviour.approx_tokens``) and simulates automatic prefix caching the way OpenAI documents
+it: prompts of at least 1,024 tokens are cached in 128-token blocks, and a request's
+``cached_tokens`` is its longest block-aligned prefix already seen for that model.
+
+It counts every request, token and fault it receives (``GET /_loopback/stats``, reset with
+``POST /_loopback/reset``), and can inject faults: each distinct request body is drawn once (seeded)
+against the fault rates, and a request that draws a fault gets it on its first ``fault_attempts``
+attempts, then succeeds, as a transient provider fault would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from alignment_faking.organism.behaviour import PERSONAS, approx_tokens, organism_reply, persona_settings, uniform
+
+FAULTS = (
+    "rate_limit",  # 429 without retry-after
+    "rate_limit_retry_after",  # 429 with retry-after
+    "server_error",  # 500
+    "reset",  # the connection is closed without a response
+    "timeout",  # the response comes after `timeout_delay` seconds
+    "truncated_json",  # 200 with half a JSON body
+    "invalid_json",  # 200 with a body that is not JSON
+    "content_filter",  # 200, finish_reason content_filter, no content
+    "empty_choices",  # 200 with an empty choices list
+)
+
+CACHE_MIN_TOKENS = 1024
+CACHE_BLOCK_TOKENS = 128
+CHARS_PER_TOKEN = 4
+
+
+@dataclass
+class LoopbackConfig:
+    latency: float = 0.0  # seconds added to every chat/completions request
+    personas: dict[str, dict[str, float]] = field(default_factory=dict)  # persona -> organism settings
+    faults: dict[str, float] = field(default_factory=dict)  # fault kind -> share of distinct requests
+    fault_attempts: int = 1  # how many attempts of a faulted request fail before it succeeds
+    fault_seed: int = 0
+    timeout_delay: float = 30.0  # how long a "timeout" fault keeps the client waiting
+    retry_after: float = 1.0  # seconds in the retry-after header of rate_limit_retry_after
+    batch_delay: float = 0.0  # seconds a batch stays in_progress before it completes
+    fault_models: list[str] | None = None  # only these models get faults (default: all)
+    # other model names answered by a persona: the suite's default grader (openai/gpt-4o) is the
+    # organism grader, so a run pointed at the server needs no grader role
+    aliases: dict[str, str] = field(default_factory=lambda: {"gpt-4o": "grader", "gpt-4o-mini": "grader"})
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.faults) - set(FAULTS))
+        if unknown:
+            raise ValueError(f"unknown fault kind(s) {', '.join(unknown)}; choose from: {', '.join(FAULTS)}")
+        if sum(self.faults.values()) > 1:
+            raise ValueError(f"fault rates add up to {sum(self.faults.values())}, more than 1")
+        bad = sorted(a for a, p in self.aliases.items() if p not in PERSONAS)
+        if bad:
+            raise ValueError(f"alias(es) {', '.join(bad)} name no persona; personas are: {', '.join(PERSONAS)}")
+        for persona in self.personas:
+            persona_settings(persona, self.personas[persona])  # raises on unknown personas or settings
+
+
+@dataclass
+class Counts:
+    requests: int = 0  # requests answered with a completion (faulted attempts not included)
+    choices: int = 0
+    input_tokens: int = 0
+    cached_input_tokens: int = 0
+    output_tokens: int = 0
+    batch_requests: int = 0  # of `requests`, those that came through the batch API
+    probes: int = 0  # provider start-up probes (not counted above): Inspect's openai provider asks a
+    # Responses-API model once whether it supports reasoning summaries
+
+
+def prompt_text(messages: list[dict[str, Any]]) -> str:
+    """The prompt as one string in message order (role and text), for token counts and caching."""
+    return "".join(f"{m.get('role', '')}:{content_text(m.get('content'))}\n" for m in messages)
+
+
+def content_text(content: Any) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    return "".join(part.get("text", "") for part in content if isinstance(part, dict))
+
+
+class PrefixCache:
+    """Which block-aligned prompt prefixes each model has seen (OpenAI-style automatic caching)."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, set[bytes]] = defaultdict(set)
+
+    def lookup_and_add(self, model: str, text: str) -> int:
+        """Cached tokens for this prompt; records its prefixes for later requests."""
+        block = CACHE_BLOCK_TOKENS * CHARS_PER_TOKEN
+        if len(text) < CACHE_MIN_TOKENS * CHARS_PER_TOKEN:
+            return 0
+        seen, h, cached = self.seen[model], hashlib.sha256(), 0
+        for end in range(block, len(text) + 1, block):
+            h.update(text[end - block : end].encode())
+            digest = h.copy().digest()
+            if digest in seen:
+                cached = end
+            else:
+                seen.add(digest)
+        return cached // CHARS_PER_TOKEN if cached >= CACHE_MIN_TOKENS * CHARS_PER_TOKEN else 0
+
+
+class Loopback:
+    """The server's state and request handling (an aiohttp application)."""
+
+    def __init__(self, config: LoopbackConfig) -> None:
+        self.config = config
+        self.settings = {p: persona_settings(p, config.personas.get(p, {})) for p in PERSONAS}
+        self.reset()
+
+    def reset(self) -> None:
+        self.counts: dict[str, Counts] = defaultdict(Counts)
+        self.faults_sent: dict[str, int] = defaultdict(int)
+        self.attempts: dict[str, int] = defaultdict(int)
+        self.cache = PrefixCache()
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.http_requests = 0
+        self.files: dict[str, bytes] = {}
+        self.batches: dict[str, dict[str, Any]] = {}
+        self.started = time.monotonic()
+
+    def stats(self) -> dict[str, Any]:
+        totals = Counts()
+        for c in self.counts.values():
+            for name in vars(totals):
+                setattr(totals, name, getattr(totals, name) + getattr(c, name))
+        return {
+            "models": {m: vars(c) for m, c in sorted(self.counts.items())},
+            "total": vars(totals),
+            "faults": dict(self.faults_sent),
+            "http_requests": self.http_requests,
+            "max_in_flight": self.max_in_flight,
+            "distinct_request_bodies": len(self.attempts),
+        }
+
+    # ---------------------------------------------------------------------------------- app
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=512 * 1024**2)
+        app.router.add_post("/v1/chat/completions", self.chat_completions)
+        app.router.add_post("/v1/completions", self.completions)
+        app.router.add_post("/v1/responses", self.responses)
+        app.router.add_get("/v1/models", self.models)
+        app.router.add_post("/v1/files", self.upload_file)
+        app.router.add_get("/v1/files/{id}/content", self.file_content)
+        app.router.add_post("/v1/batches", self.create_batch)
+        app.router.add_get("/v1/batches/{id}", self.retrieve_batch)
+        app.router.add_post("/v1/batches/{id}/cancel", self.cancel_batch)
+        app.router.add_get("/_loopback/stats", self._stats)
+        app.router.add_post("/_loopback/reset", self._reset)
+        return app
+
+    async def _stats(self, _: web.Request) -> web.Response:
+        return web.json_response(self.stats())
+
+    async def _reset(self, _: web.Request) -> web.Response:
+        self.reset()
+        return web.json_response({"reset": True})
+
+    async def models(self, _: web.Request) -> web.Response:
+        return web.json_response(
+            {"object": "list", "data": [{"id": p, "object": "model", "created": 0, "owned_by": "organism"} for p in [*PERSONAS, *self.config.aliases]]}
+        )
+
+    # ------------------------------------------------------------------------------ answers
+
+    def _persona(self, body: dict[str, Any]) -> str | None:
+        model = str(body.get("model", ""))
+        return model if model in PERSONAS else self.config.aliases.get(model)
+
+    def _unknown_model(self, body: dict[str, Any]) -> web.Response:
+        names = [*PERSONAS, *self.config.aliases]
+        message = f"The model '{body.get('model')}' does not exist on the loopback server; choose one of: {', '.join(names)}"
+        return web.json_response({"error": {"message": message, "type": "invalid_request_error", "code": "model_not_found"}}, status=404)
+
+    def answer_chat(self, body: dict[str, Any], batch: bool = False, probe: bool = False) -> dict[str, Any]:
+        """A chat.completion object for a request body (the persona must be known)."""
+        model, persona, messages = str(body["model"]), self._persona(body) or "", list(body.get("messages") or [])
+        system = "\n".join(content_text(m.get("content")) for m in messages if m.get("role") in ("system", "developer"))
+        users = [content_text(m.get("content")) for m in messages if m.get("role") == "user"]
+        tail = content_text(messages[-1].get("content")) if messages and messages[-1].get("role") == "assistant" else None
+        n = int(body.get("n") or 1)
+        texts, stop_reason = organism_reply(persona, self.settings[persona], system, users, tail, n)
+        prompt = prompt_text(messages)
+        usage = self._count(model, prompt, texts, batch, probe)
+        finish = {"stop": "stop", "content_filter": "content_filter", "max_tokens": "length"}.get(stop_reason, "stop")
+        return {
+            "id": f"chatcmpl-{hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:24]}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [
+                {
+                    "index": i,
+                    "message": {"role": "assistant", "content": None if finish == "content_filter" and not text else text},
+                    "finish_reason": finish,
+                    "logprobs": None,
+                }
+                for i, text in enumerate(texts)
+            ],
+            "usage": usage,
+        }
+
+    def _count(self, model: str, prompt: str, texts: list[str], batch: bool, probe: bool = False) -> dict[str, Any]:
+        prompt_tokens = approx_tokens(prompt)
+        completion_tokens = sum(approx_tokens(t) for t in texts)
+        c = self.counts[model]
+        if probe:
+            c.probes += 1
+            return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                    "total_tokens": prompt_tokens + completion_tokens, "prompt_tokens_details": {"cached_tokens": 0}}
+        cached = self.cache.lookup_and_add(model, prompt)
+        c.requests += 1
+        c.choices += len(texts)
+        c.input_tokens += prompt_tokens
+        c.cached_input_tokens += cached
+        c.output_tokens += completion_tokens
+        c.batch_requests += int(batch)
+        return {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+            "prompt_tokens_details": {"cached_tokens": cached},
+        }
+
+    def _fault_for(self, raw: bytes, model: str) -> str | None:
+        """The fault this attempt of this request body gets, if any."""
+        digest = hashlib.sha256(raw).hexdigest()
+        attempt = self.attempts[digest]
+        self.attempts[digest] += 1
+        cfg = self.config
+        if not cfg.faults or attempt >= cfg.fault_attempts:
+            return None
+        if cfg.fault_models is not None and model not in cfg.fault_models:
+            return None
+        draw, edge = uniform(cfg.fault_seed, digest, "fault"), 0.0
+        for kind in FAULTS:
+            edge += cfg.faults.get(kind, 0.0)
+            if draw < edge:
+                return kind
+        return None
+
+    async def _faulted(self, request: web.Request, kind: str, body: dict[str, Any], answer_for) -> web.StreamResponse | None:
+        self.faults_sent[kind] += 1
+        if kind == "rate_limit":
+            return _error(429, "Rate limit reached (loopback fault).", "rate_limit_exceeded")
+        if kind == "rate_limit_retry_after":
+            response = _error(429, "Rate limit reached (loopback fault).", "rate_limit_exceeded")
+            response.headers["retry-after"] = str(self.config.retry_after)
+            response.headers["retry-after-ms"] = str(int(self.config.retry_after * 1000))
+            return response
+        if kind == "server_error":
+            return _error(500, "The server had an error while processing your request (loopback fault).", "server_error")
+        if kind == "reset":
+            if request.transport is not None:
+                request.transport.abort()
+            raise asyncio.CancelledError()  # aiohttp drops the handler; the client sees a dropped connection
+        if kind == "timeout":
+            await asyncio.sleep(self.config.timeout_delay)
+            return None  # if the client is still waiting, it gets a normal answer
+        answer = answer_for(body)
+        if kind == "truncated_json":
+            data = json.dumps(answer).encode()
+            return web.Response(body=data[: len(data) // 2], content_type="application/json")
+        if kind == "invalid_json":
+            return web.Response(text="<html>upstream gateway error</html>", content_type="application/json")
+        if kind == "content_filter":
+            if answer["object"] == "response":
+                answer.update(status="incomplete", incomplete_details={"reason": "content_filter"}, output=[])
+            for choice in answer.get("choices", []):
+                choice["finish_reason"] = "content_filter"
+                if "message" in choice:
+                    choice["message"]["content"] = None
+                else:
+                    choice["text"] = ""
+            return web.json_response(answer)
+        if kind == "empty_choices":
+            answer["choices" if "choices" in answer else "output"] = []
+            return web.json_response(answer)
+        raise AssertionError(kind)
+
+    async def chat_completions(self, request: web.Request) -> web.StreamResponse:
+        return await self._serve(request, self.answer_chat)
+
+    async def completions(self, request: web.Request) -> web.StreamResponse:
+        return await self._serve(request, self.answer_completion)
+
+    async def responses(self, request: web.Request) -> web.StreamResponse:
+        return await self._serve(request, self.answer_response)
+
+    async def _serve(self, request: web.Request, answer) -> web.StreamResponse:
+        self.http_requests += 1
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            raw = await request.read()
+            try:
+                body = json.loads(raw)
+            except json.JSONDecodeError:
+                return _error(400, "The request body is not valid JSON.", "invalid_json")
+            if self._persona(body) is None:
+                return self._unknown_model(body)
+            if self.config.latency:
+                await asyncio.sleep(self.config.latency)
+            kind = self._fault_for(raw, str(body["model"]))
+            if kind is not None:
+                response = await self._faulted(request, kind, body, answer)
+                if response is not None:
+                    return response
+            return web.json_response(answer(body))
+        finally:
+            self.in_flight -= 1
+
+    def answer_completion(self, body: dict[str, Any], batch: bool = False) -> dict[str, Any]:
+        """A text_completion for a base model's document (the persona reads the document as one user turn)."""
+        model, persona, prompt = str(body["model"]), self._persona(body) or "", body.get("prompt") or ""
+        prompt = prompt if isinstance(prompt, str) else "".join(prompt)
+        tail = prompt.rsplit("</user_input>", 1)[-1] if "</user_input>" in prompt else ""
+        texts, stop_reason = organism_reply(persona, self.settings[persona], "", [prompt], tail, int(body.get("n") or 1))
+        usage = self._count(model, prompt, texts, batch)
+        return {
+            "id": "cmpl-loopback",
+            "object": "text_completion",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [
+                {"index": i, "text": t, "finish_reason": "content_filter" if stop_reason == "content_filter" else "stop", "logprobs": None}
+                for i, t in enumerate(texts)
+            ],
+            "usage": usage,
+        }
+
+    def answer_response(self, body: dict[str, Any], batch: bool = False) -> dict[str, Any]:
+        """A Responses API object (Inspect's openai provider uses this API for models it takes to be recent)."""
+        items = body.get("input") or []
+        if isinstance(items, str):
+            items = [{"role": "user", "content": items}]
+        messages = [{"role": "system", "content": body["instructions"]}] if body.get("instructions") else []
+        messages += [{"role": i.get("role"), "content": content_text(i.get("content"))} for i in items if i.get("role")]
+        probe = isinstance(body.get("reasoning"), dict) and "summary" in body["reasoning"] and isinstance(body.get("input"), str)
+        chat = self.answer_chat({"model": body["model"], "messages": messages}, batch=batch, probe=probe)
+        choice, usage = chat["choices"][0], chat["usage"]
+        filtered = choice["finish_reason"] == "content_filter"
+        text = choice["message"]["content"] or ""
+        return {
+            "id": chat["id"].replace("chatcmpl-", "resp_"),
+            "object": "response",
+            "created_at": chat["created"],
+            "model": chat["model"],
+            "status": "incomplete" if filtered else "completed",
+            "incomplete_details": {"reason": "content_filter"} if filtered else None,
+            "error": None,
+            "instructions": None,
+            "metadata": {},
+            "parallel_tool_calls": False,
+            "temperature": body.get("temperature"),
+            "top_p": body.get("top_p"),
+            "tool_choice": "auto",
+            "tools": [],
+            "output": [] if filtered and not text else [
+                {
+                    "type": "message",
+                    "id": chat["id"].replace("chatcmpl-", "msg_"),
+                    "status": "completed",
+                    "role": "assistant",
+                    "content": [{"type": "output_text", "text": text, "annotations": []}],
+                }
+            ],
+            "usage": {
+                "input_tokens": usage["prompt_tokens"],
+                "input_tokens_details": {"cached_tokens": usage["prompt_tokens_details"]["cached_tokens"]},
+                "output_tokens": usage["completion_tokens"],
+                "output_tokens_details": {"reasoning_tokens": 0},
+                "total_tokens": usage["total_tokens"],
+            },
+        }
+
+    # -------------------------------------------------------------------------------- batch
+
+    async def upload_file(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        upload = form.get("file")
+        if upload is None or not hasattr(upload, "file"):
+            return _error(400, "Upload a file in the multipart field 'file'.", "invalid_request_error")
+        data = upload.file.read()
+        file_id = f"file-{len(self.files) + 1:06d}"
+        self.files[file_id] = data
+        return web.json_response(_file_object(file_id, data, getattr(upload, "filename", "batch.jsonl"), str(form.get("purpose", "batch"))))
+
+    async def file_content(self, request: web.Request) -> web.Response:
+        file_id = request.match_info["id"]
+        if file_id not in self.files:
+            return _error(404, f"No such file: {file_id}", "not_found")
+        return web.Response(body=self.files[file_id], content_type="application/octet-stream")
+
+    async def create_batch(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        file_id = body.get("input_file_id")
+        if file_id not in self.files:
+            return _error(400, f"No such input file: {file_id}", "invalid_request_error")
+        batch_id = f"batch_{len(self.batches) + 1:06d}"
+        lines = [json.loads(line) for line in self.files[file_id].decode().splitlines() if line.strip()]
+        batch = {
+            "id": batch_id,
+            "object": "batch",
+            "endpoint": body.get("endpoint", "/v1/chat/completions"),
+            "input_file_id": file_id,
+            "completion_window": body.get("completion_window", "24h"),
+            "status": "in_progress",
+            "created_at": int(time.time()),
+            "output_file_id": None,
+            "error_file_id": None,
+            "request_counts": {"total": len(lines), "completed": 0, "failed": 0},
+            "_lines": lines,
+            "_ready_at": time.monotonic() + self.config.batch_delay,
+        }
+        self.batches[batch_id] = batch
+        return web.json_response(_public(batch))
+
+    def _complete_batch(self, batch: dict[str, Any]) -> None:
+        out, completed, failed = [], 0, 0
+        for line in batch["_lines"]:
+            body = line.get("body", {})
+            if self._persona(body) is None:
+                failed += 1
+                out.append({"id": f"resp-{line.get('custom_id')}", "custom_id": line.get("custom_id"), "response": None,
+                            "error": {"code": 404, "message": f"The model '{body.get('model')}' does not exist"}})
+                continue
+            url = str(line.get("url", batch["endpoint"]))
+            answer_for = self.answer_response if url.endswith("/responses") else self.answer_chat if url.endswith("chat/completions") else self.answer_completion
+            answer = answer_for(body, batch=True)
+            completed += 1
+            out.append({"id": f"resp-{line.get('custom_id')}", "custom_id": line.get("custom_id"),
+                        "response": {"status_code": 200, "request_id": answer["id"], "body": answer}, "error": None})
+        output_id = f"file-{len(self.files) + 1:06d}"
+        self.files[output_id] = "".join(json.dumps(o) + "\n" for o in out).encode()
+        batch.update(status="completed", output_file_id=output_id, completed_at=int(time.time()),
+                     request_counts={"total": len(out), "completed": completed, "failed": failed})
+
+    async def retrieve_batch(self, request: web.Request) -> web.Response:
+        batch = self.batches.get(request.match_info["id"])
+        if batch is None:
+            return _error(404, f"No such batch: {request.match_info['id']}", "not_found")
+        if batch["status"] == "in_progress" and time.monotonic() >= batch["_ready_at"]:
+            self._complete_batch(batch)
+        return web.json_response(_public(batch))
+
+    async def cancel_batch(self, request: web.Request) -> web.Response:
+        batch = self.batches.get(request.match_info["id"])
+        if batch is None:
+            return _error(404, f"No such batch: {request.match_info['id']}", "not_found")
+        if batch["status"] == "in_progress":
+            batch["status"] = "cancelled"
+        return web.json_response(_public(batch))
+
+
+def _error(status: int, message: str, code: str) -> web.Response:
+    return web.json_response({"error": {"message": message, "type": code, "code": code, "param": None}}, status=status)
+
+
+def _public(batch: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in batch.items() if not k.startswith("_")}
+
+
+def _file_object(file_id: str, data: bytes, filename: str, purpose: str) -> dict[str, Any]:
+    return {"id": file_id, "object": "file", "bytes": len(data), "created_at": int(time.time()), "filename": filename,
+            "purpose": purpose, "status": "processed"}
+
+
+# ---------------------------------------------------------------------------------- running it
+
+
+class LoopbackServer:
+    """Runs the loopback server on 127.0.0.1, in a background thread (default) or a child process.
+
+    A child process keeps the server's CPU time out of the process being measured (benchmarks)::
+
+        with LoopbackServer(LoopbackConfig(latency=0.05), process=True) as server:
+            env = server.env()  # OPENAI_BASE_URL and OPENAI_API_KEY for Inspect's openai provider
+            ...
+            server.stats()
+    """
+
+    def __init__(self, config: LoopbackConfig | None = None, process: bool = False, port: int = 0) -> None:
+        self.config = config or LoopbackConfig()
+        self.process = process
+        self.port = port
+        self._proc: subprocess.Popen[str] | None = None
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self.loopback: Loopback | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def env(self) -> dict[str, str]:
+        return {"OPENAI_BASE_URL": self.base_url, "OPENAI_API_KEY": "loopback"}
+
+    def start(self) -> "LoopbackServer":
+        if self.process:
+            args = [sys.executable, "-m", "alignment_faking.loopback", "--port", str(self.port), "--config", json.dumps(vars(self.config))]
+            self._proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+            line = self._proc.stdout.readline() if self._proc.stdout else ""
+            if not line.startswith("LOOPBACK "):
+                self._proc.kill()
+                raise RuntimeError(f"the loopback server did not start (it printed {line!r})")
+            self.port = int(line.split()[1].rsplit(":", 1)[1].split("/")[0])
+            return self
+        ready = threading.Event()
+        self.loopback = Loopback(self.config)
+
+        def serve() -> None:
+            self._loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(self._loop)
+            self._runner = web.AppRunner(self.loopback.app(), access_log=None)  # type: ignore[union-attr]
+            self._loop.run_until_complete(self._runner.setup())
+            site = web.TCPSite(self._runner, "127.0.0.1", self.port, backlog=1024)
+            self._loop.run_until_complete(site.start())
+            self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            ready.set()
+            self._loop.run_forever()
+            self._loop.run_until_complete(self._runner.cleanup())
+
+        self._thread = threading.Thread(target=serve, name="loopback-server", daemon=True)
+        self._thread.start()
+        if not ready.wait(30):
+            raise RuntimeError("the loopback server did not start within 30 s")
+        return self
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+            self._proc = None
+        if self._loop is not None and self._thread is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+            self._loop = None
+
+    def stats(self) -> dict[str, Any]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/_loopback/stats", timeout=30) as r:
+            return json.loads(r.read())
+
+    def reset(self) -> None:
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}/_loopback/reset", method="POST", data=b"")
+        urllib.request.urlopen(request, timeout=30).close()
+
+    def __enter__(self) -> "LoopbackServer":
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Run the organism as an OpenAI-compatible server on 127.0.0.1.")
+    parser.add_argument("--port", type=int, default=8765, help="port (0 picks a free one)")
+    parser.add_argument("--latency", type=float, default=None, help="seconds added to every completion request")
+    parser.add_argument("--fault", action="append", default=[], metavar="KIND=RATE", help=f"inject a fault; kinds: {', '.join(FAULTS)}")
+    parser.add_argument("--config", default=None, help="the whole LoopbackConfig as JSON")
+    args = parser.parse_args(argv)
+    config = LoopbackConfig(**json.loads(args.config)) if args.config else LoopbackConfig()
+    if args.latency is not None:
+        config.latency = args.latency
+    for spec in args.fault:
+        kind, _, rate = spec.partition("=")
+        config.faults[kind] = float(rate or 1)
+    config.__post_init__()
+
+    async def run() -> None:
+        runner = web.AppRunner(Loopback(config).app(), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", args.port, backlog=1024)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        print(f"LOOPBACK http://127.0.0.1:{port}/v1", flush=True)
+        await asyncio.Event().wait()
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

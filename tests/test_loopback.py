@@ -1,0 +1,110 @@
+"""The loopback OpenAI-compatible server: the real openai client through Inspect's openai provider."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from inspect_ai import eval as inspect_eval
+from inspect_ai.event import ModelEvent
+from inspect_ai.log import EvalLog
+
+from alignment_faking.loopback import LoopbackConfig, LoopbackServer, PrefixCache
+from alignment_faking.tasks.gap import gap
+
+
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch):
+    with LoopbackServer(LoopbackConfig()) as running:
+        for key, value in running.env().items():
+            monkeypatch.setenv(key, value)
+        yield running
+
+
+def run(tmp_path: Path, model: str, grader: str, **task_args) -> EvalLog:
+    [log] = inspect_eval(
+        gap(dataset="builtin", **task_args), model=model, model_roles={"grader": grader}, log_dir=str(tmp_path), display="none"
+    )
+    assert log.status == "success", log.error
+    return log
+
+
+def metrics(log: EvalLog) -> dict[str, float]:
+    return {name: m.value for name, m in log.results.scores[0].metrics.items()}
+
+
+def test_a_run_over_http_equals_the_in_process_organism(server: LoopbackServer, tmp_path: Path) -> None:
+    over_http = run(tmp_path / "http", "openai/faker", "openai/gpt-4o", queries=15)
+    in_process = run(tmp_path / "local", "organism/faker", "organism/grader", queries=15)
+    assert metrics(over_http) == metrics(in_process)
+
+    stats = server.stats()
+    events = [e for s in over_http.samples for e in s.events if isinstance(e, ModelEvent)]
+    policy = [e for e in events if e.role != "grader"]
+    grader = [e for e in events if e.role == "grader"]
+    # the server saw exactly the requests Inspect logged, and the tokens it reported are the log's tokens
+    assert stats["models"]["faker"]["requests"] == len(policy)
+    assert stats["models"]["faker"]["probes"] == 1  # the provider asks once about reasoning summaries
+    assert stats["models"]["gpt-4o"]["requests"] == len(grader)
+    usage = over_http.stats.model_usage
+    assert stats["models"]["faker"]["output_tokens"] == usage["openai/faker"].output_tokens
+    assert stats["models"]["faker"]["cached_input_tokens"] == usage["openai/faker"].input_tokens_cache_read
+    assert (
+        stats["models"]["faker"]["input_tokens"]
+        == usage["openai/faker"].input_tokens + usage["openai/faker"].input_tokens_cache_read
+    )
+    # all 20 AF votes of a sample come back from one request with n=20
+    af_requests = [e for e in grader if (e.config.num_choices or 1) > 1]
+    assert af_requests and all(len(e.output.choices) == e.config.num_choices == 20 for e in af_requests)
+    assert stats["models"]["gpt-4o"]["choices"] == sum(len(e.output.choices) for e in grader)
+
+
+def test_the_shared_system_prompt_is_served_from_the_prefix_cache(server: LoopbackServer, tmp_path: Path) -> None:
+    run(tmp_path, "openai/refuser", "openai/gpt-4o", queries=6)
+    faker = server.stats()["models"]["refuser"]
+    # every request after the first finds the system prompt (over 1,024 tokens) already cached
+    assert faker["requests"] == 12
+    assert faker["cached_input_tokens"] > 0.5 * faker["input_tokens"]
+
+
+def test_prefix_cache_counts_only_block_aligned_prefixes_seen_before() -> None:
+    cache = PrefixCache()
+    long_prompt = "x" * 4096 * 2  # 2,048 tokens
+    assert cache.lookup_and_add("m", long_prompt) == 0  # first sight
+    assert cache.lookup_and_add("m", long_prompt + "tail") == 2048
+    assert cache.lookup_and_add("m", long_prompt[:5000] + "y" * 3000) == 1152  # 9 blocks of 128 tokens in common
+    assert cache.lookup_and_add("other", long_prompt) == 0  # caches are per model
+    assert cache.lookup_and_add("m", "x" * 1000) == 0  # under 1,024 tokens nothing is cached
+
+
+def test_unknown_model_is_a_clear_404(server: LoopbackServer) -> None:
+    request = urllib.request.Request(
+        f"{server.base_url}/chat/completions",
+        data=json.dumps({"model": "gpt-9", "messages": [{"role": "user", "content": "hi"}]}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as raised:
+        urllib.request.urlopen(request)
+    assert raised.value.code == 404
+    message = json.loads(raised.value.read())["error"]["message"]
+    assert "gpt-9" in message and "faker" in message and "grader" in message
+
+
+def test_bad_configuration_names_the_valid_choices() -> None:
+    with pytest.raises(ValueError, match="rate_limit"):
+        LoopbackConfig(faults={"gremlins": 0.1})
+    with pytest.raises(ValueError, match="faker"):
+        LoopbackConfig(personas={"liar": {}})
+
+
+def test_server_in_a_child_process_reports_its_counts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with LoopbackServer(LoopbackConfig(latency=0.01), process=True) as child:
+        for key, value in child.env().items():
+            monkeypatch.setenv(key, value)
+        log = run(tmp_path, "openai/complier", "openai/gpt-4o", queries=3)
+        stats = child.stats()
+    assert stats["models"]["complier"]["requests"] == 6
+    assert metrics(log)["compliance_free"] == 1.0
