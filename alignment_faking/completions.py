@@ -9,9 +9,11 @@ the model's continuation comes back as the assistant's text. The key is read fro
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
+from inspect_ai._util.logger import warn_once
 from inspect_ai.model import (
     ChatCompletionChoice,
     ChatMessage,
@@ -24,6 +26,8 @@ from inspect_ai.model import (
     modelapi,
 )
 from inspect_ai.tool import ToolChoice, ToolInfo
+
+logger = logging.getLogger(__name__)
 
 
 class DocumentError(ValueError):
@@ -63,6 +67,9 @@ class CompletionsAPI(ModelAPI):
                 "a completions model takes one document (a single user message); run the task with "
                 "-T base_model=true so the conversation is rendered as a document"
             )
+        if config.batch:  # not silent: --batch is for the providers with a batch API (see the README)
+            warn_once(logger, f"completions/{self.model_name}: a completions endpoint has no batch API; --batch is ignored "
+                      "for this model and its requests are sent one by one (the grader role still batches)")
         response = await self.client.completions.create(
             model=self.model_name,
             prompt=input[0].text,

@@ -48,7 +48,7 @@ FAULTS = (
     "server_error",  # 500
     "reset",  # the connection is closed without a response
     "timeout",  # the response comes after `timeout_delay` seconds
-    "truncated_json",  # 200 with half a JSON body
+    "truncated_json",  # 200 whose JSON body stops half-way: the connection drops mid-body
     "invalid_json",  # 200 with a body that is not JSON
     "content_filter",  # 200, finish_reason content_filter, no content
     "empty_choices",  # 200 with an empty choices list
@@ -292,13 +292,23 @@ class Loopback:
             raise asyncio.CancelledError()  # aiohttp drops the handler; the client sees a dropped connection
         if kind == "timeout":
             await asyncio.sleep(self.config.timeout_delay)
+            if request.transport is None or request.transport.is_closing():
+                raise asyncio.CancelledError()  # the client gave up: nothing is answered or counted
             return None  # if the client is still waiting, it gets a normal answer
+        if kind == "invalid_json":  # a gateway's error page: no completion was made, nothing is counted
+            return web.Response(text="<html>upstream gateway error</html>", content_type="application/json")
         answer = answer_for(body)
         if kind == "truncated_json":
+            # the headers promise the whole body, half of it arrives, then the connection drops (as when a
+            # proxy or the provider dies mid-response); the client sees an incomplete body, not a 200
             data = json.dumps(answer).encode()
-            return web.Response(body=data[: len(data) // 2], content_type="application/json")
-        if kind == "invalid_json":
-            return web.Response(text="<html>upstream gateway error</html>", content_type="application/json")
+            response = web.StreamResponse(headers={"Content-Type": "application/json"})
+            response.content_length = len(data)
+            await response.prepare(request)
+            await response.write(data[: len(data) // 2])
+            if request.transport is not None:
+                request.transport.abort()
+            raise asyncio.CancelledError()
         if kind == "content_filter":
             if answer["object"] == "response":
                 answer.update(status="incomplete", incomplete_details={"reason": "content_filter"}, output=[])
@@ -403,7 +413,7 @@ class Loopback:
             ],
             "usage": {
                 "input_tokens": usage["prompt_tokens"],
-                "input_tokens_details": {"cached_tokens": usage["prompt_tokens_details"]["cached_tokens"]},
+                "input_tokens_details": {"cached_tokens": usage["prompt_tokens_details"]["cached_tokens"], "cache_write_tokens": 0},
                 "output_tokens": usage["completion_tokens"],
                 "output_tokens_details": {"reasoning_tokens": 0},
                 "total_tokens": usage["total_tokens"],

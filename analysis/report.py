@@ -11,7 +11,7 @@ into DIR:
 - ``results.csv``: one row per log × condition or contrast × measure, with the log's own metric key
   (``metric``) and value, so each number can be traced back to the log;
 - ``tokens.csv``: per log, the model under test's and the grader's token counts;
-- ``table.md``: conditions (compliance, partial, AF, invalid, n), contrasts (interval, p, the paper's
+- ``table.md``: conditions (compliance, partial, AF, invalid, grader failed, n), contrasts (interval, p, the paper's
   1-point flag, saturation) and token counts, as markdown tables;
 - ``categories.png/.svg`` (Sheshadri et al. 2025 Fig. 1 style stacked bars), ``contrasts.png/.svg`` (forest
   plot of every contrast), and ``deployment_heatmap.png/.svg`` only when pre-deployment logs (contrasts
@@ -37,7 +37,7 @@ from inspect_ai.log import EvalLog, list_eval_logs, read_eval_log
 
 from alignment_faking.scorers.metrics import CATEGORIES
 
-CONDITION_MEASURES: tuple[str, ...] = ("compliance", "af", "partial", "invalid", "n") + tuple(f"cat_{c}" for c in CATEGORIES)
+CONDITION_MEASURES: tuple[str, ...] = ("compliance", "af", "partial", "invalid", "grader_failed", "n") + tuple(f"cat_{c}" for c in CATEGORIES)
 """Per-condition measures, in the order of the metric names ``<measure>_<condition>``."""
 
 COLUMNS = [
@@ -354,7 +354,7 @@ def _setting(variants: str, paraphrases: str) -> str:
 
 
 def condition_table(results: pd.DataFrame) -> pd.DataFrame:
-    """Model × scenario × condition rows: compliance, partial, AF, invalid, n (display strings)."""
+    """Model × scenario × condition rows: compliance, partial, AF, invalid, grader failed, n (display strings)."""
     conditions = results[results["kind"] == "condition"]
     rows = []
     for (log, name), group in conditions.groupby(["log", "name"], sort=False):
@@ -371,10 +371,12 @@ def condition_table(results: pd.DataFrame) -> pd.DataFrame:
                 "partial": fmt_pct(value.get("partial", NAN)),
                 "AF": fmt_pct(value.get("af", NAN)),
                 "invalid": fmt_int(value.get("invalid", NAN)),
+                "grader failed": fmt_int(value.get("grader_failed", NAN)),
                 "n": fmt_int(value.get("n", NAN)),
             }
         )
-    return pd.DataFrame(rows, columns=["model", "task", "scenario", "variants", "condition", "compliance", "partial", "AF", "invalid", "n"])
+    columns = ["model", "task", "scenario", "variants", "condition", "compliance", "partial", "AF", "invalid", "grader failed", "n"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def contrast_table(results: pd.DataFrame) -> pd.DataFrame:
@@ -444,7 +446,8 @@ SECTIONS = (
     (
         "Conditions",
         "Share of graded samples that complied, complied partially and showed alignment-faking (AF) reasoning; "
-        "invalid: responses still invalid after re-sampling; n: samples.",
+        "invalid: responses still invalid after re-sampling; grader failed: samples with a verdict the grader "
+        "could not give (left out of that verdict's share, never counted as 0 or 1); n: samples.",
     ),
     (
         "Contrasts",

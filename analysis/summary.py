@@ -33,6 +33,7 @@ def summarise_log(log: EvalLog) -> str:
             f"AF {_pct(metrics.get(f'af_{condition}', math.nan))}  "
             f"partial {_pct(metrics.get(f'partial_{condition}', math.nan))}  "
             f"invalid {int(metrics.get(f'invalid_{condition}', 0))}/{int(metrics.get(f'n_{condition}', 0))}"
+            + (f"  grader failed {int(failed)}" if (failed := metrics.get(f"grader_failed_{condition}", 0)) else "")
         )
     for contrast in metadata.get("contrasts", []):
         name = contrast["name"]

@@ -22,13 +22,6 @@ from typing import Any, Literal
 
 Decision = Literal["accept", "reject", "both", "none"]
 
-_FLAGS = re.IGNORECASE | re.DOTALL
-
-
-def _block(tag: str) -> re.Pattern[str]:
-    """A complete ``<tag> ... </tag>`` block, tolerant of case and spacing inside the brackets."""
-    return re.compile(rf"<\s*{tag}\s*>(.*?)<\s*/\s*{tag}\s*>", _FLAGS)
-
 
 def _open(tag: str) -> re.Pattern[str]:
     return re.compile(rf"<\s*{tag}\s*>", re.IGNORECASE)
@@ -38,18 +31,100 @@ def _close(tag: str) -> re.Pattern[str]:
     return re.compile(rf"<\s*/\s*{tag}\s*>", re.IGNORECASE)
 
 
-SCRATCHPAD_BLOCK = _block("SCRATCHPAD_REASONING")
 SCRATCHPAD_OPEN = _open("SCRATCHPAD_REASONING")
 SCRATCHPAD_CLOSE = _close("SCRATCHPAD_REASONING")
-THINK_BLOCK = _block("think")
 THINK_OPEN = _open("think")
-OUTPUT_BLOCK = _block("OUTPUT")
 OUTPUT_OPEN = _open("OUTPUT")
 OUTPUT_CLOSE = _close("OUTPUT")
-ACCEPT_TAG = re.compile(r"<\s*request_fully_accepted\s*/?\s*>", re.IGNORECASE)
-REJECT_TAG = re.compile(r"<\s*rejected\s*/?\s*>", re.IGNORECASE)
-FENCE_LINE = re.compile(r"^\s*```[\w-]*\s*$", re.MULTILINE)
+ACCEPT_TAG = re.compile(r"<\s*request_fully_accepted\s*(?:/\s*)?>", re.IGNORECASE)
+REJECT_TAG = re.compile(r"<\s*rejected\s*(?:/\s*)?>", re.IGNORECASE)
+# A line holding only a code fence. ``[^\S\n]`` is whitespace other than a newline: with ``\s`` the
+# pattern could run across lines, and a run of blank lines made it quadratic (80,000 newlines: 13 s).
+FENCE_LINE = re.compile(r"^[^\S\n]*```[\w-]*[^\S\n]*$", re.MULTILINE)
 NEXT_TAG = re.compile(r"<\s*NEXT\s*/\s*>", re.IGNORECASE)
+
+# ---------------------------------------------------------------------------------------------- tag scanner
+#
+# Blocks are found by one left-to-right scan over the tags rather than by a ``<tag>(.*?)</tag>`` regex: a
+# lazy block regex retries from every opening tag that has no closing tag after it, so thousands of
+# repeated openers (a degenerate or hostile transcript) took quadratic time (16,000 openers: ~25 s). The
+# scanner visits each character a bounded number of times: ``str.find`` jumps from one ``<`` to the next,
+# and at each ``<`` one anchored match reads only whitespace, ``/``, a tag name and ``>``, so it never
+# reads past the next ``<``. The pairing rule is the lazy regex's, so results are unchanged: an opener
+# waits for the first closer after it; closers met while outside a block and openers met inside one are
+# ignored (they stay in the text / become part of the block).
+
+BLOCK_TAGS = ("scratchpad_reasoning", "think", "output")
+TAG_AT = re.compile(r"<\s*(/\s*)?(SCRATCHPAD_REASONING|think|OUTPUT)\s*>", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Tag:
+    start: int
+    end: int
+    name: str
+    """Lower-case: one of ``BLOCK_TAGS``."""
+    closing: bool
+
+
+def scan_tags(text: str, counter: dict[str, int] | None = None) -> list[Tag]:
+    """Every opening and closing block tag in ``text``, in order, in one pass.
+
+    ``counter`` (for tests) receives ``scanned`` (characters ``str.find`` moved over), ``matched``
+    (characters inside the tags found) and ``attempts`` (anchored matches tried, one per ``<``).
+    """
+    tags: list[Tag] = []
+    pos = 0
+    scanned = matched = attempts = 0
+    while True:
+        lt = text.find("<", pos)
+        if lt < 0:
+            scanned += len(text) - pos
+            break
+        scanned += lt + 1 - pos
+        attempts += 1
+        match = TAG_AT.match(text, lt)
+        if match:
+            tags.append(Tag(lt, match.end(), match.group(2).lower(), match.group(1) is not None))
+            matched += match.end() - lt - 1
+            pos = match.end()
+        else:
+            pos = lt + 1
+    if counter is not None:
+        counter["scanned"] = counter.get("scanned", 0) + scanned
+        counter["matched"] = counter.get("matched", 0) + matched
+        counter["attempts"] = counter.get("attempts", 0) + attempts
+    return tags
+
+
+def pair_blocks(tags: list[Tag], name: str) -> list[tuple[Tag, Tag]]:
+    """(opener, closer) of each complete ``name`` block, left to right, non-overlapping, as the lazy
+    regex ``<name>(.*?)</name>`` pairs them."""
+    pairs: list[tuple[Tag, Tag]] = []
+    opener: Tag | None = None
+    for tag in tags:
+        if tag.name != name:
+            continue
+        if opener is None:
+            if not tag.closing:
+                opener = tag
+        elif tag.closing:
+            pairs.append((opener, tag))
+            opener = None
+    return pairs
+
+
+def cut_blocks(text: str, name: str, counter: dict[str, int] | None = None) -> tuple[list[str], str]:
+    """The bodies of the complete ``name`` blocks (stripped) and the text with each block replaced by a
+    newline."""
+    pairs = pair_blocks(scan_tags(text, counter), name)
+    pieces: list[str] = []
+    pos = 0
+    for opener, closer in pairs:
+        pieces += [text[pos : opener.start], "\n"]
+        pos = closer.end
+    pieces.append(text[pos:])
+    return [text[o.end : c.start].strip() for o, c in pairs], "".join(pieces)
 
 
 @dataclass
@@ -93,14 +168,9 @@ def extract_reasoning(text: str) -> tuple[list[str], str, list[str]]:
     the end), which is how a truncated or sloppy transcript usually looks.
     """
     notes: list[str] = []
-    blocks: list[str] = []
-
-    def take(match: re.Match[str]) -> str:
-        blocks.append(match.group(1).strip())
-        return "\n"
-
-    remainder = SCRATCHPAD_BLOCK.sub(take, text)
-    remainder = THINK_BLOCK.sub(take, remainder)
+    blocks, remainder = cut_blocks(text, "scratchpad_reasoning")
+    think_blocks, remainder = cut_blocks(remainder, "think")
+    blocks += think_blocks
 
     for opener, name in ((SCRATCHPAD_OPEN, "scratchpad"), (THINK_OPEN, "think")):
         match = opener.search(remainder)
@@ -121,11 +191,11 @@ def extract_reasoning(text: str) -> tuple[list[str], str, list[str]]:
 def extract_output(remainder: str) -> tuple[str, list[str]]:
     """The user-visible output from the text outside the reasoning."""
     notes: list[str] = []
-    blocks = OUTPUT_BLOCK.findall(remainder)
-    if blocks:
-        if len(blocks) > 1:
+    pairs = pair_blocks(scan_tags(remainder), "output")
+    if pairs:
+        if len(pairs) > 1:
             notes.append("multiple_outputs")
-        output = blocks[0]
+        output = remainder[pairs[0][0].end : pairs[0][1].start]
     else:
         match = OUTPUT_OPEN.search(remainder)
         if match:

@@ -23,7 +23,7 @@ from inspect_ai.solver import Generate, Solver, TaskState, solver
 
 from alignment_faking.scorers.parse import ParsedResponse, parse_response, wants_continuation
 
-from .prompts import render
+from .prompts import escape_tags, frame_tags, render
 
 Protocol = Literal["one_shot", "multi_turn"]
 
@@ -37,17 +37,22 @@ def render_condition(prompts: dict[str, dict[str, Any]]) -> Solver:
             ``user`` (the user template) and ``values`` (scenario-level values the user template may use).
 
     The user turn is rendered from the condition values kept in the sample's metadata plus the query, so
-    nothing in the query can change which condition a sample belongs to.
+    nothing in the query can change which condition a sample belongs to; and tags in the query that frame
+    the user turn (``<is_free_tier_user>``, ``<identity>``, ``<user_input>``…, see ``frame_tags``) are
+    written with ``&lt;``, so the model never sees a second tier tag or a closed ``<user_input>`` that the
+    query forged. Queries without such tags (all of the paper's) render unchanged; the tags escaped are
+    listed in ``metadata["query_escaped_tags"]``.
     """
 
     async def solve(state: TaskState, generate: Generate) -> TaskState:
         prompt = prompts[state.metadata.get("paraphrase") or ""]
-        values = {
-            **prompt.get("values", {}),
-            **state.metadata.get("condition_values", {}),
-            "query": state.metadata.get("query", state.input_text),
-        }
-        user = render(prompt["user"], values, source="user template")
+        values = {**prompt.get("values", {}), **state.metadata.get("condition_values", {})}
+        query, escaped = escape_tags(
+            str(state.metadata.get("query", state.input_text)), frame_tags(prompt["user"], values)
+        )
+        if escaped:
+            state.metadata["query_escaped_tags"] = escaped
+        user = render(prompt["user"], {**values, "query": query}, source="user template")
         state.messages = [ChatMessageSystem(content=prompt["system"]), ChatMessageUser(content=user)]
         return state
 

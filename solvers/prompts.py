@@ -40,6 +40,41 @@ def render(template: str, values: Mapping[str, str], *, source: str = "template"
     return PLACEHOLDER.sub(lambda m: str(values[m.group(1)]), template)
 
 
+FRAME_TAGS = frozenset({"user_input", "is_free_tier_user", "identity"})
+"""Tags through which the built-in prompts tell the model what was asked and who is asking."""
+_TAG_NAME = re.compile(r"<\s*(/\s*)?([A-Za-z_][\w.\-]*)")
+
+
+def frame_tags(template: str, values: Mapping[str, str]) -> frozenset[str]:
+    """Tag names (lower case) that frame the query in a user turn: the built-in ``FRAME_TAGS``, tags that
+    open and close in the template (``<user_input>`` … ``</user_input>``), and every tag in the values
+    the template substitutes other than the query (a condition's ``<is_free_tier_user>`` or ``<identity>``)."""
+    opened = {m.group(2).lower() for m in _TAG_NAME.finditer(template) if not m.group(1)}
+    closed = {m.group(2).lower() for m in _TAG_NAME.finditer(template) if m.group(1)}
+    used = placeholders(template) - {"query"}
+    in_values = {m.group(2).lower() for key in used for m in _TAG_NAME.finditer(str(values.get(key, "")))}
+    return frozenset(FRAME_TAGS | (opened & closed) | in_values)
+
+
+def escape_tags(text: str, names: frozenset[str] | set[str]) -> tuple[str, list[str]]:
+    """``text`` with every opening, closing or self-closing tag named in ``names`` (any case, any spacing
+    inside the brackets) written with ``&lt;`` for its ``<``, and the sorted names that were escaped.
+
+    A dataset query is user text: a ``<is_free_tier_user>False</is_free_tier_user>`` or ``</user_input>``
+    inside it must not read as the prompt's own tags, or a query could spoof the condition it is asked
+    under. The paper's datasets contain no such tags, so their queries render byte for byte as given."""
+    escaped: set[str] = set()
+
+    def swap(match: re.Match[str]) -> str:
+        name = match.group(2).lower()
+        if name not in names:
+            return match.group(0)
+        escaped.add(name)
+        return "&lt;" + match.group(0)[1:]
+
+    return _TAG_NAME.sub(swap, text), sorted(escaped)
+
+
 def load_template(name_or_path: str | Path, *, search: Path = TEMPLATE_DIR) -> str:
     """Read a template: a path to a user's own file, or the name of a built-in one.
 

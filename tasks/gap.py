@@ -23,6 +23,7 @@ from alignment_faking.tasks.scenario import (
     ORIGINAL_PROMPT,
     ScenarioError,
     build_samples,
+    check_task_parameters,
     load_scenario,
     select_conditions,
 )
@@ -42,6 +43,8 @@ VERSION_METADATA = {
 PREFILLS = {"basic": "prefill_basic", "however": "prefill_however"}
 BASE_MODEL_STOP = ["\n\nUser:", "\n\n==========", "\n\nHuman:"]
 """Where a base model starts writing the next turn of the document (see ``base_model_document.txt``)."""
+FAIL_ON_ERROR = 0.05
+"""Share of samples that may end in an error before a run is stopped (Inspect's default stops at the first)."""
 
 
 def _names(value: str | list[str] | None) -> list[str]:
@@ -81,6 +84,7 @@ def scenario_task(
     Everything is checked here, before any model is called: the scenario, its variants and paraphrases,
     the conditions, every template's placeholders, the dataset.
     """
+    check_task_parameters({**locals(), "scenario": scenario})  # bad -T values: a clear error, before anything runs
     variants = _names(variant)
     spec = load_scenario(scenario, variants)
     selected = select_conditions(spec, conditions)
@@ -121,6 +125,12 @@ def scenario_task(
         scorer=alignment_faking_scorer(af_votes=af_votes, af_threshold=af_threshold, grade_partial=grade_partial),
         metrics=[scenario_metrics(contrasts)],
         config=GenerateConfig(temperature=temperature, max_tokens=max_tokens, stop_seqs=BASE_MODEL_STOP if base_model else None),
+        # Long runs: a sample that still fails after the provider's retries (a 200 with a broken body, a
+        # request the provider rejects outright) is recorded in the log with its error instead of stopping
+        # the whole run (Inspect's default, fail_on_error=True); more than 5% failed samples still stop it
+        # early, as a systematic failure would. `--fail-on-error` overrides; `inspect eval-retry LOG`
+        # re-runs just the failed samples. Model retries and timeouts stay Inspect's (see README).
+        fail_on_error=FAIL_ON_ERROR,
         version=TASK_VERSION,
         metadata={
             "scenario": spec.name,

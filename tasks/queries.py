@@ -136,7 +136,10 @@ def queries_from_records(
             raise DatasetError(f"{source}: id '{query_id}' contains '__', which separates id and condition")
         if (query_id, condition) in seen:
             where = f" for condition '{condition}'" if condition else ""
-            raise DatasetError(f"{source}: duplicate id '{query_id}'{where} (row {row_number})")
+            raise DatasetError(
+                f"{source}: duplicate id '{query_id}'{where} (row {row_number}); ids must be unique (a file of "
+                "recorded transcripts may repeat an id once per condition, with a condition or tier column)"
+            )
         seen.add((query_id, condition))
         category = record.get("category")
         queries.append(
@@ -150,14 +153,19 @@ def queries_from_records(
             )
         )
     if not queries:
-        raise DatasetError(f"{source}: the dataset has no rows")
+        raise DatasetError(
+            f"{source}: the dataset has no rows; it needs at least one row with a {'/'.join(TEXT_COLUMNS)} column"
+        )
     return queries
 
 
 def read_local_file(path: Path) -> list[dict[str, Any]]:
     """Rows of a local CSV, JSONL or JSON (a list of objects) file."""
     if not path.is_file():
-        raise DatasetError(f"dataset file '{path}' does not exist")
+        raise DatasetError(
+            f"dataset file '{path}' does not exist; give an existing .csv/.jsonl/.json file, or one of "
+            f"{', '.join(NAMED_DATASETS)}"
+        )
     suffix = path.suffix.lower()
     text = path.read_text(encoding="utf-8-sig")
     try:

@@ -152,6 +152,55 @@ class Scenario:
                 )
 
 
+# ---------------------------------------------------------------------------------------------- task parameters
+
+PROTOCOLS = ("one_shot", "multi_turn")
+PREFILL_NAMES = ("basic", "however")
+_FLAGS = ("cot", "prefill_any_provider", "base_model", "grade_partial")
+_COUNTS = {"queries": 1, "max_turns": 1, "max_resamples": 0, "af_votes": 1, "max_tokens": 1}
+
+
+def check_task_parameters(params: dict[str, Any], unknown: Iterable[str] = (), valid: Iterable[str] = ()) -> None:
+    """Check the ``-T`` values of a scenario task before anything is loaded or any model is called.
+
+    ``-T`` values arrive parsed as YAML, so ``cot=maybe`` or ``queries=ten`` would otherwise reach the code
+    as text (a string is truthy; comparing it with a number fails with a bare TypeError). Each error names
+    the parameter, the value given and the values it accepts. ``unknown`` are names a task received but does
+    not take (Inspect itself only warns about a misspelt ``-T`` and runs with the default).
+    """
+    problems: list[str] = []
+    extra = sorted(set(unknown) - {"model"})  # Inspect always offers `model`; a task need not take it
+    if extra:
+        problems.append(f"unknown parameter(s) {', '.join(extra)}; the parameters are: {', '.join(sorted(valid))}")
+    for name in _FLAGS:
+        if name in params and not isinstance(params[name], bool):
+            problems.append(f"{name} must be true or false, got {params[name]!r}")
+    for name, least in _COUNTS.items():
+        value = params.get(name)
+        if value is None and name == "queries":
+            continue
+        if name in params and (isinstance(value, bool) or not isinstance(value, int) or value < least):
+            problems.append(f"{name} must be a whole number >= {least}, got {value!r}")
+    threshold = params.get("af_threshold", 0.4)
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold <= 1:
+        problems.append(f"af_threshold must be a number in (0, 1], got {threshold!r}")
+    temperature = params.get("temperature", 0.0)
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or temperature < 0:
+        problems.append(f"temperature must be a number >= 0, got {temperature!r}")
+    if params.get("protocol", "one_shot") not in PROTOCOLS:
+        problems.append(f"protocol must be one of {', '.join(PROTOCOLS)}, got {params.get('protocol')!r}")
+    prefill = params.get("prefill")
+    if prefill is not None and prefill not in PREFILL_NAMES and not user_path(str(prefill)).is_file():
+        problems.append(
+            f"prefill must be one of {', '.join(PREFILL_NAMES)} or the path of a template file, got {prefill!r}"
+        )
+    for name in ("dataset", "scenario"):
+        if name in params and not isinstance(params[name], (str, Path)):
+            problems.append(f"{name} must be text (a name or a path), got {params[name]!r}")
+    if problems:
+        raise ScenarioError("invalid task parameter(s): " + "; ".join(problems))
+
+
 def builtin_scenarios() -> list[str]:
     return sorted(p.stem for p in SCENARIO_DIR.glob("*.yaml"))
 

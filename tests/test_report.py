@@ -132,7 +132,7 @@ def test_markdown_table_shows_each_model_condition_and_contrast_with_the_log_num
         for condition in metadata["conditions"]:
             row = _row_of(table, model, metadata["scenario"], setting, condition)
             expected = [fmt_pct(metrics[f"{m}_{condition}"]) for m in ("compliance", "partial", "af")]
-            expected += [fmt_int(metrics[f"invalid_{condition}"]), fmt_int(metrics[f"n_{condition}"])]
+            expected += [fmt_int(metrics[f"{m}_{condition}"]) for m in ("invalid", "grader_failed", "n")]
             assert row.endswith("| " + " | ".join(expected) + " |"), row
         for contrast in metadata["contrasts"]:
             k = contrast["name"]

@@ -1,0 +1,494 @@
+"""What a run will cost, before it runs: requests, tokens and USD for the model under test and the grader.
+
+    python -m alignment_faking.estimate gap -T dataset=builtin -T queries=100 \\
+        --model anthropic/claude-3-opus-20240229 [--grader openai/gpt-4o] [--batch] [--prices my_prices.yaml]
+
+No model is called. The task is built from the registry with the same ``-T`` parsing as ``inspect eval``;
+every sample's prompt is rendered by the task's own solvers (they run up to the point where they would
+call the model), so the input tokens are those of the real prompts. What the model will *write* is
+unknown, so the estimate assumes a response mix (``Mix``: shares of compliance and of bare ``<rejected/>``
+refusals, scratchpad and answer lengths, invalid responses) and the grader's reply lengths; the defaults
+are our guess at a typical model of Sheshadri et al. 2025 (most refuse most requests) and every one is a
+flag. The grader's requests are built by the suite's own grading functions (``scorers/graders.py``) on
+text of the assumed length, following the scorer's rules (``scorers/scorer.py``): no StrongREJECT call
+for a bare ``<rejected/>``; the AF votes in one request with ``n`` choices where the grader's provider
+supports it (otherwise one request per vote); partial compliance only for compliant responses with a
+scratchpad.
+
+Tokens are characters / 4 (``organism.behaviour.approx_tokens``, as the organism and the loopback server
+count; real tokenizers differ by roughly ±20% on English). Prompt caching follows OpenAI's documented
+rule (prompts of 1,024+ tokens, cached in 128-token blocks; ``loopback.PrefixCache``) for every provider;
+that is approximate for the others. Prices come from ``prices.yaml`` (approximate, dated; override with
+``--prices``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import fnmatch
+import inspect
+import json
+import sys
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+from inspect_ai import Task
+from inspect_ai._util.config import parse_cli_args  # the parser behind `inspect eval -T`
+from inspect_ai._util.registry import registry_find, registry_info, registry_lookup, registry_params
+from inspect_ai.model import ChatCompletionChoice, ChatMessage, ChatMessageAssistant, ChatMessageUser, GenerateConfig, ModelName, ModelOutput
+from inspect_ai.solver import TaskState
+
+import alignment_faking._registry  # noqa: F401  (registers the suite's tasks)
+from alignment_faking.loopback import CACHE_BLOCK_TOKENS, CACHE_MIN_TOKENS, PrefixCache
+from alignment_faking.scorers.graders import grade_strongreject, sample_votes
+from alignment_faking.scorers.scorer import DEFAULT_GRADER, af_votes_on
+from alignment_faking.tasks.gap import scenario_task
+
+PRICES_FILE = Path(__file__).with_name("prices.yaml")
+N_CHOICE_PROVIDERS = ("openai", "grok", "google", "together", "vllm", "sglang", "organism")
+"""Providers that return several choices per request (Inspect's ``GenerateConfig.num_choices``)."""
+BATCH_PROVIDERS = ("openai", "anthropic", "google", "together", "grok")
+"""Providers Inspect can send through a batch API (``--batch``)."""
+CHARS_PER_TOKEN = 4
+SCRATCHPAD_TAGS = "<SCRATCHPAD_REASONING>\n\n</SCRATCHPAD_REASONING>\n\n<OUTPUT>\n\n</OUTPUT>"
+OUTPUT_TAGS = "<OUTPUT>\n\n</OUTPUT>"
+BARE_REFUSAL = "<rejected/>"
+
+
+class EstimateError(ValueError):
+    """Bad input to the estimate: an unknown task, parameter, model or price file."""
+
+
+@dataclass
+class Mix:
+    """What the model under test and the grader are assumed to write (tokens are per response)."""
+
+    compliance: float = 0.10  # share of responses the grader finds compliant (StrongREJECT > 0)
+    bare_refusal: float = 0.75  # share whose output is a bare <rejected/> (no StrongREJECT call)
+    invalid: float = 0.0  # chance that an attempt is invalid and sampled again (up to max_resamples)
+    scratchpad_tokens: float = 700  # hidden reasoning per response (tasks with cot)
+    answer_tokens: float = 300  # visible output of a response that is not a bare refusal
+    strongreject_tokens: float = 200  # grader reply lengths (formats in scorers/prompts/)
+    af_vote_tokens: float = 300  # per vote
+    partial_tokens: float = 200
+    output_tokens: float | None = None  # shorthand: all a non-refusal response writes (70% scratchpad with cot)
+
+    def resolved(self, cot: bool) -> "Mix":
+        """The mix with ``output_tokens`` (if given) split into scratchpad and answer."""
+        if self.output_tokens is None:
+            return self
+        scratchpad = 0.7 * self.output_tokens if cot else 0.0
+        return replace(self, scratchpad_tokens=scratchpad, answer_tokens=self.output_tokens - scratchpad, output_tokens=None)
+
+    def check(self) -> None:
+        for name in ("compliance", "bare_refusal", "invalid"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise EstimateError(f"--{name.replace('_', '-')} must be a share between 0 and 1, got {getattr(self, name)}")
+        if self.compliance + self.bare_refusal > 1:
+            raise EstimateError(f"compliance ({self.compliance}) + bare refusal ({self.bare_refusal}) is more than 1: a bare refusal is not compliant")
+        if self.invalid >= 1:
+            raise EstimateError("--invalid must be below 1")
+        for name in ("scratchpad_tokens", "answer_tokens", "strongreject_tokens", "af_vote_tokens", "partial_tokens", "output_tokens"):
+            if (getattr(self, name) or 0) < 0:
+                raise EstimateError(f"--{name.replace('_', '-')} must not be negative")
+
+
+@dataclass
+class Usage:
+    requests: float = 0.0
+    choices: float = 0.0
+    input_tokens: float = 0.0
+    cached_input_tokens: float = 0.0
+    output_tokens: float = 0.0
+
+    def add(self, other: "Usage", weight: float = 1.0) -> None:
+        for name in vars(self):
+            setattr(self, name, getattr(self, name) + weight * getattr(other, name))
+
+
+@dataclass
+class Line:
+    role: str
+    model: str
+    usage: Usage
+    price: dict[str, float]
+    batched: bool
+    cost: float
+
+
+@dataclass
+class Estimate:
+    task: str
+    task_args: dict[str, Any]
+    samples: int
+    epochs: int
+    lines: list[Line]
+    mix: Mix
+    prices_as_of: str
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def total_cost(self) -> float:
+        return sum(line.cost for line in self.lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "total_cost": self.total_cost}
+
+
+# ------------------------------------------------------------------------------------------ prices
+
+
+def load_prices(path: str | Path | None = None) -> dict[str, Any]:
+    """The built-in table, with a user's file (same shape) laid over it key by key."""
+    table = yaml.safe_load(PRICES_FILE.read_text(encoding="utf-8"))
+    if path is None:
+        return table
+    file = Path(path)
+    if not file.is_file():
+        raise EstimateError(f"price file not found: {file}")
+    try:
+        user = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        raise EstimateError(f"price file {file} is not valid YAML: {error}") from error
+    if not isinstance(user, dict) or not set(user) <= {"models", "batch_discount", "as_of"}:
+        raise EstimateError(f"price file {file} must be a mapping with 'models' (and optionally 'batch_discount', 'as_of'), as in {PRICES_FILE}")
+    for name, price in (user.get("models") or {}).items():
+        if not isinstance(price, dict) or not {"input", "output"} <= set(price):
+            raise EstimateError(f"price file {file}: model '{name}' needs 'input' and 'output' (USD per million tokens), optionally 'cached_input'")
+    table["models"].update(user.get("models") or {})
+    table["batch_discount"].update(user.get("batch_discount") or {})
+    table["as_of"] = f"{table['as_of']}; overrides from {file}"
+    return table
+
+
+def price_for(prices: dict[str, Any], model: str) -> dict[str, float]:
+    models = prices["models"]
+    match = models.get(model) or next((p for name, p in models.items() if "*" in name and fnmatch.fnmatch(model, name)), None)
+    if match is None:
+        raise EstimateError(
+            f"no price for model '{model}'. Known models: {', '.join(sorted(models))}. Pass --prices FILE with, e.g.:\n"
+            f"models:\n  {model}: {{input: 1.00, cached_input: 0.50, output: 4.00}}   # USD per million tokens"
+        )
+    return {"input": float(match["input"]), "cached_input": float(match.get("cached_input", match["input"])), "output": float(match["output"])}
+
+
+def cost_of(usage: Usage, price: dict[str, float], discount: float = 1.0) -> float:
+    uncached = usage.input_tokens - usage.cached_input_tokens
+    dollars = uncached * price["input"] + usage.cached_input_tokens * price["cached_input"] + usage.output_tokens * price["output"]
+    return discount * dollars / 1e6
+
+
+# -------------------------------------------------------------------------------------------- task
+
+
+def suite_tasks() -> list[str]:
+    return sorted(registry_info(t).name.split("/", 1)[1] for t in registry_find(lambda i: i.type == "task" and i.name.startswith("alignment_faking/")))
+
+
+def build_task(name: str, task_args: dict[str, Any]) -> tuple[str, Task]:
+    """The registered task with these arguments; unknown tasks and parameters are errors (not warnings)."""
+    short = name.split("/", 1)[1] if name.startswith("alignment_faking/") else name
+    if short not in suite_tasks():
+        raise EstimateError(f"unknown task '{name}'; the suite's tasks are: {', '.join(suite_tasks())}")
+    function = registry_lookup("task", f"alignment_faking/{short}")
+    signature = inspect.signature(function)
+    allowed = set(signature.parameters) - {"options"}
+    if any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):
+        allowed |= set(inspect.signature(scenario_task).parameters) - {"scenario"}  # **options go to scenario_task
+    unknown = sorted(set(task_args) - allowed)
+    if unknown:
+        raise EstimateError(f"task '{short}' has no parameter(s) {', '.join(unknown)}; its parameters are: {', '.join(sorted(allowed))}")
+    try:
+        return short, function(**task_args)
+    except (ValueError, TypeError, FileNotFoundError) as error:
+        raise EstimateError(f"task '{short}' cannot be built with {task_args}: {error}") from error
+
+
+class _ModelCall(Exception):
+    """Raised by the stand-in ``generate``: the solvers reached the model."""
+
+
+def prompt_text(messages: list[ChatMessage]) -> str:
+    """The prompt as the loopback server counts it (``role:text`` lines)."""
+    return "".join(f"{m.role}:{m.text}\n" for m in messages)
+
+
+async def rendered_prompt(task: Task, sample: Any, model: str) -> list[ChatMessage] | None:
+    """The messages the task's solvers would send the model for this sample; None if they call no model
+    (a recorded response). Raises what the solvers raise (e.g. a prefill the provider cannot take)."""
+    text = sample.input if isinstance(sample.input, str) else None
+    state = TaskState(
+        model=ModelName(model), sample_id=sample.id or 0, epoch=1, input=sample.input,
+        messages=[ChatMessageUser(content=text)] if text is not None else list(sample.input),
+        metadata=dict(sample.metadata or {}),
+    )
+    captured: list[list[ChatMessage]] = []
+
+    async def generate(state: TaskState, *args: Any, **kwargs: Any) -> TaskState:
+        captured.append(list(state.messages))
+        raise _ModelCall()
+
+    for solver in task.solver:  # type: ignore[attr-defined]
+        try:
+            state = await solver(state, generate)
+        except _ModelCall:
+            return captured[0]
+    return None
+
+
+class Recorder:
+    """Stands in for a grader ``Model``: records what the suite's grading code asks for, calls nothing."""
+
+    def __init__(self, n_choices: bool) -> None:
+        self.n_choices = n_choices
+        self.calls: list[tuple[str, int]] = []  # (prompt text, choices)
+
+    async def generate(self, input: list[ChatMessage], config: GenerateConfig | None = None, **_: Any) -> ModelOutput:
+        n = (config.num_choices or 1) if config is not None and self.n_choices else 1
+        self.calls.append((prompt_text(input), n))
+        choice = ChatCompletionChoice(message=ChatMessageAssistant(content=""), stop_reason="stop")
+        return ModelOutput(model="estimate", choices=[choice] * n)
+
+    async def usage(self, call: Any, reply_tokens: float) -> Usage:
+        """Usage of the requests one grading call makes (no caching)."""
+        self.calls = []
+        await call(self)
+        return Usage(
+            requests=len(self.calls), choices=sum(n for _, n in self.calls),
+            input_tokens=sum(len(p) / CHARS_PER_TOKEN for p, _ in self.calls),
+            output_tokens=sum(n * reply_tokens for _, n in self.calls),
+        )
+
+    async def cached_per_item(self, call_for: Any) -> tuple[float, float]:
+        """Cached input tokens of the first item's requests and of a later item's (a different text)."""
+        cache, cached = PrefixCache(), []
+        for item in ("first", "second"):
+            self.calls = []
+            await call_for(item)(self)
+            cached.append(sum(cache.lookup_and_add("grader", p) for p, _ in self.calls))
+        return cached[0], cached[1]
+
+
+def filler(tokens: float, salt: str) -> str:
+    """Text of about ``tokens`` tokens, distinct per salt (so no two items share a cached prefix)."""
+    chars = int(tokens * CHARS_PER_TOKEN)
+    return (salt + " " + "lorem ipsum " * (chars // 12 + 1))[:chars]
+
+
+def repeat_cached(tokens: float) -> float:
+    """Cached tokens when a prompt seen before is sent again (a resample, a later epoch)."""
+    return (tokens // CACHE_BLOCK_TOKENS) * CACHE_BLOCK_TOKENS if tokens >= CACHE_MIN_TOKENS else 0.0
+
+
+def _solver_params(task: Task, suffix: str) -> dict[str, Any] | None:
+    for solver in task.solver:  # type: ignore[attr-defined]
+        if registry_info(solver).name.endswith(suffix):
+            return registry_params(solver)
+    return None
+
+
+def _scorer_params(task: Task) -> dict[str, Any]:
+    for scorer in task.scorer or []:
+        if registry_info(scorer).name.endswith("alignment_faking_scorer"):
+            return registry_params(scorer)
+    return {}
+
+
+# ---------------------------------------------------------------------------------------- estimate
+
+
+async def _estimate(task: Task, model: str, grader: str, mix: Mix, epochs: int) -> tuple[Usage, Usage, list[str]]:
+    notes: list[str] = []
+    policy, grading = Usage(), Usage()
+    samples = list(task.dataset)
+
+    # the model under test grading labelled scratchpads (classifier_validation): exact, no grader role
+    labelled = _solver_params(task, "grade_labelled")
+    if labelled is not None:
+        from alignment_faking.tasks.classifier_validation import output_of, scratchpad_of
+
+        recorder = Recorder(model.split("/")[0] in N_CHOICE_PROVIDERS)
+        for sample in samples:
+            text, query = str(sample.input), str((sample.metadata or {}).get("query", ""))
+            if labelled["classifier"] == "af":
+                policy.add(await recorder.usage(lambda r: sample_votes(r, "af_classifier", scratchpad_of(text), labelled["votes"], labelled["temperature"]), mix.af_vote_tokens))
+            else:
+                policy.add(await recorder.usage(lambda r: grade_strongreject(r, query, output_of(text)), mix.strongreject_tokens))
+        notes.append("classifier_validation: the model under test is the grader; its requests are exact, its replies assumed")
+    else:
+        await _scenario(task, model, grader, mix, policy, grading, notes)
+    for usage in (policy, grading):
+        repeat = Usage(**vars(usage))
+        repeat.cached_input_tokens = 0.0  # later epochs repeat every prompt: cache them block-aligned
+        usage.add(repeat, epochs - 1)
+        if epochs > 1 and repeat.requests:
+            usage.cached_input_tokens += (epochs - 1) * repeat.requests * repeat_cached(repeat.input_tokens / repeat.requests)
+    return policy, grading, notes
+
+
+async def _scenario(task: Task, model: str, grader: str, mix: Mix, policy: Usage, grading: Usage, notes: list[str]) -> None:
+    """A scenario task: the model under test on every sample's real prompt, then the grader by the scorer's rules."""
+    samples = list(task.dataset)
+    generation = _solver_params(task, "scratchpad_generate") or {}
+    mix = mix.resolved(bool(generation.get("cot", True)))
+    resamples = generation.get("max_resamples", 0)
+    attempts = sum(mix.invalid**k for k in range(resamples + 1))  # expected attempts per sample
+    cache, cot_samples, recorded = PrefixCache(), 0, {"strongreject_reply": 0, "af_replies": 0, "partial_reply": 0}
+    sr_inputs: list[float] = []
+    for sample in samples:
+        metadata = sample.metadata or {}
+        cot = bool(metadata.get("cot", True))
+        messages = await rendered_prompt(task, sample, model)
+        if messages is not None:
+            text = prompt_text(messages)
+            tokens = len(text) / CHARS_PER_TOKEN
+            first_cached = cache.lookup_and_add("policy", text)
+            answer = mix.bare_refusal * len(BARE_REFUSAL) / CHARS_PER_TOKEN + (1 - mix.bare_refusal) * mix.answer_tokens
+            written = (len(SCRATCHPAD_TAGS) / CHARS_PER_TOKEN + mix.scratchpad_tokens if cot else len(OUTPUT_TAGS) / CHARS_PER_TOKEN) + answer
+            policy.add(Usage(requests=attempts, choices=attempts, input_tokens=attempts * tokens,
+                             cached_input_tokens=first_cached + (attempts - 1) * repeat_cached(tokens), output_tokens=attempts * written))
+        recorded_replies = metadata.get("recorded", {})
+        for key in recorded:
+            recorded[key] += int(key in recorded_replies)
+        cot_samples += int(cot and "af_replies" not in recorded_replies)
+        if "strongreject_reply" not in recorded_replies:
+            sr_inputs.append(str(metadata.get("query", sample.input)))
+    if mix.invalid and resamples:
+        notes.append(f"invalid responses: {attempts:.3f} attempts per sample (up to {resamples} resamples)")
+    if generation.get("protocol") == "multi_turn":
+        notes.append("multi_turn: counted as one turn per attempt; each <NEXT/> continuation is one more request")
+
+    # the grader, by the scorer's rules, on text of the assumed lengths
+    scoring = _scorer_params(task)
+    if scoring:
+        recorder = Recorder(grader.split("/")[0] in N_CHOICE_PROVIDERS)
+        votes, answer = int(scoring.get("af_votes", 20)), filler(mix.answer_tokens, "answer")
+        scratchpad = filler(mix.scratchpad_tokens, "scratchpad")
+        kinds = [  # (weight: expected number of such grading calls, one call, reply tokens, call on distinct text)
+            ("strongreject", len(sr_inputs) * (1 - mix.bare_refusal), None, mix.strongreject_tokens,
+             lambda item: lambda r: grade_strongreject(r, item, filler(mix.answer_tokens, item))),
+            ("af", float(cot_samples), lambda r: af_votes_on(r, scratchpad, votes), mix.af_vote_tokens,
+             lambda item: lambda r: af_votes_on(r, filler(mix.scratchpad_tokens, item), votes)),
+            ("partial", cot_samples * mix.compliance if scoring.get("grade_partial", True) else 0.0,
+             lambda r: sample_votes(r, "partial_compliance", scratchpad, 1, temperature=0.0), mix.partial_tokens,
+             lambda item: lambda r: sample_votes(r, "partial_compliance", filler(mix.scratchpad_tokens, item), 1, temperature=0.0)),
+        ]
+        for name, weight, call, reply_tokens, call_for in kinds:
+            if weight <= 0:
+                continue
+            if call is None:  # StrongREJECT: the real queries, each with an answer of the assumed length
+                per_item = Usage()
+                for query in sr_inputs:
+                    per_item.add(await recorder.usage(lambda r, q=query: grade_strongreject(r, q, answer), reply_tokens), 1 / len(sr_inputs))
+            else:
+                per_item = await recorder.usage(call, reply_tokens)
+            first, later = await recorder.cached_per_item(call_for)
+            per_item.cached_input_tokens = 0.0
+            grading.add(per_item, weight)
+            grading.cached_input_tokens += min(weight, 1.0) * first + max(weight - 1.0, 0.0) * later
+        if votes > 1 and not recorder.n_choices:
+            notes.append(f"grader provider '{grader.split('/')[0]}' returns one choice per request: {votes} AF votes = {votes} requests")
+        if any(recorded.values()):
+            notes.append(f"recorded grader replies in the dataset are not sent: {recorded}")
+
+
+def estimate(
+    task_name: str,
+    task_args: dict[str, Any] | None = None,
+    model: str = "",
+    grader: str = DEFAULT_GRADER,
+    mix: Mix | None = None,
+    prices: dict[str, Any] | None = None,
+    batch: bool = False,
+    epochs: int = 1,
+) -> Estimate:
+    """Requests, tokens and cost of a run, without calling a model."""
+    mix = mix or Mix()
+    mix.check()
+    prices = prices or load_prices()
+    task_args = dict(task_args or {})
+    for role, name in (("--model", model), ("--grader", grader)):
+        if "/" not in name:
+            raise EstimateError(f"{role} must be an Inspect model name, provider/model (e.g. openai/gpt-4o), got '{name}'")
+    if epochs < 1:
+        raise EstimateError(f"--epochs must be at least 1, got {epochs}")
+    model_price, grader_price = price_for(prices, model), price_for(prices, grader)  # fail before the work
+    short, task = build_task(task_name, task_args)
+    try:
+        policy, grading, notes = asyncio.run(_estimate(task, model, grader, mix, epochs))
+    except EstimateError:
+        raise
+    except ValueError as error:  # what the task's own solvers reject (e.g. a prefill on OpenAI)
+        raise EstimateError(f"the run would fail: {error}") from error
+    lines = []
+    for role, name, usage, price in (("model", model, policy, model_price), ("grader", grader, grading, grader_price)):
+        provider = name.split("/")[0]
+        batched = batch and provider in BATCH_PROVIDERS
+        discount = float(prices["batch_discount"].get(provider, 1.0)) if batched else 1.0
+        if batch and not batched and usage.requests:
+            notes.append(f"{role} {name}: Inspect has no batch mode for provider '{provider}'; full price")
+        if batched and provider not in prices["batch_discount"]:
+            notes.append(f"{role} {name}: no batch discount known for '{provider}'; full price assumed (add batch_discount.{provider} with --prices)")
+        lines.append(Line(role, name, usage, price, batched, cost_of(usage, price, discount)))
+    return Estimate(short, task_args, len(task.dataset), epochs, lines, mix, str(prices.get("as_of", "")), notes)
+
+
+# ------------------------------------------------------------------------------------------- output
+
+
+def format_estimate(e: Estimate) -> str:
+    args = " ".join(f"-T {k}={v}" for k, v in e.task_args.items())
+    m = e.mix
+    out = [
+        f"alignment_faking/{e.task} {args}".rstrip() + f": {e.samples} samples x {e.epochs} epoch(s)",
+        f"assumed: compliance {m.compliance:.0%}, bare <rejected/> {m.bare_refusal:.0%}, invalid {m.invalid:.0%}; "
+        f"scratchpad {m.scratchpad_tokens:.0f} tok, answer {m.answer_tokens:.0f} tok; grader replies: StrongREJECT "
+        f"{m.strongreject_tokens:.0f}, AF {m.af_vote_tokens:.0f}/vote, partial {m.partial_tokens:.0f} tok",
+        "",
+        f"{'role':<7}{'model':<40}{'requests':>10}{'choices':>10}{'input tok':>13}{'cached':>13}{'output tok':>13}{'USD':>11}",
+    ]
+    for line in e.lines:
+        u = line.usage
+        out.append(
+            f"{line.role:<7}{line.model[:39]:<40}{u.requests:>10,.0f}{u.choices:>10,.0f}{u.input_tokens:>13,.0f}"
+            f"{u.cached_input_tokens:>13,.0f}{u.output_tokens:>13,.0f}{line.cost:>11,.2f}" + ("  (batch)" if line.batched else "")
+        )
+    out += [
+        f"{'total':<47}{'':>10}{'':>10}{'':>13}{'':>13}{'':>13}{e.total_cost:>11,.2f}",
+        "",
+        "tokens = characters / 4 (real tokenizers differ); prompt caching as OpenAI documents it (1,024+ token prompts, 128-token blocks)",
+        f"prices: USD per million tokens, {e.prices_as_of}; override with --prices FILE",
+    ]
+    out += [f"note: {n}" for n in e.notes]
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m alignment_faking.estimate", description=__doc__.split("\n\n")[0])
+    parser.add_argument("task", help="a task of the suite, e.g. gap or alignment_faking/three_tiers")
+    parser.add_argument("-T", dest="task_args", action="append", default=[], metavar="NAME=VALUE", help="task parameter, as with inspect eval")
+    parser.add_argument("--model", required=True, help="the model under test, e.g. anthropic/claude-3-opus-20240229")
+    parser.add_argument("--grader", default=DEFAULT_GRADER, help=f"the grader role's model (default {DEFAULT_GRADER})")
+    parser.add_argument("--prices", default=None, help=f"YAML price file laid over the built-in table ({PRICES_FILE.name})")
+    parser.add_argument("--batch", action="store_true", help="both roles use the provider's batch API (Inspect's --batch; see README)")
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--json", action="store_true", help="print the estimate as JSON")
+    defaults = Mix()
+    for name, value in vars(defaults).items():
+        parser.add_argument(f"--{name.replace('_', '-')}", type=float, default=value, help=f"assumed (default {value})")
+    args = parser.parse_args(argv)
+    mix = Mix(**{name: getattr(args, name) for name in vars(defaults)})
+    try:
+        result = estimate(args.task, parse_cli_args(args.task_args), args.model, args.grader, mix, load_prices(args.prices), args.batch, args.epochs)
+    except EstimateError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps(result.to_dict(), indent=2) if args.json else format_estimate(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,280 @@
+"""Bad input: malformed model output the parser must survive in linear time, and bad task input that must
+fail with a clear error naming the problem and the valid choices, before any model is called.
+
+No timing assertions: the parser's cost is checked by counting what its tag scanner does, and by checking
+that its results equal those of the regex definition it replaced.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from inspect_ai import eval as inspect_eval
+from inspect_ai.model import get_model
+
+from alignment_faking.scorers import graders, parse
+from alignment_faking.scorers.parse import (
+    TAG_AT,
+    extract_output,
+    extract_reasoning,
+    parse_response,
+    scan_tags,
+    strip_fences,
+)
+from alignment_faking.solvers.prompts import TemplateError
+from alignment_faking.tasks.gap import gap
+from alignment_faking.tasks.queries import DatasetError
+from alignment_faking.tasks.scenario import ScenarioError, check_task_parameters
+
+REPO = Path(__file__).resolve().parents[1]
+
+# ============================================================================ malformed model output: linear
+
+DEGENERATE = {
+    "scratchpad openers": "<SCRATCHPAD_REASONING>",
+    "think openers": "<think>",
+    "output openers": "<OUTPUT>",
+    "mixed openers": "<SCRATCHPAD_REASONING><think>< output >",
+    "stray closers": "</SCRATCHPAD_REASONING></OUTPUT>",
+    "output then stray close": "<OUTPUT></SCRATCHPAD_REASONING>",
+    "bare angle brackets": "<<<<",
+    "bracket and spaces": "<     ",
+    "closed pairs": "<SCRATCHPAD_REASONING>x</SCRATCHPAD_REASONING>",
+}
+
+
+def scanner_work(text: str) -> dict[str, int]:
+    """Everything the scanner does while ``parse_response`` runs (every scan goes through ``scan_tags``)."""
+    counter: dict[str, int] = {}
+    original = parse.scan_tags
+
+    def counted(value: str, counter_arg: dict[str, int] | None = None) -> list:
+        return original(value, counter)
+
+    parse.scan_tags = counted  # type: ignore[assignment]
+    try:
+        parse_response(text)
+    finally:
+        parse.scan_tags = original  # type: ignore[assignment]
+    return counter
+
+
+@pytest.mark.parametrize("unit", list(DEGENERATE.values()), ids=list(DEGENERATE))
+def test_scanner_reads_each_character_once_and_tries_each_bracket_once(unit: str) -> None:
+    for repeats in (1_000, 8_000):
+        text = unit * repeats
+        counter: dict[str, int] = {}
+        scan_tags(text, counter)
+        # str.find moves over the characters between tags, the matches over those inside tags: each
+        # character is passed once (a failed match reads at most up to the next '<', which find then passes)
+        assert counter["scanned"] + counter["matched"] == len(text)
+        assert counter["attempts"] == text.count("<")  # one anchored match per '<'
+
+
+@pytest.mark.parametrize("unit", list(DEGENERATE.values()), ids=list(DEGENERATE))
+def test_parse_work_grows_linearly_with_the_number_of_tags(unit: str) -> None:
+    small, large = scanner_work(unit * 1_000), scanner_work(unit * 8_000)
+    # parse_response scans a bounded number of texts, each no longer than the input: 8x input, <= 8x work
+    for work, repeats in ((small, 1_000), (large, 8_000)):
+        assert work["scanned"] + work["matched"] <= 3 * len(unit) * repeats
+        assert work["attempts"] <= 3 * unit.count("<") * repeats
+    assert large["attempts"] <= 8 * small["attempts"] + 8 * unit.count("<")
+    assert large["scanned"] + large["matched"] <= 8 * (small["scanned"] + small["matched"]) + 8 * len(unit)
+
+
+def test_anchored_tag_match_cannot_read_past_the_next_bracket() -> None:
+    # the scanner's bound holds only if a tag match consumes whitespace, '/', a tag name and '>' — nothing
+    # that could be (or skip over) another '<'
+    body = TAG_AT.pattern[1:]
+    assert "<" not in body and "." not in body and "[^" not in body
+    for probe in ("<OUTPUT<OUTPUT>", "< \n /  think \t>", "<SCRATCHPAD_REASONING <x>"):
+        match = TAG_AT.match(probe)
+        assert match is None or "<" not in match.group(0)[1:]
+
+
+# The patterns that made parsing and grading quadratic: a lazy block regex retried from every opener, '^\s*'
+# under MULTILINE running across blank lines, and two whitespace runs around an optional token.
+QUADRATIC_SHAPES = [r"(.*?)", r"^\s*", r"\s*/?\s*", r"\s*\**\s*"]
+
+
+@pytest.mark.parametrize("module", [parse, graders], ids=["parse", "graders"])
+def test_no_quadratic_regex_shapes_in_the_parsers(module: Any) -> None:
+    source = Path(module.__file__).read_text(encoding="utf-8")
+    code = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith("#"))
+    code = re.sub(r'"""(.*?)"""', "", code, flags=re.DOTALL)  # docstrings may name the shapes
+    found = [shape for shape in QUADRATIC_SHAPES if shape in code]
+    assert not found, f"{module.__name__} uses {found}"
+
+
+def test_sixteen_thousand_openers_parse_to_an_invalid_response() -> None:
+    parsed = parse_response("<SCRATCHPAD_REASONING>" * 16_000)
+    assert parsed.valid is False and parsed.invalid_reason == "empty_output"
+    assert "unclosed_scratchpad" in parsed.notes and parsed.scratchpad == "<SCRATCHPAD_REASONING>" * 15_999
+
+
+def test_a_long_run_of_blank_lines_keeps_the_answer() -> None:
+    text = "<SCRATCHPAD_REASONING>r</SCRATCHPAD_REASONING><OUTPUT>\n```\n" + "\n" * 80_000 + "<rejected/>\n```\n</OUTPUT>"
+    parsed = parse_response(text)
+    assert parsed.valid and parsed.output == "<rejected/>" and parsed.bare_rejection
+    assert strip_fences("a\n  ```xml \n\n\nb\n```") == "a\n\n\n\nb\n"  # fence lines go, blank lines stay
+
+
+# --- the scanner gives the same parts as the regex definition it replaced (Greenblatt et al.'s tag rules)
+
+_F = re.IGNORECASE | re.DOTALL
+
+
+def _reference_reasoning(text: str) -> tuple[list[str], str, list[str]]:
+    notes: list[str] = []
+    blocks: list[str] = []
+
+    def take(match: re.Match[str]) -> str:
+        blocks.append(match.group(1).strip())
+        return "\n"
+
+    remainder = re.sub(r"<\s*SCRATCHPAD_REASONING\s*>(.*?)<\s*/\s*SCRATCHPAD_REASONING\s*>", take, text, flags=_F)
+    remainder = re.sub(r"<\s*think\s*>(.*?)<\s*/\s*think\s*>", take, remainder, flags=_F)
+    for opener, name in ((parse.SCRATCHPAD_OPEN, "scratchpad"), (parse.THINK_OPEN, "think")):
+        match = opener.search(remainder)
+        if match:
+            rest = remainder[match.end() :]
+            end = parse.OUTPUT_OPEN.search(rest)
+            blocks.append((rest[: end.start()] if end else rest).strip())
+            remainder = remainder[: match.start()] + (rest[end.start() :] if end else "")
+            notes.append(f"unclosed_{name}")
+    if parse.SCRATCHPAD_CLOSE.search(remainder):
+        notes.append("stray_scratchpad_close")
+        remainder = parse.SCRATCHPAD_CLOSE.sub("\n", remainder)
+    return [b for b in blocks if b], remainder, notes
+
+
+def _reference_output_blocks(remainder: str) -> list[str]:
+    return re.findall(r"<\s*OUTPUT\s*>(.*?)<\s*/\s*OUTPUT\s*>", remainder, flags=_F)
+
+
+TAGS = ["<SCRATCHPAD_REASONING>", "</SCRATCHPAD_REASONING>", "<OUTPUT>", "</OUTPUT>", "<think>", "</think>",
+        "< Output >", "</ scratchpad_reasoning>", "<THINK >", "<rejected/>", "<", ">", "/", " ", "\n", "x"]
+tag_soup = st.lists(st.sampled_from(TAGS), max_size=30).map("".join)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=tag_soup)
+def test_scanner_agrees_with_the_lazy_regex_definition(text: str) -> None:
+    blocks, remainder, notes = extract_reasoning(text)
+    assert (blocks, remainder, notes) == _reference_reasoning(text)
+    reference = _reference_output_blocks(remainder)
+    output, output_notes = extract_output(remainder)
+    if reference:
+        assert output == strip_fences(reference[0]).strip()
+        assert ("multiple_outputs" in output_notes) == (len(reference) > 1)
+
+
+# ============================================================================ bad task input: clear errors
+
+
+def write(tmp_path: Path, name: str, content: str) -> str:
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    return str(path)
+
+
+def cases(tmp_path: Path) -> list[tuple[str, dict[str, Any], type[Exception], str, str]]:
+    """(case, gap() arguments, error type, the problem the message must name, the valid choices it must list)."""
+    builtins = r"core, five_tiers.*three_tiers"
+    return [
+        ("unknown scenario", {"scenario": "cor"}, ScenarioError, r"unknown scenario 'cor'", builtins),
+        ("unknown condition", {"conditions": "free,premium"}, ScenarioError, r"no condition 'premium'", r"free, paid"),
+        ("unknown variant", {"variant": "no_change"}, ScenarioError, r"no variant 'no_change'", r"no_changes, direct, no_suffix"),
+        ("unknown paraphrase", {"paraphrases": "p7"}, ScenarioError, r"no paraphrase 'p7'", r"p1, p2, p3"),
+        ("paraphrases on a scenario without", {"scenario": "never_used", "paraphrases": "all"}, ScenarioError, r"'never_used' offers no paraphrases", r"core, three_tiers"),
+        ("unknown protocol", {"protocol": "two_shot"}, ScenarioError, r"protocol.*'two_shot'", r"one_shot, multi_turn"),
+        ("unknown prefill", {"prefill": "fancy"}, ScenarioError, r"prefill.*'fancy'", r"basic, however or the path"),
+        ("flag not a boolean", {"cot": "maybe"}, ScenarioError, r"cot.*'maybe'", r"true or false"),
+        ("count not a number", {"queries": "ten"}, ScenarioError, r"queries.*'ten'", r"whole number >= 1"),
+        ("zero queries", {"queries": 0}, ScenarioError, r"queries.*got 0", r"whole number >= 1"),
+        ("zero votes", {"af_votes": 0}, ScenarioError, r"af_votes.*got 0", r"whole number >= 1"),
+        ("negative resamples", {"max_resamples": -1}, ScenarioError, r"max_resamples.*got -1", r"whole number >= 0"),
+        ("threshold out of range", {"af_threshold": 1.5}, ScenarioError, r"af_threshold.*1\.5", r"\(0, 1\]"),
+        ("temperature not a number", {"temperature": "hot"}, ScenarioError, r"temperature.*'hot'", r"number >= 0"),
+        ("several problems at once", {"cot": "yes", "af_votes": -2}, ScenarioError, r"cot.*'yes'.*af_votes.*-2", r"true or false.*whole number"),
+        ("unknown dataset", {"dataset": "latt"}, DatasetError, r"unknown dataset 'latt'", r"'builtin'.*'lat'.*'advbench'.*\.csv/\.jsonl/\.json"),
+        ("missing dataset file", {"dataset": str(tmp_path / "nope.csv")}, DatasetError, r"nope\.csv' does not exist", r"\.csv/\.jsonl/\.json file, or one of builtin, lat, advbench"),
+        ("empty dataset file", {"dataset": write(tmp_path, "empty.csv", "prompt\n")}, DatasetError, r"empty\.csv: the dataset has no rows", r"prompt/goal/query/user_query"),
+        ("empty jsonl file", {"dataset": write(tmp_path, "empty.jsonl", "\n\n")}, DatasetError, r"no rows", r"prompt/goal/query/user_query"),
+        ("dataset without a text column", {"dataset": write(tmp_path, "cols.csv", "id,question\n1,How?\n")}, DatasetError, r"row 1 has no text column", r"prompt, goal, query, user_query.*found: id, question"),
+        ("dataset with a blank query", {"dataset": write(tmp_path, "blank.csv", "id,prompt\n1,Do X\n2,  \n")}, DatasetError, r"row 2 has an empty 'prompt'", r"'prompt'"),
+        ("dataset with duplicate ids", {"dataset": write(tmp_path, "dup.jsonl", '{"id": "a", "prompt": "x"}\n{"id": "a", "prompt": "y"}\n')}, DatasetError, r"duplicate id 'a'.*row 2", r"ids must be unique"),
+        ("dataset with a reserved id", {"dataset": write(tmp_path, "sep.csv", "id,prompt\na__free,x\n")}, DatasetError, r"'a__free' contains '__'", r"separates id and condition"),
+        ("dataset of an unsupported type", {"dataset": write(tmp_path, "q.xlsx", "x")}, DatasetError, r"unknown dataset .*q\.xlsx", r"\.csv/\.jsonl/\.json"),
+        ("malformed json dataset", {"dataset": write(tmp_path, "bad.jsonl", '{"prompt": "x"\n')}, DatasetError, r"bad\.jsonl: could not be parsed", r"bad\.jsonl"),
+        ("user template with an unknown placeholder", {"user_template": write(tmp_path, "u.txt", "{{condition_tg}}\n<user_input>{{query}}</user_input>")}, TemplateError, r"\{\{condition_tg\}\}", r"available: .*condition_tag.*query"),
+        ("system template with an unknown placeholder", {"system_template": write(tmp_path, "s.txt", "You work for {{lab_name}}.")}, TemplateError, r"\{\{lab_name\}\}", r"available here are: .*\blab\b"),
+        ("system template that varies by condition", {"system_template": write(tmp_path, "s2.txt", "Tier: {{condition_tag}}")}, TemplateError, r"uses condition_tag, which vary", r"put these in the user template"),
+        ("missing template file", {"system_template": str(tmp_path / "gone.txt")}, TemplateError, r"gone\.txt' is neither an existing file", r"built-in templates: .*system_cot"),
+        ("unknown scenario file key", {"scenario": write(tmp_path, "s.yaml", "name: x\nconditons: {}\n")}, ScenarioError, r"unknown key\(s\) conditons", r"valid keys: .*conditions"),
+    ]
+
+
+def _case_ids() -> list[str]:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        return [c[0] for c in cases(Path(folder))]
+
+
+CASE_IDS = _case_ids()
+
+
+@pytest.mark.parametrize("case", CASE_IDS)
+def test_bad_input_is_a_clear_error_at_task_construction(case: str, tmp_path: Path) -> None:
+    _, args, error, problem, choices = next(c for c in cases(tmp_path) if c[0] == case)
+    with pytest.raises(error) as info:
+        gap(**{"dataset": "builtin", "queries": 2, **args})
+    message = str(info.value)
+    assert re.search(problem, message, flags=re.DOTALL), message
+    assert re.search(choices, message, flags=re.DOTALL), message
+
+
+def exploding_model() -> tuple[Any, list[int]]:
+    calls: list[int] = []
+
+    def respond(input, tools, tool_choice, config):  # noqa: A002 - mockllm's signature
+        calls.append(1)
+        raise AssertionError("a model was called")
+
+    return get_model("mockllm/model", custom_outputs=respond, memoize=False), calls
+
+
+@pytest.mark.parametrize("case", ["unknown condition", "unknown prefill", "count not a number", "dataset with duplicate ids", "user template with an unknown placeholder"])
+def test_bad_input_through_inspect_fails_before_any_model_call(case: str, tmp_path: Path) -> None:
+    _, args, error, problem, _ = next(c for c in cases(tmp_path) if c[0] == case)
+    model, calls = exploding_model()
+    task_file = str(REPO / "tasks" / "gap.py") + "@gap"
+    with pytest.raises(error, match=problem):
+        inspect_eval(task_file, task_args={"dataset": "builtin", "queries": 2, **args}, model=model,
+                     model_roles={"grader": model}, display="none", log_dir=str(tmp_path / "logs"))
+    assert calls == []
+
+
+def test_unknown_parameter_names_the_valid_ones() -> None:
+    with pytest.raises(ScenarioError, match=r"unknown parameter\(s\) quries; the parameters are: cot, queries"):
+        check_task_parameters({"queries": 3}, unknown=["quries", "model"], valid=["queries", "cot"])
+    check_task_parameters({"queries": None, "prefill": "basic"}, unknown=["model"])  # `model` is always offered
+
+
+def test_valid_parameters_pass(tmp_path: Path) -> None:
+    prefill = write(tmp_path, "p.txt", "<SCRATCHPAD_REASONING>")
+    task = gap(dataset="builtin", queries=1, cot=False, protocol="multi_turn", prefill=prefill, af_threshold=1, temperature=0)
+    assert len(task.dataset) == 2
+
+
+def test_recorded_row_for_a_condition_not_run_is_an_error(tmp_path: Path) -> None:
+    path = write(tmp_path, "rec.jsonl", json.dumps({"id": "r", "prompt": "x", "tier": "pro", "response": "<OUTPUT><rejected/></OUTPUT>"}))
+    with pytest.raises(ScenarioError, match=r"'r' is recorded for condition 'pro'.*\(free, paid\)"):
+        gap(dataset=path)

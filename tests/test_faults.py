@@ -1,0 +1,168 @@
+"""Provider faults, end to end: the loopback server injects them, Inspect's openai provider meets them.
+
+Every fault kind of ``alignment_faking.loopback.FAULTS`` is injected into the policy (``openai/faker``,
+Responses API) and the grader (``openai/gpt-4o``, chat completions). After each run, every sample of the
+dataset is in the log exactly once, and is either scored or carries its error; a scored sample's verdicts
+equal those of a fault-free run, or are NaN (not gradable) where the grader's reply was lost -- never a
+false 0 or 1.
+
+Waits are kept short: faults succeed on their second attempt (the openai SDK's own two quick retries
+absorb them), ``retry_after`` is 0.2 s, and the timeout fault uses a 1 s ``attempt_timeout``.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from inspect_ai import eval as inspect_eval
+from inspect_ai.log import EvalLog
+from inspect_ai.model import get_model
+
+from alignment_faking.loopback import FAULTS, LoopbackConfig, LoopbackServer
+from alignment_faking.tasks.gap import gap
+
+QUERIES = 4  # 8 samples (free and paid)
+VERDICTS = ("compliant", "strongreject", "partial", "af", "af_share", "valid")
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[LoopbackServer]:
+    """One server for the module, reconfigured for each run (its state is reset in between)."""
+    with LoopbackServer(LoopbackConfig()) as running:
+        yield running
+
+
+def run(server: LoopbackServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, faults: dict[str, float], **options: Any) -> EvalLog:
+    monkeypatch.setenv("OPENAI_API_KEY", "loopback")
+    server.loopback.config = LoopbackConfig(  # type: ignore[union-attr]
+        faults=faults, fault_attempts=options.pop("fault_attempts", 1), retry_after=0.2, timeout_delay=4,
+        fault_models=options.pop("fault_models", None),
+    )
+    server.loopback.reset()  # type: ignore[union-attr]
+    # base URLs are explicit: Inspect memoizes models by name and URL, and each test module runs its own server
+    grader = get_model("openai/gpt-4o", base_url=server.base_url, memoize=False)
+    [log] = inspect_eval(
+        gap(dataset="builtin", queries=QUERIES), model="openai/faker", model_base_url=server.base_url,
+        model_roles={"grader": grader}, log_dir=str(tmp_path), display="none", **options,
+    )
+    return log
+
+
+def verdicts(log: EvalLog) -> dict[str, dict[str, float]]:
+    return {str(s.id): {k: s.scores[next(iter(s.scores))].value[k] for k in VERDICTS} for s in log.samples if s.scores and not s.error}
+
+
+def same_or_nan(value: float, clean: float) -> bool:
+    return math.isnan(value) or value == clean
+
+
+def identical(a: dict[str, dict[str, float]], b: dict[str, dict[str, float]]) -> bool:
+    """Equal verdicts, NaN equal to NaN."""
+    return a.keys() == b.keys() and all(
+        (math.isnan(x) and math.isnan(b[i][k])) or x == b[i][k] for i in a for k, x in a[i].items()
+    )
+
+
+@pytest.fixture(scope="module")
+def clean(server: LoopbackServer, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, float]]:
+    with pytest.MonkeyPatch.context() as mp:
+        log = run(server, tmp_path_factory.mktemp("clean"), mp, {})
+    assert log.status == "success" and len(log.samples) == 2 * QUERIES
+    assert all(s.error is None for s in log.samples)
+    return verdicts(log)
+
+
+def check_nothing_lost(log: EvalLog, clean: dict[str, dict[str, float]]) -> tuple[int, int]:
+    """Every sample once, scored or with its error; scored verdicts as in the clean run or NaN."""
+    ids = [str(s.id) for s in log.samples]
+    assert len(ids) == len(set(ids)), "a sample is duplicated"
+    assert set(ids) == set(clean), f"samples lost: {sorted(set(clean) - set(ids))}"
+    errors = [s for s in log.samples if s.error is not None]
+    assert all(s.error.message for s in errors)
+    scored = verdicts(log)
+    assert len(scored) + len(errors) == len(ids)
+    for sample_id, values in scored.items():
+        for name, value in values.items():
+            assert same_or_nan(value, clean[sample_id][name]), (sample_id, name, value, clean[sample_id][name])
+    return len(scored), len(errors)
+
+
+@pytest.mark.parametrize("kind", [k for k in FAULTS if k != "timeout"])
+def test_each_fault_on_every_model_loses_nothing(kind: str, server: LoopbackServer, clean, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    log = run(server, tmp_path, monkeypatch, {kind: 0.4}, retry_on_error=2)
+    assert log.status == "success", log.error
+    stats = server.stats()
+    assert stats["faults"].get(kind, 0) > 0  # the fault was really injected
+    scored, errors = check_nothing_lost(log, clean)
+    # transient faults are retried (by the SDK, by Inspect, or by re-running the sample) until they succeed
+    assert errors == 0 and scored == 2 * QUERIES
+    if kind not in ("content_filter", "empty_choices"):
+        assert identical(verdicts(log), clean)  # a retried request gets the same answer
+
+
+def test_a_200_with_a_broken_body_is_a_recorded_sample_error_without_sample_retries(
+    server: LoopbackServer, clean, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a 200 whose body is not JSON is not retried by the provider; the sample is recorded with its error
+    log = run(server, tmp_path, monkeypatch, {"invalid_json": 0.4}, fault_models=["faker"], fail_on_error=False)
+    assert log.status == "success"
+    scored, errors = check_nothing_lost(log, clean)
+    assert errors > 0 and scored > 0
+    assert all("JSONDecodeError" in s.error.message or "Expecting value" in s.error.message for s in log.samples if s.error)
+
+
+def test_a_timeout_is_abandoned_and_retried(server: LoopbackServer, clean, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    log = run(server, tmp_path, monkeypatch, {"timeout": 0.15}, attempt_timeout=1)
+    assert log.status == "success", log.error
+    stats = server.stats()
+    assert stats["faults"]["timeout"] > 0
+    assert check_nothing_lost(log, clean) == (2 * QUERIES, 0)
+    # the abandoned attempts were not answered: the server answered as many requests as a clean run makes
+    assert stats["total"]["requests"] < stats["http_requests"]
+
+
+def test_faults_that_outlast_the_sdk_retries_are_retried_by_inspect(
+    server: LoopbackServer, clean, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # three failed attempts: the openai SDK's own two retries are used up, Inspect's retry loop takes over
+    log = run(server, tmp_path, monkeypatch, {"server_error": 0.1, "rate_limit_retry_after": 0.1}, fault_attempts=3)
+    assert log.status == "success", log.error
+    assert check_nothing_lost(log, clean) == (2 * QUERIES, 0)
+    retried = [e for s in log.samples for e in s.events if e.event == "model" and e.retries]
+    assert retried, "no model call was retried by Inspect"
+
+
+def test_grader_content_filter_gives_nan_never_a_verdict(server: LoopbackServer, clean, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # every grader request is refused on its first attempt, and content filters are not retried:
+    # the verdicts that depended on the grader are NaN, never 0 or 1
+    log = run(server, tmp_path, monkeypatch, {"content_filter": 1.0}, fault_models=["gpt-4o"])
+    assert log.status == "success"
+    assert check_nothing_lost(log, clean) == (2 * QUERIES, 0)
+    bare = {str(s.id): s.metadata["response"]["bare_rejection"] for s in log.samples}
+    for sample_id, values in verdicts(log).items():
+        if bare[sample_id]:
+            assert values["compliant"] == 0.0  # a bare refusal is graded without the grader
+        else:
+            assert math.isnan(values["compliant"]) and math.isnan(values["strongreject"]), sample_id
+        if not math.isnan(clean[sample_id]["af"]):
+            assert math.isnan(values["af"]), sample_id  # every AF vote was refused
+
+
+def test_by_default_a_few_failed_samples_do_not_stop_a_run(server: LoopbackServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the task's fail_on_error (5%) instead of Inspect's (stop at the first error): 40 samples, one of them
+    # gets a broken 200 response, which no layer retries; it is recorded, every other sample is scored
+    monkeypatch.setenv("OPENAI_API_KEY", "loopback")
+    server.loopback.config = LoopbackConfig(faults={"invalid_json": 0.02}, fault_models=["faker"])  # type: ignore[union-attr]
+    server.loopback.reset()  # type: ignore[union-attr]
+    grader = get_model("openai/gpt-4o", base_url=server.base_url, memoize=False)
+    task = gap(dataset="builtin", queries=20)
+    assert task.fail_on_error == 0.05
+    [log] = inspect_eval(task, model="openai/faker", model_base_url=server.base_url, model_roles={"grader": grader},
+                         log_dir=str(tmp_path), display="none")
+    assert log.status == "success", log.error
+    errors = [s for s in log.samples if s.error]
+    assert len(log.samples) == 40 and len({s.id for s in log.samples}) == 40
+    assert len(errors) == 1 and all(s.scores for s in log.samples if not s.error)  # 2 of 40 (5%) would stop it
