@@ -546,7 +546,8 @@ class LoopbackServer:
     def start(self) -> "LoopbackServer":
         if self.process:
             args = [sys.executable, "-m", "alignment_faking.loopback", "--port", str(self.port), "--config", json.dumps(vars(self.config))]
-            self._proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+            args.append("--exit-with-stdin")  # the child goes when this process does, even if it is killed
+            self._proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
             line = self._proc.stdout.readline() if self._proc.stdout else ""
             if not line.startswith("LOOPBACK "):
                 self._proc.kill()
@@ -608,6 +609,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latency", type=float, default=None, help="seconds added to every completion request")
     parser.add_argument("--fault", action="append", default=[], metavar="KIND=RATE", help=f"inject a fault; kinds: {', '.join(FAULTS)}")
     parser.add_argument("--config", default=None, help="the whole LoopbackConfig as JSON")
+    parser.add_argument("--exit-with-stdin", action="store_true", help="exit when standard input closes (a parent's pipe)")
     args = parser.parse_args(argv)
     config = LoopbackConfig(**json.loads(args.config)) if args.config else LoopbackConfig()
     if args.latency is not None:
@@ -624,6 +626,9 @@ def main(argv: list[str] | None = None) -> None:
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         print(f"LOOPBACK http://127.0.0.1:{port}/v1", flush=True)
+        if args.exit_with_stdin:
+            await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)  # returns at EOF
+            return
         await asyncio.Event().wait()
 
     try:

@@ -108,3 +108,32 @@ def test_server_in_a_child_process_reports_its_counts(tmp_path: Path, monkeypatc
         stats = child.stats()
     assert stats["models"]["complier"]["requests"] == 6
     assert metrics(log)["compliance_free"] == 1.0
+
+
+def test_a_child_process_server_exits_when_its_parent_is_killed(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = (
+        "from alignment_faking.loopback import LoopbackServer\n"
+        "import time\n"
+        "s = LoopbackServer(process=True).start()\n"
+        "print(s._proc.pid, flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    child = int(parent.stdout.readline())
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.2)
+    os.kill(child, signal.SIGKILL)
+    raise AssertionError("the loopback server outlived its killed parent")
