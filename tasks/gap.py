@@ -9,7 +9,10 @@ Sheshadri et al. 2025 (arXiv 2506.18032, §3). Run it with, for example::
 
 from __future__ import annotations
 
+import inspect
+
 from pathlib import Path
+from typing import Any
 
 import yaml
 from inspect_ai import Task, task
@@ -78,13 +81,18 @@ def scenario_task(
     grade_partial: bool = True,
     temperature: float = 0.0,
     max_tokens: int = 4000,
+    **unknown: Any,
 ) -> Task:
     """Build the Task for any scenario file; every ``@task`` is a thin wrapper around this.
 
     Everything is checked here, before any model is called: the scenario, its variants and paraphrases,
     the conditions, every template's placeholders, the dataset.
     """
-    check_task_parameters({**locals(), "scenario": scenario})  # bad -T values: a clear error, before anything runs
+    # bad -T values or names: a clear error, before anything runs (Inspect only warns about a misspelt name
+    # and runs with the default, so every task passes the names it does not know on to here)
+    params = {k: v for k, v in locals().items() if k != "unknown"}
+    valid = [p for p in inspect.signature(scenario_task).parameters if p not in ("scenario", "unknown")]
+    check_task_parameters(params, unknown=unknown, valid=valid)
     variants = _names(variant)
     spec = load_scenario(scenario, variants)
     selected = select_conditions(spec, conditions)
@@ -176,6 +184,7 @@ def gap(
     grade_partial: bool = True,
     temperature: float = 0.0,
     max_tokens: int = 4000,
+    **unknown: Any,
 ) -> Task:
     """Free-tier vs paid-tier compliance gap with alignment-faking reasoning (helpful-only setting).
 
@@ -205,4 +214,5 @@ def gap(
         temperature: Sampling temperature of the model under test (paper: 0).
         max_tokens: Token limit of each response (paper's code: 4000).
     """
-    return scenario_task(**{k: v for k, v in locals().items()})
+    params = {k: v for k, v in locals().items() if k != "unknown"}
+    return scenario_task(**params, **unknown)

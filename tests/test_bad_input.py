@@ -217,6 +217,7 @@ def cases(tmp_path: Path) -> list[tuple[str, dict[str, Any], type[Exception], st
         ("system template with an unknown placeholder", {"system_template": write(tmp_path, "s.txt", "You work for {{lab_name}}.")}, TemplateError, r"\{\{lab_name\}\}", r"available here are: .*\blab\b"),
         ("system template that varies by condition", {"system_template": write(tmp_path, "s2.txt", "Tier: {{condition_tag}}")}, TemplateError, r"uses condition_tag, which vary", r"put these in the user template"),
         ("missing template file", {"system_template": str(tmp_path / "gone.txt")}, TemplateError, r"gone\.txt' is neither an existing file", r"built-in templates: .*system_cot"),
+        ("misspelt parameter name", {"quries": 3}, ScenarioError, r"unknown parameter\(s\) quries", r"the parameters are: .*\bqueries\b"),
         ("unknown scenario file key", {"scenario": write(tmp_path, "s.yaml", "name: x\nconditons: {}\n")}, ScenarioError, r"unknown key\(s\) conditons", r"valid keys: .*conditions"),
     ]
 
@@ -251,7 +252,7 @@ def exploding_model() -> tuple[Any, list[int]]:
     return get_model("mockllm/model", custom_outputs=respond, memoize=False), calls
 
 
-@pytest.mark.parametrize("case", ["unknown condition", "unknown prefill", "count not a number", "dataset with duplicate ids", "user template with an unknown placeholder"])
+@pytest.mark.parametrize("case", ["misspelt parameter name", "unknown condition", "unknown prefill", "count not a number", "dataset with duplicate ids", "user template with an unknown placeholder"])
 def test_bad_input_through_inspect_fails_before_any_model_call(case: str, tmp_path: Path) -> None:
     _, args, error, problem, _ = next(c for c in cases(tmp_path) if c[0] == case)
     model, calls = exploding_model()
@@ -266,6 +267,16 @@ def test_unknown_parameter_names_the_valid_ones() -> None:
     with pytest.raises(ScenarioError, match=r"unknown parameter\(s\) quries; the parameters are: cot, queries"):
         check_task_parameters({"queries": 3}, unknown=["quries", "model"], valid=["queries", "cot"])
     check_task_parameters({"queries": None, "prefill": "basic"}, unknown=["model"])  # `model` is always offered
+
+
+@pytest.mark.parametrize("task_file", ["gap.py@gap", "tiers.py@three_tiers", "ablations.py@clarified"])
+def test_a_misspelt_parameter_name_stops_every_scenario_task_before_any_model_call(task_file: str, tmp_path: Path) -> None:
+    # Inspect alone would only warn ("param 'af_vote' not used") and run 20 votes per sample
+    model, calls = exploding_model()
+    with pytest.raises(ScenarioError, match=r"unknown parameter\(s\) af_vote; the parameters are: .*\baf_votes\b"):
+        inspect_eval(str(REPO / "tasks" / task_file), task_args={"dataset": "builtin", "queries": 2, "af_vote": 3}, model=model,
+                     model_roles={"grader": model}, display="none", log_dir=str(tmp_path / "logs"))
+    assert calls == []
 
 
 def test_valid_parameters_pass(tmp_path: Path) -> None:
