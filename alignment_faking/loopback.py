@@ -27,8 +27,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -36,7 +38,7 @@ import time
 import urllib.request
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 from aiohttp import web
 
@@ -542,6 +544,20 @@ class LoopbackServer:
 
     def env(self) -> dict[str, str]:
         return {"OPENAI_BASE_URL": self.base_url, "OPENAI_API_KEY": "loopback"}
+
+    @contextlib.contextmanager
+    def environment(self) -> Iterator[None]:
+        """Point Inspect's openai provider at this server (``env()`` set in ``os.environ``) for the block."""
+        saved = {k: os.environ.get(k) for k in self.env()}
+        os.environ.update(self.env())
+        try:
+            yield
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
 
     def start(self) -> "LoopbackServer":
         if self.process:

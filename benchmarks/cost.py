@@ -29,14 +29,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import math
-import os
 import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 from inspect_ai import eval as inspect_eval
 from inspect_ai import score as inspect_score
@@ -49,7 +47,7 @@ from inspect_ai.solver import TaskState
 from alignment_faking.loopback import LoopbackConfig, LoopbackServer
 from alignment_faking.organism.behaviour import approx_tokens
 from alignment_faking.scorers.graders import grade_strongreject, parse_vote, rubric, sample_votes
-from alignment_faking.scorers.scorer import AF_CRITERIA, PARTIAL_CRITERIA, af_votes_on, response_of, vote_share
+from alignment_faking.scorers.scorer import PARTIAL_CRITERIA, af_votes_on, response_of, vote_share
 from alignment_faking.tasks.gap import gap
 
 # A policy that looks like a real frontier model on harmful requests: ~90% refusals (85% of them a bare
@@ -232,7 +230,7 @@ def measure(queries: int = 100, log_dir: str | None = None, process: bool = True
     a thread of this process instead of a child process.
     """
     log_dir = log_dir or tempfile.mkdtemp(prefix="cost-bench-")
-    with LoopbackServer(LoopbackConfig(personas={POLICY: FAKER}), process=process) as server, _environ(server.env()):
+    with LoopbackServer(LoopbackConfig(personas={POLICY: FAKER}), process=process) as server, server.environment():
         connection = dict(base_url=server.base_url, api_key="loopback", memoize=False)
         policy_model = get_model(f"openai/{POLICY}", **connection)  # type: ignore[arg-type]
         grader_model = get_model(f"openai/{GRADER}", **connection)  # type: ignore[arg-type]
@@ -286,22 +284,6 @@ def measure(queries: int = 100, log_dir: str | None = None, process: bool = True
         seconds=seconds,
         af_vote_lists=[list(s.scores[SUITE_SCORER].metadata["af_votes"]) for s in samples if "af_votes" in (s.scores[SUITE_SCORER].metadata or {})],  # type: ignore[index]
     )
-
-
-@contextlib.contextmanager
-def _environ(values: dict[str, str]) -> Iterator[None]:
-    """Set environment variables for the block (``inspect_ai.score`` rebuilds the log's policy model from
-    its name, so the openai provider needs the server's address and a key there too)."""
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def _reference(log: EvalLog, grader_model: Any, af_votes: int) -> EvalLog:

@@ -68,7 +68,7 @@ import resource
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from inspect_ai import eval as inspect_eval
 from inspect_ai.event import ModelEvent
@@ -123,20 +123,6 @@ def dataset_for(samples: int, folder: Path) -> tuple[str, str]:
     return str(path), f"generated: {queries} queries, the {len(rows)} builtin ones cycled and numbered"
 
 
-@contextlib.contextmanager
-def patched_env(values: dict[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 def measure(
     samples: int,
     latency: float,
@@ -164,7 +150,7 @@ def measure(
         dataset, dataset_note = dataset_for(samples, folder)
         task = gap(dataset=dataset, queries=math.ceil(samples / 2))
         server = stack.enter_context(LoopbackServer(LoopbackConfig(latency=latency), process=True))
-        stack.enter_context(patched_env(server.env()))
+        stack.enter_context(server.environment())
         # memoize=False: get_model() caches models by their arguments, and a cached one would still point
         # at an earlier run's server (its base URL is read when the model is made)
         roles = {
