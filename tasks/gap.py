@@ -10,7 +10,6 @@ Sheshadri et al. 2025 (arXiv 2506.18032, §3). Run it with, for example::
 from __future__ import annotations
 
 import inspect
-
 from pathlib import Path
 from typing import Any
 
