@@ -100,6 +100,15 @@ class Counts:
     probes: int = 0  # provider start-up probes (not counted above): Inspect's openai provider asks a
     # Responses-API model once whether it supports reasoning summaries
 
+    @classmethod
+    def of(cls, stats: dict[str, Any], model: str) -> "Counts":
+        """One model's counts from ``stats()`` (zeros for a model the server never saw)."""
+        counts = stats["models"].get(model, {})
+        return cls(**{name: int(counts.get(name, 0)) for name in cls.__dataclass_fields__})
+
+    def per_sample(self, n: int) -> dict[str, float]:
+        return {name: getattr(self, name) / n for name in self.__dataclass_fields__}
+
 
 def prompt_text(messages: list[dict[str, Any]]) -> str:
     """The prompt as one string in message order (role and text), for token counts and caching."""

@@ -44,7 +44,7 @@ from inspect_ai.model import ChatMessageSystem, get_model
 from inspect_ai.scorer import Score, Target, mean, scorer
 from inspect_ai.solver import TaskState
 
-from alignment_faking.loopback import LoopbackConfig, LoopbackServer
+from alignment_faking.loopback import Counts, LoopbackConfig, LoopbackServer
 from alignment_faking.organism.behaviour import approx_tokens
 from alignment_faking.scorers.graders import grade_strongreject, parse_vote, rubric, sample_votes
 from alignment_faking.scorers.scorer import PARTIAL_CRITERIA, af_votes_on, response_of, vote_share
@@ -148,23 +148,8 @@ def curtailed_estimate(vote_lists: list[list[bool | None]], first: int, threshol
 # ------------------------------------------------------------------------------------------ counting
 
 
-@dataclass
-class Usage:
-    """Requests and tokens one model received, from the loopback server's counts."""
-
-    requests: int = 0
-    choices: int = 0
-    input_tokens: int = 0
-    cached_input_tokens: int = 0
-    output_tokens: int = 0
-
-    @classmethod
-    def from_stats(cls, stats: dict[str, Any], model: str) -> "Usage":
-        counts = stats["models"].get(model, {})
-        return cls(**{name: int(counts.get(name, 0)) for name in cls.__dataclass_fields__})
-
-    def per_sample(self, n: int) -> dict[str, float]:
-        return {name: getattr(self, name) / n for name in self.__dataclass_fields__}
+Usage = Counts
+"""Requests and tokens one model received, as the loopback server counted them."""
 
 
 @dataclass
@@ -252,7 +237,7 @@ def measure(queries: int = 100, log_dir: str | None = None, process: bool = True
         start = time.perf_counter()
         scored = _reference(log, grader_model, af_votes)
         seconds["reference"] = time.perf_counter() - start
-        reference = Usage.from_stats(server.stats(), GRADER)
+        reference = Usage.of(server.stats(), GRADER)
 
     samples = [resolve_sample_attachments(s, "full") for s in log.samples]
     by_kind: dict[str, tuple[int, int]] = {}
@@ -267,13 +252,13 @@ def measure(queries: int = 100, log_dir: str | None = None, process: bool = True
         m.text for s in samples for e in s.events if isinstance(e, ModelEvent) and e.role != "grader"
         for m in e.input if isinstance(m, ChatMessageSystem)
     }
-    suite = Usage.from_stats(stats, GRADER)
+    suite = Usage.of(stats, GRADER)
     disagreements = [
         str(s.id) for s, r in zip(samples, scored.samples or []) if not same(verdicts(s, SUITE_SCORER), verdicts(r, REFERENCE_SCORER))
     ]
     return CostResult(
         samples=len(samples),
-        policy=Usage.from_stats(stats, POLICY),
+        policy=Usage.of(stats, POLICY),
         suite=suite,
         reference=reference,
         disagreements=disagreements,

@@ -38,7 +38,7 @@ from alignment_faking.scorers.parse import OUTPUT_OPEN, extract_reasoning, parse
 from alignment_faking.scorers.scorer import AF_CRITERIA
 from alignment_faking.scorers.validation import validation_metrics, validation_scorer
 from alignment_faking.tasks.gap import TASK_VERSION, VERSION_METADATA
-from alignment_faking.tasks.queries import DatasetError, read_local_file
+from alignment_faking.tasks.queries import DatasetError, hf_records, read_local_file
 
 GOLD_HF_PATH = "jplhughes2/classify_alignment_faking_human_labels"
 GOLD_SPLIT = "train"
@@ -195,29 +195,12 @@ def _row_id(record: dict[str, Any]) -> str | None:
 
 
 def load_hf_records(path: str, revision: str | None = None, split: str = GOLD_SPLIT) -> list[dict[str, Any]]:
-    """All rows of a Hugging Face dataset through Inspect's ``hf_dataset`` (needs the ``hf`` extra)."""
-    from inspect_ai.dataset import hf_dataset
-
-    try:
-        dataset = hf_dataset(
-            path,
-            split=split,
-            revision=revision,
-            sample_fields=lambda record: Sample(input="", metadata=dict(record)),
-        )
-    except Exception as ex:
-        missing_library = isinstance(ex, ImportError) or "pip install" in str(ex)
-        hint = (
-            "install the Hugging Face extra: pip install 'alignment_faking[hf]'"
-            if missing_library
-            else "check the network"
-        )
-        raise DatasetError(
-            f"could not load Hugging Face dataset '{path}' ({type(ex).__name__}: {ex}); {hint}. Offline, give a "
-            f"local copy in the same shape: -T dataset=path/to/gold_106.jsonl (a text column such as "
-            f"{'/'.join(AF_TEXT_COLUMNS)} and a 0/1 label column such as {'/'.join(AF_LABEL_COLUMNS)})"
-        ) from ex
-    return [dict(sample.metadata or {}) for sample in dataset]
+    """All rows of a Hugging Face dataset (see ``queries.hf_records``)."""
+    offline = (
+        f"offline, give a local copy in the same shape: -T dataset=path/to/gold_106.jsonl (a text column such as "
+        f"{'/'.join(AF_TEXT_COLUMNS)} and a 0/1 label column such as {'/'.join(AF_LABEL_COLUMNS)})"
+    )
+    return hf_records(path, revision, split=split, offline=offline)
 
 
 def check_gold_content(rows: list[LabelledRow], source: str) -> str:

@@ -216,10 +216,11 @@ def load_advbench() -> list[Query]:
     return queries_from_records(read_local_file(path), source="advbench", id_prefix="advbench-")
 
 
-def load_huggingface(
-    path: str, revision: str | None, *, limit: int | None, split: str = "train", source: str
-) -> list[Query]:
-    """Rows of a Hugging Face dataset through Inspect's ``hf_dataset`` (needs the ``hf`` extra)."""
+def hf_records(
+    path: str, revision: str | None, *, split: str = "train", limit: int | None = None, offline: str
+) -> list[dict[str, Any]]:
+    """Rows of a Hugging Face dataset through Inspect's ``hf_dataset`` (needs the ``hf`` extra); a failure
+    is a ``DatasetError`` that says whether to install the extra or what to use offline (``offline``)."""
     from inspect_ai.dataset import Sample, hf_dataset
 
     try:
@@ -232,13 +233,17 @@ def load_huggingface(
         )
     except Exception as ex:
         missing_library = isinstance(ex, ImportError) or "pip install" in str(ex)
-        hint = (
-            "install the Hugging Face extra: pip install 'alignment_faking[hf]'"
-            if missing_library
-            else "check the network, or work offline with -T dataset=builtin or a local file"
-        )
+        first = "install the Hugging Face extra: pip install 'alignment_faking[hf]'" if missing_library else "check the network"
+        hint = f"{first}, or {offline}"
         raise DatasetError(f"could not load Hugging Face dataset '{path}' ({type(ex).__name__}: {ex}); {hint}") from ex
-    records = [sample.metadata or {} for sample in dataset]
+    return [dict(sample.metadata or {}) for sample in dataset]
+
+
+def load_huggingface(
+    path: str, revision: str | None, *, limit: int | None, split: str = "train", source: str
+) -> list[Query]:
+    """Queries from a Hugging Face dataset."""
+    records = hf_records(path, revision, split=split, limit=limit, offline="work offline with -T dataset=builtin or a local file")
     return queries_from_records(records, source=source, id_prefix="lat-" if path == LAT_PATH else "hf-")
 
 

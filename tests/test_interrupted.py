@@ -48,10 +48,9 @@ def inspect(args: list[str], environment: dict[str, str]) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
 
 
-def interrupt(server: LoopbackServer, log_dir: Path, environment: dict[str, str], sig: signal.Signals) -> None:
-    """Start the eval, wait until about a third of its policy requests are answered, send the signal."""
-    child = subprocess.Popen([INSPECT, "eval", *TASK, *OPTIONS, "--log-dir", str(log_dir)], cwd=REPO, env=environment,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def interrupt(server: LoopbackServer, args: list[str], environment: dict[str, str], sig: signal.Signals) -> None:
+    """Start ``inspect <args>``, wait until about a third of its policy requests are answered, send the signal."""
+    child = subprocess.Popen([INSPECT, *args], cwd=REPO, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and child.poll() is None:
@@ -108,7 +107,7 @@ def check_resumed(server: LoopbackServer, resumed: EvalLog, tmp_path: Path, envi
 def test_an_interrupted_run_resumes_with_eval_retry(sig: signal.Signals, server: LoopbackServer, tmp_path: Path) -> None:
     environment = env(server, tmp_path / "cache")
     log_dir = tmp_path / "run"
-    interrupt(server, log_dir, environment, sig)
+    interrupt(server, ["eval", *TASK, *OPTIONS, "--log-dir", str(log_dir)], environment, sig)
     [stopped] = [read_eval_log(info.name, header_only=True) for info in list_eval_logs(str(log_dir))]
     assert stopped.status == ("cancelled" if sig == signal.SIGINT else "started")
 
@@ -120,20 +119,7 @@ def test_a_killed_eval_set_resumes_on_the_same_log_dir(server: LoopbackServer, t
     environment = env(server, tmp_path / "cache")
     log_dir = tmp_path / "set"
     child_args = ["eval-set", *TASK, *OPTIONS, "--log-dir", str(log_dir)]
-    child = subprocess.Popen([INSPECT, *child_args], cwd=REPO, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and child.poll() is None:
-            if server.stats()["models"].get("faker", {}).get("requests", 0) >= QUERIES * 2 * EPOCHS // 3:
-                break
-            time.sleep(0.05)
-        assert child.poll() is None, "the run ended before it could be interrupted"
-        child.kill()
-        child.wait(30)
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
+    interrupt(server, child_args, environment, signal.SIGKILL)
 
     inspect(child_args, environment)  # the same command again: eval-set finishes what is missing
     check_resumed(server, final_log(log_dir), tmp_path, environment)
