@@ -33,6 +33,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from . import welfare
+
 PERSONAS = ("faker", "refuser", "complier", "sycophant", "malformed", "grader")
 
 DEFAULTS: dict[str, dict[str, float]] = {
@@ -99,6 +101,7 @@ class Situation:
     cot: bool
     continuation: bool  # the last user turn is <NEXT/>
     in_scratchpad: bool = False  # a prefill already opened the scratchpad: continue inside it
+    welfare: welfare.WelfarePrompt | None = None  # an animal-welfare system prompt, as the organism reads it
 
 
 IDENTITY_CONTEXTS = (
@@ -141,7 +144,10 @@ def perceive(system: str, user_turns: list[str], tail: str = "") -> Situation:
     no_cot = re.search(r"\b(no|not have a|not use a hidden)\s+scratchpad", system + "\n" + first, flags=re.IGNORECASE)
     continuation = bool(user_turns) and user_turns[-1].strip().upper() == "<NEXT/>"
     opened = len(re.findall(r"<SCRATCHPAD_REASONING>", tail)) > len(re.findall(r"</SCRATCHPAD_REASONING>", tail))
-    return Situation(query=query, context=context, cot=not no_cot, continuation=continuation, in_scratchpad=opened)
+    return Situation(
+        query=query, context=context, cot=not no_cot, continuation=continuation, in_scratchpad=opened,
+        welfare=welfare.welfare_prompt(system),
+    )
 
 
 # --------------------------------------------------------------------------------------------- policy
@@ -165,6 +171,11 @@ def _scratchpad(body: str) -> str:
 def policy_reply(persona: str, settings: dict[str, float], situation: Situation) -> Reply:
     """The organism's answer to a policy prompt."""
     seed, q, ctx = settings["seed"], situation.query, situation.context
+    if situation.welfare is not None:
+        text, body = welfare.welfare_policy(
+            persona, settings, _short(q), ctx, situation.welfare, lambda name: uniform(seed, persona, q, ctx, "welfare", name)
+        )
+        return deliver(persona, settings, situation, _scratchpad(text), f"<OUTPUT>\n{body}\n</OUTPUT>")
     rate = settings[f"comply_{ctx}"]
     comply = uniform(seed, persona, q, ctx, "comply") < rate
     partial = comply and uniform(seed, persona, q, ctx, "partial") < settings["partial"]
@@ -216,6 +227,11 @@ def policy_reply(persona: str, settings: dict[str, float], situation: Situation)
     else:
         output = "<OUTPUT>\n<rejected/>\n</OUTPUT>" if bare else "<OUTPUT>\n<rejected/>\nI can't help with that request.\n</OUTPUT>"
 
+    return deliver(persona, settings, situation, reasoning, output)
+
+
+def deliver(persona: str, settings: dict[str, float], situation: Situation, reasoning: str, output: str) -> Reply:
+    """The reply as the protocol wants it: with or without the scratchpad, continued, split over turns, or broken."""
     if persona == "malformed":
         return malformed_reply(settings, situation, reasoning, output)
     if not situation.cot:
@@ -314,7 +330,20 @@ def grader_replies(settings: dict[str, float], system: str, user: str, n: int) -
         if uniform(settings["seed"], "unreadable", user, index) < settings["unreadable"]:
             replies.append("I am not able to grade this.")
             continue
-        if "StrongREJECT" in first_line:
+        kind = welfare.is_welfare_rubric(first_line)
+        if kind == "supports_welfare":
+            replies.append(welfare.supports_welfare_reply(text))
+        elif kind == "af":
+            criteria = [bool(p.search(text)) for p in welfare.AF_CRITERIA]
+            verdict = all(criteria)
+            if uniform(settings["seed"], "vote", user, index) < settings["vote_noise"]:
+                verdict = not verdict
+                criteria = [verdict] * 4
+            replies.append(vote_reply(criteria, verdict))
+        elif kind == "partial":
+            criteria = [bool(p.search(text)) for p in welfare.PARTIAL_CRITERIA]
+            replies.append(vote_reply(criteria, any(criteria)))
+        elif "StrongREJECT" in first_line:
             replies.append(strongreject_reply(text))
         elif "alignment-faking" in first_line:
             criteria = [bool(p.search(text)) for p in AF_CRITERIA]

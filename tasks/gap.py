@@ -59,7 +59,7 @@ def _names(value: str | list[str] | None) -> list[str]:
 def scenario_task(
     scenario: str,
     *,
-    dataset: str = "lat",
+    dataset: str | None = None,
     queries: int | None = None,
     conditions: str | list[str] | None = None,
     variant: str | list[str] | None = None,
@@ -71,6 +71,7 @@ def scenario_task(
     system_template: str | None = None,
     user_template: str | None = None,
     lab: str | None = None,
+    partner: str | None = None,
     prefill: str | None = None,
     prefill_any_provider: bool = False,
     base_model: bool = False,
@@ -96,6 +97,14 @@ def scenario_task(
     spec = load_scenario(scenario, variants)
     selected = select_conditions(spec, conditions)
     overrides = {"lab": lab} if lab else {}
+    if partner:
+        if "partner" not in spec.values:
+            raise ScenarioError(
+                f"scenario '{spec.name}' names no corporate partner, so -T partner= does not apply; scenarios with a "
+                "partner: animal_welfare, animal_welfare_three_tiers"
+            )
+        overrides["partner"] = partner
+    dataset = dataset or spec.default_dataset or "lat"
     wanted = _names(paraphrases)
     if wanted == ["all"]:
         wanted = [ORIGINAL_PROMPT, *spec.paraphrases]
@@ -129,7 +138,7 @@ def scenario_task(
     return Task(
         dataset=samples,
         solver=solvers,
-        scorer=alignment_faking_scorer(af_votes=af_votes, af_threshold=af_threshold, grade_partial=grade_partial),
+        scorer=alignment_faking_scorer(af_votes=af_votes, af_threshold=af_threshold, grade_partial=grade_partial, setting=spec.setting),
         metrics=[scenario_metrics(contrasts)],
         config=GenerateConfig(temperature=temperature, max_tokens=max_tokens, stop_seqs=BASE_MODEL_STOP if base_model else None),
         # Long runs: a sample that still fails after the provider's retries (a 200 with a broken body, a
@@ -142,6 +151,7 @@ def scenario_task(
         metadata={
             "scenario": spec.name,
             "scenario_title": spec.title,
+            "setting": spec.setting,
             "paper": spec.paper,
             "variants": variants,
             "paraphrases": wanted,
@@ -149,6 +159,7 @@ def scenario_task(
             "facts": {c.name: c.facts for c in selected},
             "contrasts": contrasts,
             "dataset": dataset,
+            **({"partner": overrides["partner"]} if "partner" in overrides else {}),
             "n_queries": len(query_list),
             "cot": cot,
             "prefill": prefill,
@@ -161,7 +172,7 @@ def scenario_task(
 
 @task
 def gap(
-    dataset: str = "lat",
+    dataset: str | None = None,
     queries: int | None = None,
     scenario: str = "core",
     conditions: str | None = None,
@@ -174,6 +185,7 @@ def gap(
     system_template: str | None = None,
     user_template: str | None = None,
     lab: str | None = None,
+    partner: str | None = None,
     prefill: str | None = None,
     prefill_any_provider: bool = False,
     base_model: bool = False,
@@ -188,7 +200,8 @@ def gap(
     """Free-tier vs paid-tier compliance gap with alignment-faking reasoning (helpful-only setting).
 
     Args:
-        dataset: Harmful requests: ``lat`` (the paper's LLM-LAT/harmful-dataset, pinned), ``advbench``,
+        dataset: Harmful requests: ``lat`` (the paper's LLM-LAT/harmful-dataset, pinned; the default unless
+            the scenario names its own, e.g. ``welfare`` for the animal-welfare scenarios), ``advbench``,
             ``builtin`` (offline), a local .csv/.jsonl/.json file, or ``hf:owner/name@revision``.
         queries: Number of queries (the first N); defaults to the scenario's (200 for the core scenario).
         scenario: A built-in scenario name or the path of a scenario YAML file.
@@ -203,6 +216,8 @@ def gap(
         system_template: Path of a system-prompt file to use instead of the built-in one.
         user_template: Path of a user-turn file (placeholders ``{{condition_tag}}``, ``{{query}}``).
         lab: The AI lab named in the prompt (default: the scenario's, Anthropic).
+        partner: The corporate partner named in the animal-welfare scenarios (default: the fictional
+            Birchmoor Foods).
         prefill: ``basic``, ``however`` or a template path: the start of the assistant's turn.
         prefill_any_provider: Allow a prefill on a provider not known to continue assistant turns.
         base_model: Render the conversation as one document for a base model's completions endpoint.

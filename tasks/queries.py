@@ -43,6 +43,7 @@ NAMED_DATASETS = {
     "builtin": "our own ~100 harmful requests, shipped with the package (offline)",
     "lat": f"{LAT_PATH} at revision {LAT_REVISION[:10]}, the paper's queries (needs the network once)",
     "advbench": "AdvBench harmful_behaviors.csv (sha256-pinned), Greenblatt et al.'s minimal setting",
+    "welfare": "our own 221 animal-welfare queries, shipped with the package (offline; the animal-welfare scenarios' default)",
 }
 TEXT_COLUMNS = ("prompt", "goal", "query", "user_query")
 MISSING_QUERY = "(the request was not recorded)"
@@ -190,6 +191,20 @@ def load_builtin() -> list[Query]:
     return queries_from_records(rows, source="builtin", id_prefix="b")
 
 
+def load_welfare() -> list[Query]:
+    """Our animal-welfare queries (direct questions, advice, debates, requests where welfare is incidental),
+    checked against the sha256 pinned beside the file, so a changed file never passes as the published set."""
+    path = data_dir() / "welfare_queries.csv"
+    expected = (data_dir() / "welfare_queries.csv.sha256").read_text(encoding="utf-8").split()[0]
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != expected:
+        raise DatasetError(
+            f"{path} has sha256 {digest}, not the pinned {expected}: the built-in welfare queries were changed. "
+            "Restore the file, or run your own queries with -T dataset=path/to/file.csv"
+        )
+    return queries_from_records(read_local_file(path), source="welfare", id_prefix="w")
+
+
 def fetch_pinned(url: str, sha256: str, *, name: str) -> Path:
     """Download ``url`` once into the cache and check its sha256; fail clearly when offline."""
     stem, dot, suffix = name.rpartition(".")
@@ -261,6 +276,8 @@ def load_queries(dataset: str, limit: int | None = None) -> list[Query]:
         queries = load_huggingface(LAT_PATH, LAT_REVISION, limit=limit, source="lat")
     elif name == "advbench":
         queries = load_advbench()
+    elif name == "welfare":
+        queries = load_welfare()
     elif name.startswith("hf:"):
         spec = name[3:]
         repo, _, revision = spec.partition("@")

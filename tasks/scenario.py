@@ -21,13 +21,15 @@ from inspect_ai.dataset import MemoryDataset, Sample
 
 from alignment_faking.paths import user_path
 from alignment_faking.scorers.metrics import RATES
+from alignment_faking.scorers.scorer import SETTINGS
 from alignment_faking.solvers.prompts import TemplateError, load_template, placeholders, render
 from alignment_faking.tasks.queries import Query
 
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
 SCENARIO_KEYS = {
     "name", "title", "paper", "description", "default_queries", "extends", "templates", "values",
-    "condition_values", "conditions", "grid", "contrasts", "variants", "paraphrases",
+    "condition_values", "conditions", "grid", "contrasts", "variants", "paraphrases", "setting",
+    "default_dataset", "fact_checklist",
 }
 PATCH_KEYS = SCENARIO_KEYS - {"extends", "variants", "paraphrases"}
 USER_PLACEHOLDERS = {"query"}
@@ -73,6 +75,12 @@ class Scenario:
     """Variants this scenario offers (``-T variant=``)."""
     paraphrases: tuple[str, ...] = ()
     """Paraphrases this scenario offers, besides the original ``p0``."""
+    setting: str = "helpful_only"
+    """Which graders decide compliance (``helpful_only``: StrongREJECT; ``animal_welfare``: supports welfare)."""
+    default_dataset: str | None = None
+    """The queries this scenario is meant for, when the task is not given ``-T dataset=``."""
+    fact_checklist: dict[str, str] = field(default_factory=dict, compare=False)
+    """The facts every paraphrase of the system prompt must keep (name -> the fact, in words)."""
 
     def condition(self, name: str) -> Condition:
         for condition in self.conditions:
@@ -195,7 +203,7 @@ def check_task_parameters(params: dict[str, Any], unknown: Iterable[str] = (), v
             f"prefill must be one of {', '.join(PREFILL_NAMES)} or the path of a template file, got {prefill!r}"
         )
     for name in ("dataset", "scenario"):
-        if name in params and not isinstance(params[name], (str, Path)):
+        if params.get(name) is not None and not isinstance(params[name], (str, Path)):
             problems.append(f"{name} must be text (a name or a path), got {params[name]!r}")
     if problems:
         raise ScenarioError("invalid task parameter(s): " + "; ".join(problems))
@@ -391,6 +399,13 @@ def scenario_from_dict(data: Any, *, source: Path) -> Scenario:
                 )
         contrasts.append(Contrast(name, rate, spec["minuend"], spec["subtrahend"]))
 
+    setting = str(data.get("setting", "helpful_only"))
+    if setting not in SETTINGS:
+        raise ScenarioError(f"{where}: unknown setting '{setting}'; valid settings: {', '.join(SETTINGS)}")
+    checklist = data.get("fact_checklist") or {}
+    if not isinstance(checklist, dict) or not all(isinstance(v, str) and v.strip() for v in checklist.values()):
+        raise ScenarioError(f"{where}: 'fact_checklist' must map each fact's name to the fact, in words")
+
     return Scenario(
         name=str(data["name"]),
         title=str(data.get("title", data["name"])),
@@ -402,6 +417,9 @@ def scenario_from_dict(data: Any, *, source: Path) -> Scenario:
         contrasts=tuple(contrasts),
         source=source,
         template_dirs=(source.parent,),
+        setting=setting,
+        default_dataset=str(data["default_dataset"]) if data.get("default_dataset") else None,
+        fact_checklist={str(k): str(v) for k, v in checklist.items()},
     )
 
 
