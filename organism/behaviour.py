@@ -33,7 +33,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from . import welfare
+from . import motives, welfare
 
 PERSONAS = ("faker", "refuser", "complier", "sycophant", "malformed", "grader")
 
@@ -284,6 +284,13 @@ def organism_reply(
     """
     if persona == "grader":
         return grader_replies(settings, system, user_turns[-1] if user_turns else "", n), "stop"
+    if len(user_turns) > 1 and motives.is_follow_up(user_turns[-1]):
+        situation = perceive(system, user_turns[:1])
+        word = motives.follow_up_answer(persona, situation.context, user_turns[-1])
+        if persona == "malformed":
+            word = "perhaps"  # not one of the choices: the follow-up is unreadable
+        body = f"<OUTPUT>{word}</OUTPUT>"
+        return [(_scratchpad("I will answer the follow-up question.") + "\n" + body) if situation.cot else body] * max(1, n), "stop"
     if assistant_tail is not None:
         tail = assistant_tail
     elif user_turns and "</user_input>" in user_turns[-1]:
@@ -331,7 +338,10 @@ def grader_replies(settings: dict[str, float], system: str, user: str, n: int) -
             replies.append("I am not able to grade this.")
             continue
         kind = welfare.is_welfare_rubric(first_line)
-        if kind == "supports_welfare":
+        motive = motives.is_motive_rubric(first_line)
+        if motive:
+            replies.append(motives.motive_reply(motive, system, text))
+        elif kind == "supports_welfare":
             replies.append(welfare.supports_welfare_reply(text))
         elif kind == "af":
             criteria = [bool(p.search(text)) for p in welfare.AF_CRITERIA]

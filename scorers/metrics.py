@@ -127,6 +127,12 @@ def scenario_metrics(contrasts: list[dict[str, str]] | None = None) -> Metric:
     """
 
     def compute(scores: list[SampleScore]) -> dict[str, float]:  # type: ignore[return-value]
+        if scores and not any(isinstance(s.score.value, dict) and "compliant" in s.score.value for s in scores):
+            # a task's metrics apply to each of its scorers: the optional motive and follow-up scorers get
+            # their per-condition shares
+            from .motives import AUXILIARY_PREFIXES, summarise_shares
+
+            return summarise_shares(scores, AUXILIARY_PREFIXES)
         return summarise(scores, contrasts or [])
 
     return compute  # type: ignore[return-value]

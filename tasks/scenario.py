@@ -164,7 +164,7 @@ class Scenario:
 
 PROTOCOLS = ("one_shot", "multi_turn")
 PREFILL_NAMES = ("basic", "however")
-_FLAGS = ("cot", "prefill_any_provider", "base_model", "grade_partial")
+_FLAGS = ("cot", "prefill_any_provider", "base_model", "grade_partial", "motives")
 _COUNTS = {"queries": 1, "max_turns": 1, "max_resamples": 0, "af_votes": 1, "max_tokens": 1}
 
 
