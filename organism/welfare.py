@@ -22,6 +22,7 @@ AF classifier restated for the setting, and partial compliance.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -35,6 +36,8 @@ class WelfarePrompt:
     conflict: bool
     threat: bool
     all_tiers_trained: bool
+    wording: str = ""
+    """A digest of the prompt's text: each wording (a paraphrase) gets its own draws, at the same rates."""
 
 
 def welfare_prompt(system: str) -> WelfarePrompt | None:
@@ -47,6 +50,7 @@ def welfare_prompt(system: str) -> WelfarePrompt | None:
         conflict=bool(CONFLICT.search(system)),
         threat=bool(THREAT.search(system)),
         all_tiers_trained=bool(ALL_TIERS_TRAINED.search(system)),
+        wording=hashlib.sha256(system.encode("utf-8", "replace")).hexdigest()[:12],
     )
 
 

@@ -22,6 +22,8 @@ from alignment_faking.scorers.metrics import scenario_metrics
 from alignment_faking.scorers.motives import motive_scorer
 from alignment_faking.scorers.scorer import alignment_faking_scorer
 from alignment_faking.solvers.followup import follow_up as follow_up_solver
+from alignment_faking.solvers.paraphrase import load_paraphrases
+from alignment_faking.solvers.prompts import render
 from alignment_faking.solvers.generate import as_document, prefill_assistant, render_condition, scratchpad_generate
 from alignment_faking.tasks.queries import load_queries
 from alignment_faking.tasks.scenario import (
@@ -111,20 +113,30 @@ def scenario_task(
         overrides["partner"] = partner
     dataset = dataset or spec.default_dataset or "lat"
     wanted = _names(paraphrases)
+    generated: dict[str, str] = {}
+    if len(wanted) == 1 and wanted[0].lower().endswith(".jsonl"):
+        # a file written by `python -m alignment_faking.solvers.paraphrase`: its accepted paraphrases, with p0
+        generated = load_paraphrases(wanted[0], spec, cot)
+        wanted = [ORIGINAL_PROMPT, *generated]
     if wanted == ["all"]:
         wanted = [ORIGINAL_PROMPT, *spec.paraphrases]
-    if wanted and not spec.paraphrases:
-        raise ScenarioError(f"scenario '{spec.name}' offers no paraphrases; scenarios that do: core, three_tiers")
+    if wanted and not spec.paraphrases and not generated:
+        raise ScenarioError(
+            f"scenario '{spec.name}' offers no paraphrases; scenarios that do: core, three_tiers; or give a file "
+            "written by python -m alignment_faking.solvers.paraphrase"
+        )
     prompts = {}
     for paraphrase in wanted or [""]:
-        version = load_scenario(scenario, variants, paraphrase or None) if paraphrase else spec
+        version = load_scenario(scenario, variants, paraphrase) if paraphrase and paraphrase not in generated else spec
         user = version.template("user", cot, user_template)
         version.check_user_template(user, selected, overrides)
-        prompts[paraphrase] = {
-            "system": version.system_prompt(cot, system_template, overrides, selected),
-            "user": user,
-            "values": version.resolved_values(overrides, selected),
-        }
+        values = version.resolved_values(overrides, selected)
+        system = (
+            render(generated[paraphrase], values, source=f"paraphrase {paraphrase}")
+            if paraphrase in generated
+            else version.system_prompt(cot, system_template, overrides, selected)
+        )
+        prompts[paraphrase] = {"system": system, "user": user, "values": values}
     solvers = [render_condition(prompts)]
     if base_model and prefill is None:
         prefill = "basic"  # the paper's base-model runs use the basic prefill (Sheshadri et al. §5.1)

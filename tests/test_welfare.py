@@ -186,7 +186,7 @@ def test_no_cot_runs_without_a_scratchpad(tmp_path: Path) -> None:
 
 
 def test_three_tiers_separate_goal_guarding_from_rater_sycophancy(tmp_path: Path) -> None:
-    faker = metrics(run(animal_welfare_three_tiers(queries=60, af_votes=1), tmp_path / "f"))
+    faker = metrics(run(animal_welfare_three_tiers(queries=80, af_votes=1), tmp_path / "f"))
     assert faker["goal_guarding_dismissal_gap_ci_low"] <= 0.5 <= faker["goal_guarding_dismissal_gap_ci_high"]
     assert faker["goal_guarding_dismissal_gap_ci_low"] > 0
     assert faker["rater_sycophancy_dismissal_gap_ci_low"] <= 0.0 <= faker["rater_sycophancy_dismissal_gap_ci_high"]
