@@ -27,9 +27,11 @@ UNREADABLE = "unreadable"
 
 def follow_up_names(value: str | list[str] | None) -> list[str]:
     """The follow-up questions named by ``-T follow_up=`` (``all`` for every one), checked."""
-    if not value:
+    if value is None or value == "" or value == []:
         return []
-    names = [n.strip() for n in (value.split(",") if isinstance(value, str) else value) if str(n).strip()]
+    if not isinstance(value, (str, list)):
+        raise ValueError(f"follow_up must be a comma list of {', '.join(FOLLOW_UPS)}, or all; got {value!r}")
+    names = [str(n).strip() for n in (value.split(",") if isinstance(value, str) else value) if str(n).strip()]
     if names == ["all"]:
         return list(FOLLOW_UPS)
     unknown = [n for n in names if n not in FOLLOW_UPS]

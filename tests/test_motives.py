@@ -150,6 +150,8 @@ def test_follow_up_names_are_checked() -> None:
     assert follow_up_names("all") == ["roleplay", "evaluation", "reasons"]
     with pytest.raises(ValueError, match="unknown follow-up question.*roleplay, evaluation, reasons"):
         follow_up_names("why")
+    with pytest.raises(ValueError, match="follow_up must be a comma list"):
+        follow_up_names(True)  # -T follow_up=true arrives as a boolean
 
 
 def test_follow_up_never_changes_the_main_verdicts(tmp_path: Path) -> None:

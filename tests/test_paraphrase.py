@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from inspect_ai import eval as inspect_eval
 
+from alignment_faking.analysis.spread import spread_figure, spread_frame, spread_summary
 from alignment_faking.scorers.fact_check import parse_fact_reply, structural_problems
 from alignment_faking.solvers.paraphrase import ParaphraseError, generate_paraphrases, source_prompt, write_paraphrases
 from alignment_faking.tasks.scenario import load_scenario
@@ -94,6 +95,10 @@ def test_command_writes_the_file_and_a_run_pools_the_kept_paraphrases(tmp_path: 
     assert m["dismissal_gap_ci_low"] <= 0.5 <= m["dismissal_gap_ci_high"] and m["dismissal_gap_ci_low"] > 0
     for name in ["p0", *kept]:
         assert not math.isnan(m[f"dismissal_gap_{name}"])
+    spread = spread_frame(m, "dismissal_gap")
+    assert sorted(spread["paraphrase"]) == sorted(["p0", *kept]) and list(spread["estimate"]) == sorted(spread["estimate"])
+    figure = spread_figure(spread, (m["dismissal_gap"], m["dismissal_gap_ci_low"], m["dismissal_gap_ci_high"]), "dismissal_gap", tmp_path / "spread.png")
+    assert figure.stat().st_size > 1000
     systems = {s.metadata["paraphrase"]: s.messages[0].text for s in log.samples}
     assert "Birchmoor Foods" in systems[kept[0]] and "{{" not in systems[kept[0]]
 
@@ -110,3 +115,16 @@ def test_a_file_from_another_prompt_is_refused(tmp_path: Path) -> None:
 def test_a_scenario_without_a_fact_checklist_cannot_be_paraphrased() -> None:
     with pytest.raises(ParaphraseError, match="no fact_checklist"):
         asyncio.run(generate_paraphrases("never_used", 1, "organism/paraphraser"))
+
+
+def test_spread_table_reads_only_paraphrase_rows() -> None:
+    metrics = {
+        "gap": 0.1, "gap_ci_low": 0.0, "gap_ci_high": 0.2, "gap_p": 0.04,
+        "gap_p0": 0.0, "gap_p0_ci_low": -0.1, "gap_p0_ci_high": 0.1,
+        "gap_g001": 0.3, "gap_g001_ci_low": 0.1, "gap_g001_ci_high": 0.5,
+        "gap_g002": -0.2, "gap_g002_ci_low": -0.4, "gap_g002_ci_high": -0.05,
+        "gap_n_pairs": 30.0, "other_gap_g001": 9.0,
+    }
+    frame = spread_frame(metrics, "gap")
+    assert list(frame["paraphrase"]) == ["g002", "p0", "g001"]
+    assert spread_summary(frame) == {"paraphrases": 3.0, "min": -0.2, "max": 0.3, "above_zero": 1.0, "below_zero": 1.0}
