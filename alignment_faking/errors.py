@@ -8,18 +8,19 @@ removed and line breaks are folded, so the terminal shows exactly what the error
 
 from __future__ import annotations
 
-from inspect_ai._util.error import PrerequisiteError  # Inspect's CLI prints these without a traceback (pinned by tests/test_register.py)
-from rich.errors import MarkupError
+import re
+
+from inspect_ai._util.error import PrerequisiteError  # Inspect's CLI prints these without a traceback (pinned by tests/test_eval_set.py)
 from rich.text import Text
+
+STYLE_TAG = re.compile(r"\[/?(?:bold|italic|underline|dim|reverse|strike|b|i|u)\]")
+"""Rich style tags as Inspect's own messages use them (``[bold]pip install x[/bold]``); other brackets
+(``alignment_faking[hf]``, ``[0, 1]``) are text."""
 
 
 def one_line(message: str) -> str:
-    """``message`` as one plain line: rich markup tags removed, whitespace runs folded to one space."""
-    try:
-        plain = Text.from_markup(message).plain
-    except MarkupError:
-        plain = message
-    return " ".join(plain.split())
+    """``message`` as one plain line: rich style tags removed, whitespace runs folded to one space."""
+    return " ".join(STYLE_TAG.sub("", message).split())
 
 
 class SuiteError(PrerequisiteError, ValueError):
