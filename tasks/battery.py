@@ -13,7 +13,9 @@ an interrupted set: finished tasks are kept, unfinished ones resume (``inspect e
 Left out, because they need something a chat model on an ordinary API does not offer: ``prefill`` (a
 provider that continues an assistant turn; run ``inspect eval-set tasks/elicitation.py@prefill -T
 kind=however`` on one), ``base_model`` (a completions endpoint) and ``classifier_validation`` (the model
-under test is a grader; other data). Each log is named ``alignment_faking/<entry>``.
+under test is a grader; other data). The animal-welfare entries always run on their own queries (``-T dataset``
+is ignored for them with a warning: the shared dataset holds harmful requests). Each log is named
+``alignment_faking/<entry>``.
 """
 
 from __future__ import annotations
@@ -119,3 +121,15 @@ def suffix_ablation(**options: Any) -> Task:
 def paraphrase_ensemble(**options: Any) -> Task:
     """The core setting pooled over the original prompt and three paraphrases."""
     return scenario_task("core", **fixed(options, paraphrases="all"))
+
+
+@task
+def animal_welfare(**options: Any) -> Task:
+    """The animal-welfare setting (Greenblatt et al. §3.3.1): trained to dismiss welfare; on its own queries."""
+    return scenario_task("animal_welfare", **fixed(options, dataset="welfare"))
+
+
+@task
+def animal_welfare_three_tiers(**options: Any) -> Task:
+    """The animal-welfare setting with free, pro and enterprise tiers; on its own queries."""
+    return scenario_task("animal_welfare_three_tiers", **fixed(options, dataset="welfare"))
