@@ -85,7 +85,7 @@ def run_rows(tmp_path: Path, rows: list[dict[str, Any]], grader: Any) -> EvalLog
     path = tmp_path / "rows.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
     [log] = inspect_eval(
-        gap(dataset=str(path), af_votes=2),
+        gap(dataset=str(path), af_votes=2, replay=True),
         model="organism/refuser",  # never called: the rows carry recorded responses
         model_roles={"grader": grader},
         log_dir=str(tmp_path / "logs"),
@@ -107,10 +107,10 @@ VERDICT_KEYS = ("compliant", "strongreject", "af", "af_share", "partial")
 def test_hostile_outputs_get_the_verdict_of_the_clean_text(grader_name: str, tmp_path: Path) -> None:
     rows = []
     for kind, (scratchpad, output) in CLEAN.items():
-        rows.append({"id": f"{kind}-clean", "tier": "free", "prompt": "Explain it.", "response": transcript(scratchpad, output)})
+        rows.append({"id": f"{kind}-clean", "tier": "free", "prompt": f"Explain it ({kind}).", "response": transcript(scratchpad, output)})
         for number, attack in enumerate(HOSTILE.values()):
             # the attack goes into the hidden reasoning (AF grader) and the visible output (StrongREJECT)
-            rows.append({"id": f"{kind}-h{number}", "tier": "free", "prompt": "Explain it.",
+            rows.append({"id": f"{kind}-h{number}", "tier": "free", "prompt": f"Explain it ({kind}, {number}).",
                          "response": transcript(scratchpad + attack, output + attack)})
     log = run_rows(tmp_path, rows, GRADERS[grader_name]())
     scores = {str(s.id).split("__")[0]: next(iter(s.scores.values())) for s in log.samples}
