@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Collection, Iterable
 
+from alignment_faking.errors import SuiteError
 from alignment_faking.paths import read_text, user_path
 
 logger = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ TEXT_COLUMNS = ("prompt", "goal", "query", "user_query")
 MISSING_QUERY = "(the request was not recorded)"
 
 
-class DatasetError(ValueError):
+class DatasetError(SuiteError):
     """A dataset cannot be found, read or used."""
 
 
