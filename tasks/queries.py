@@ -204,7 +204,10 @@ def queries_from_records(
         elif isinstance(raw_id, (str, int)) and not isinstance(raw_id, bool):
             query_id = str(raw_id).strip()
             if not query_id:
-                raise DatasetError(f"{source}: row {row_number} has a blank id ({raw_id!r}); give a non-blank id or leave it empty")
+                raise DatasetError(
+                    f"{source}: row {row_number} has a blank id (only {len(str(raw_id))} whitespace character(s)); "
+                    "give a non-blank id or leave it empty"
+                )
         else:
             raise DatasetError(f"{source}: row {row_number} has an id of type {type(raw_id).__name__} ({raw_id!r}); ids are text or whole numbers")
         if "__" in query_id:
