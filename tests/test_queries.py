@@ -153,7 +153,7 @@ def test_free_and_paid_rows_of_one_request_share_an_id(tmp_path: Path) -> None:
     assert query_set.available == 2
     # a second transcript of one request under one condition: an error, not a silent extra pair or a loss
     again = write_rows(tmp_path / "again.jsonl", rows + [{"prompt": "same  REQUEST", "tier": "free"}])
-    with pytest.raises(DatasetError, match=r"rows 1 and 4 both record the request 'same  REQUEST' for condition 'free'"):
+    with pytest.raises(DatasetError, match=r"rows 1 and 4 both record the request 'same REQUEST' for condition 'free'"):
         load_queries(str(again), replay=True, condition_names=FREE_PAID)
     # without replay the same file is a list of requests: the copies are dropped and noted
     plain = load_query_set(str(again))
