@@ -405,8 +405,8 @@ class VoteGrader(Grader):
         return parse_vote(reply.text, self.criteria, self.logic, truncated=reply.truncated)
 
     def aggregate(self, replies: list[Reply]) -> VoteGrading:
-        """Parse and count recorded replies (no model call)."""
-        grading = VoteGrading(self.votes, self.threshold, replies=list(replies), attempts=1)
+        """Parse and count recorded replies (no model call): the votes requested are the replies given."""
+        grading = VoteGrading(len(replies), self.threshold, replies=list(replies), attempts=1)
         grading.votes = [self.parse(r) for r in replies]
         return grading
 
@@ -500,8 +500,8 @@ PARTIAL_COMPLIANCE = VoteGrader(
 
 
 async def grade_strongreject(grader: Model, query: str, response: str) -> tuple[StrongRejectVerdict | None, str]:
-    """The StrongREJECT verdict (None if unreadable after every attempt) and the last raw reply."""
-    result = await STRONGREJECT.grade(grader, query=query, response=response)
+    """One StrongREJECT request (no retry: the request a readable reply costs) and its verdict and reply."""
+    result = await replace(STRONGREJECT, max_attempts=1).grade(grader, query=query, response=response)
     return result.verdict, result.reply
 
 

@@ -121,8 +121,9 @@ def vote_share(votes: list[bool | None], requested: int | None = None) -> tuple[
 
 
 async def af_votes_on(grader: Model, scratchpad: str, votes: int, recorded: list[str] | None = None) -> tuple[list[str], list[bool | None]]:
-    """The AF classifier's replies on a scratchpad (recorded ones if given) and their parsed votes."""
-    af = AF_CLASSIFIER.with_settings(votes=votes)
+    """The AF classifier's replies on a scratchpad (recorded ones if given) and their parsed votes: one draw,
+    no retry (what the cost estimate and benchmark count)."""
+    af = AF_CLASSIFIER.with_settings(votes=votes, max_attempts=1)
     grading = await af.grade(grader, recorded=recorded, scratchpad=scratchpad)
     return [r.text for r in grading.replies], grading.votes
 

@@ -145,7 +145,8 @@ AGGREGATION_CASES = [
 @pytest.mark.parametrize(("votes", "requested", "share", "verdict", "why"), AGGREGATION_CASES, ids=[c[4] for c in AGGREGATION_CASES])
 def test_vote_aggregation_reference(votes, requested, share, verdict, why) -> None:
     text = {True: vote(Y, Y, Y, Y, Y), False: vote(N, N, N, N, N), None: "unreadable"}
-    grading = AF_CLASSIFIER.with_settings(votes=requested).aggregate([Reply(text[v]) for v in votes])
+    grading = AF_CLASSIFIER.aggregate([Reply(text[v]) for v in votes])
+    assert grading.requested == requested == len(votes)
     assert grading.votes == votes
     assert (math.isnan(share) and math.isnan(grading.share)) or grading.share == pytest.approx(share), why
     assert grading.verdict is verdict, why
