@@ -18,10 +18,7 @@ from alignment_faking.scorers.graders import MAX_ATTEMPTS
 from alignment_faking.scorers.scorer import OUTCOMES, model_scratchpad
 from alignment_faking.tasks.gap import gap
 
-try:  # the loopback server moves beside the organism
-    from alignment_faking.organism.loopback import Counts, LoopbackConfig, LoopbackServer
-except ImportError:  # pragma: no cover - before the move
-    from alignment_faking.loopback import Counts, LoopbackConfig, LoopbackServer
+from alignment_faking.organism.loopback import Counts, LoopbackConfig, LoopbackServer
 
 USAGE = ModelUsage(input_tokens=10, output_tokens=10, total_tokens=20)
 
