@@ -61,8 +61,3 @@ def test_each_task_chains_the_suites_solvers_in_order() -> None:
     labelled = REPO / "tests" / "fixtures" / "labelled_scratchpads.jsonl"
     assert solver_names(classifier_validation(dataset=str(labelled), votes=2)) == [grade_labelled.__name__]
 
-
-def test_the_package_exports_every_registered_task() -> None:
-    import alignment_faking.tasks as tasks
-
-    assert set(tasks.__all__) == registered_tasks()
