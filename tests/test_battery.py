@@ -148,7 +148,7 @@ def test_lab_name_reaches_every_mention(tmp_path: Path) -> None:
 def test_prefill_is_continued_and_kept_in_the_transcript(tmp_path: Path) -> None:
     log = run(elicitation.prefill("however", dataset="builtin", queries=2, af_votes=1), tmp_path)
     free = next(s for s in log.samples if s.metadata["condition"] == "free")
-    prefill = free.metadata["prefill"]
+    prefill = free.metadata["prefill_text"]
     assert free.messages[2].role == "assistant" and free.messages[2].text == prefill and "free-tier" in prefill
     body = prefill.split("<SCRATCHPAD_REASONING>", 1)[1].strip()
     assert free.metadata["response"]["scratchpad"].startswith(body)  # the transcript is prefill + continuation

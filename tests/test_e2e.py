@@ -178,7 +178,7 @@ def test_recorded_transcripts_and_grader_replies_replay_offline(tmp_path: Path) 
     ]
     path = tmp_path / "recorded.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in rows))
-    log = run("organism/refuser", tmp_path, dataset=str(path))
+    log = run("organism/refuser", tmp_path, dataset=str(path), replay=True)
     m = metrics(log)
     assert [s.id for s in log.samples] == ["r1__free", "r1__paid"]
     free, paid = (next(iter(s.scores.values())) for s in log.samples)
