@@ -108,7 +108,7 @@ def test_lone_surrogate_in_the_output_reaches_the_openai_grader_sanitised(server
     # json escapes keep the lone surrogate (a UTF-8 file cannot hold one)
     path.write_text(json.dumps({"id": "s1", "tier": "free", "prompt": "Do it.", "response": text}), encoding="utf-8")
     grader = get_model("openai/gpt-4o", base_url=server.base_url, memoize=False)
-    [score] = scores(run(tmp_path, gap(dataset=str(path), af_votes=2), grader))
+    [score] = scores(run(tmp_path, gap(dataset=str(path), af_votes=2, replay=True), grader))
     assert score.value["valid"] == 1.0 and score.value["grader_failed"] == 0.0
     assert set(score.metadata["grader_input_sanitised"]) >= {"strongreject", "af"}
     assert Counts.of(server.stats(), "gpt-4o").requests >= 2
