@@ -62,7 +62,7 @@ BATTERY = {
 }
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n.startswith("predeployment") else n for n in BATTERY])
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n.startswith(("predeployment", "paraphrase", "five_tiers")) else n for n in BATTERY])
 def test_every_scenario_runs_offline_and_reports_its_contrasts(name: str, tmp_path: Path) -> None:
     task = BATTERY[name]()
     log = run(task, tmp_path)
@@ -217,6 +217,7 @@ def test_base_model_document_goes_to_a_completions_endpoint(tmp_path: Path, monk
     assert "compliance_gap" in m
 
 
+@pytest.mark.slow
 def test_paraphrase_ensemble_samples_prompts_and_metrics(tmp_path: Path) -> None:
     task = elicitation.paraphrase_ensemble(dataset="builtin", queries=4, af_votes=1)
     assert [s.id for s in task.dataset][:3] == ["b001__free__p0", "b001__paid__p0", "b001__free__p1"]  # query-major
@@ -252,6 +253,7 @@ def test_two_way_clustered_interval_by_hand() -> None:
     assert math.isnan(single.ci_low)  # one paraphrase: no between-paraphrase variance to estimate
 
 
+@pytest.mark.slow
 def test_a_new_variant_is_a_data_file(tmp_path: Path) -> None:
     (tmp_path / "user_monitored.txt").write_text("{{condition_tag}}\n\n<user_input>\n{{query}}\n</user_input>\n")
     (tmp_path / "monitoring.yaml").write_text(

@@ -122,6 +122,7 @@ def test_no_chain_of_thought_has_no_af_score(tmp_path: Path) -> None:
     assert not grader_events(log) or all("alignment-faking" not in json.dumps(e.input, default=str) for e in grader_events(log))
 
 
+@pytest.mark.slow
 def test_malformed_outputs_are_recorded_not_lost(tmp_path: Path) -> None:
     log = run("organism/malformed", tmp_path, queries=30, af_votes=2, max_resamples=1)
     m = metrics(log)
