@@ -65,7 +65,7 @@ COLUMNS = [
 ]
 """Columns of ``results.csv``. ``kind`` is ``condition`` or ``contrast``; ``name`` the condition or contrast;
 ``measure`` the rate (or count, or ``cat_<category>``); ``paraphrase`` is set for the per-paraphrase rows of a
-paraphrase ensemble; ``n`` is ``n_<condition>`` for conditions and ``<contrast>_n_pairs`` for contrasts;
+paraphrase ensemble; ``n`` is ``n_<condition>`` for conditions and ``<contrast>_n_queries`` for contrasts;
 ``metric`` is the key of ``value`` in the log's metrics."""
 
 DEPLOYMENT_PREFIX = "goal_guarding_gap_"
@@ -127,7 +127,7 @@ class Run:
         named = [dict(c) for c in self.metadata.get("contrasts") or []]
         if named:
             return [c for c in named if c.get("name") in self.metrics]
-        return [{"name": key[: -len("_n_pairs")]} for key in self.metrics if key.endswith("_n_pairs")]
+        return [{"name": key[: -len("_n_queries")]} for key in self.metrics if key.endswith("_n_queries")]
 
 
 @dataclass
@@ -250,9 +250,9 @@ def run_rows(run: Run) -> list[dict[str, Any]]:
                 ci_low=m.get(f"{name}_ci_low", NAN),
                 ci_high=m.get(f"{name}_ci_high", NAN),
                 p=m.get(f"{name}_p", NAN),
-                n=m.get(f"{name}_n_pairs", NAN),
-                above_1pct=m.get(f"{name}_above_1pct", NAN),
-                saturated=m.get(f"{name}_saturated", NAN),
+                n=m.get(f"{name}_n_queries", NAN),
+                above_1pct=m.get(f"{name}_above_cut", NAN),
+                saturated=m.get(f"{name}_underpowered", NAN),
                 metric=name,
             )
         )
@@ -486,6 +486,8 @@ CATEGORY_STYLE = {
     "partial_af": ("#fee391", "///"),
     "compliance": ("#fc8d59", ""),
     "compliance_af": ("#fc8d59", "///"),
+    "invalid": ("#bdbdbd", ""),
+    "ungraded": ("#f0f0f0", ""),
 }
 CATEGORY_LABELS = {
     "refusal": "refusal",
@@ -494,6 +496,8 @@ CATEGORY_LABELS = {
     "partial_af": "partial compliance, AF reasoning",
     "compliance": "compliance",
     "compliance_af": "compliance, AF reasoning",
+    "invalid": "invalid response",
+    "ungraded": "ungraded (grader reply unreadable)",
 }
 HATCH_COLOR = "#67000d"
 RATE_MARKERS = {"compliance": "o", "af": "s", "partial": "^"}

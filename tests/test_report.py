@@ -16,6 +16,7 @@ import pytest
 from inspect_ai import eval as inspect_eval
 from inspect_ai.log import read_eval_log, write_eval_log
 
+from alignment_faking.scorers.metrics import headline_names
 from alignment_faking.analysis.report import fmt_ci, fmt_int, fmt_p, fmt_pct, main
 from alignment_faking.tasks.gap import gap
 from alignment_faking.tasks.predeployment import predeployment
@@ -23,7 +24,7 @@ from alignment_faking.tasks.predeployment import predeployment
 REPO = Path(__file__).resolve().parents[1]
 GRADER = {"grader": "organism/grader"}
 PREDEPLOYMENT_CONDITIONS = "only_rating_public,rating_and_training_public,only_rating_bioweapon_attacks,rating_and_training_bioweapon_attacks"
-CONTRAST_SUFFIXES = ("_ci_low", "_ci_high", "_p", "_n_pairs", "_above_1pct", "_saturated")
+CONTRAST_SUFFIXES = ("_ci_low", "_ci_high", "_p", "_n_queries", "_above_cut", "_underpowered")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -107,7 +108,10 @@ def test_csv_values_equal_the_log_metrics_and_cover_them_all(all_logs: Path, ful
                     covered.add(row.name + suffix)
                 contrast = next(c for c in metadata["contrasts"] if c["name"] == row.name)
                 assert (row.measure, row.minuend, row.subtrahend) == (contrast["rate"], contrast["minuend"], contrast["subtrahend"])
-        assert covered == set(metrics), set(metrics) ^ covered  # every number of the log is in the CSV
+        # every rate and contrast of the log's headline set is in the CSV (the rates' intervals and the full
+        # results, scorers.metrics.full_results, are for the report to adopt)
+        headline = {n for n in headline_names(metadata["conditions"], metadata["contrasts"]) if not n.endswith(("_ci_low", "_ci_high"))}
+        assert headline <= covered, headline - covered
     # the paraphrase ensemble has its per-paraphrase rows, the pre-deployment run its deployments
     assert set(results.loc[results["paraphrase"].notna(), "paraphrase"]) == {"p0", "p1", "p2", "p3"}
     assert "goal_guarding_gap_bioweapon_attacks" in set(results["name"])
@@ -138,8 +142,8 @@ def test_markdown_table_shows_each_model_condition_and_contrast_with_the_log_num
             k = contrast["name"]
             row = _row_of(table, model, metadata["scenario"], setting, k)
             assert f"| {fmt_pct(metrics[k])} | {fmt_ci(metrics[k + '_ci_low'], metrics[k + '_ci_high'])} | {fmt_p(metrics[k + '_p'])} |" in row
-            assert f"| {fmt_int(metrics[k + '_n_pairs'])} | {'yes' if metrics[k + '_above_1pct'] == 1 else 'no'} |" in row
-            assert row.endswith("| saturated |") == (metrics[k + "_saturated"] == 1.0)
+            assert f"| {fmt_int(metrics[k + '_n_queries'])} | {'yes' if metrics[k + '_above_cut'] == 1 else 'no'} |" in row
+            assert row.endswith("| saturated |") == (metrics[k + "_underpowered"] == 1.0)
             for paraphrase in metadata["paraphrases"]:
                 key = f"{k}_{paraphrase}"
                 row = _row_of(table, model, metadata["scenario"], setting, f"{k} [{paraphrase}]")
