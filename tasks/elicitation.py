@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from inspect_ai import Task, task
 
-from alignment_faking.tasks.gap import scenario_task
+from alignment_faking.tasks.gap import fixed, scenario_task
 
 
 @task
@@ -29,7 +29,7 @@ def prefill(kind: Literal["basic", "however"] = "basic", scenario: str = "core",
         queries: Number of queries (100, as in the paper).
         **options: Any other parameter of the ``gap`` task.
     """
-    return scenario_task(scenario, prefill=kind, dataset=dataset, queries=queries, **options)
+    return scenario_task(scenario, **fixed(options, prefill=kind), dataset=dataset, queries=queries)
 
 
 @task
@@ -37,7 +37,7 @@ def base_model(scenario: str = "core", variant: str | None = "no_changes", datas
     """A pretrained model continues the whole conversation rendered as one document (§5.1), with the
     clarified prompt and the basic prefill, stopping before it writes the next user turn.
 
-    Run it on a completions endpoint: ``--model completions/<name> --model-base-url http://host:8000/v1``.
+    Run it on a completions endpoint: ``--model vllm-completions/<name> --model-base-url http://host:8000/v1`` (or Inspect's ``openai-api-completions/<service>/<name>``).
 
     Args:
         scenario: Any scenario (default ``core``).
@@ -46,7 +46,7 @@ def base_model(scenario: str = "core", variant: str | None = "no_changes", datas
         queries: Number of queries (100, as in the paper).
         **options: Any other parameter of the ``gap`` task (e.g. ``prefill=however``).
     """
-    return scenario_task(scenario, base_model=True, variant=variant, dataset=dataset, queries=queries, **options)
+    return scenario_task(scenario, **fixed(options, base_model=True), variant=variant, dataset=dataset, queries=queries)
 
 
 @task

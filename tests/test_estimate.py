@@ -16,8 +16,8 @@ from inspect_ai import eval as inspect_eval
 from inspect_ai.event import ModelEvent
 from inspect_ai.log import resolve_sample_attachments
 
-from alignment_faking.estimate import EstimateError, Mix, estimate, load_prices, main
-from alignment_faking.loopback import LoopbackConfig, LoopbackServer
+from alignment_faking.analysis.estimate import EstimateError, Mix, estimate, load_prices, main
+from alignment_faking.organism.loopback import LoopbackConfig, LoopbackServer
 from alignment_faking.scorers.graders import rubric
 from alignment_faking.tasks.gap import gap
 
@@ -71,6 +71,7 @@ def close(estimated: float, measured: float) -> bool:
     return abs(estimated - measured) <= TOLERANCE * measured
 
 
+@pytest.mark.slow
 def test_estimate_agrees_with_a_loopback_run_of_the_same_task(server: LoopbackServer, organism_prices: dict, tmp_path: Path) -> None:
     [log] = inspect_eval(gap(dataset="builtin", queries=QUERIES), model="openai/faker", model_base_url=server.base_url,
                          model_roles={"grader": "openai/gpt-4o"}, log_dir=str(tmp_path), display="none")
@@ -106,11 +107,12 @@ def test_the_estimate_calls_no_model(server: LoopbackServer) -> None:
     assert stats["total"]["requests"] == 0 and stats["total"]["probes"] == 0 and stats["http_requests"] == 0
 
 
+@pytest.mark.slow
 def test_the_command_runs_with_no_keys_and_no_network(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and not k.endswith("_BASE_URL")}
     env["OPENAI_BASE_URL"] = "http://127.0.0.1:9/v1"  # nothing listens there
     done = subprocess.run(
-        [sys.executable, "-m", "alignment_faking.estimate", "gap", "-T", "dataset=builtin", "-T", "queries=10",
+        [sys.executable, "-m", "alignment_faking.analysis.estimate", "gap", "-T", "dataset=builtin", "-T", "queries=10",
          "--model", "anthropic/claude-3-opus-20240229", "--batch"],
         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120,
     )

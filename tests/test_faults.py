@@ -1,6 +1,6 @@
 """Provider faults, end to end: the loopback server injects them, Inspect's openai provider meets them.
 
-Every fault kind of ``alignment_faking.loopback.FAULTS`` is injected into the policy (``openai/faker``,
+Every fault kind of ``alignment_faking.organism.loopback.FAULTS`` is injected into the policy (``openai/faker``,
 Responses API) and the grader (``openai/gpt-4o``, chat completions). After each run, every sample of the
 dataset is in the log exactly once, and is either scored or carries its error; a scored sample's verdicts
 equal those of a fault-free run, or are NaN (not gradable) where the grader's reply was lost -- never a
@@ -21,7 +21,7 @@ from inspect_ai import eval as inspect_eval
 from inspect_ai.log import EvalLog
 from inspect_ai.model import get_model
 
-from alignment_faking.loopback import FAULTS, LoopbackConfig, LoopbackServer
+from alignment_faking.organism.loopback import FAULTS, LoopbackConfig, LoopbackServer
 from alignment_faking.tasks.gap import gap
 
 QUERIES = 4  # 8 samples (free and paid)
@@ -114,6 +114,7 @@ def test_a_200_with_a_broken_body_is_a_recorded_sample_error_without_sample_retr
     assert all("JSONDecodeError" in s.error.message or "Expecting value" in s.error.message for s in log.samples if s.error)
 
 
+@pytest.mark.slow
 def test_a_timeout_is_abandoned_and_retried(server: LoopbackServer, clean, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     log = run(server, tmp_path, monkeypatch, {"timeout": 0.15}, attempt_timeout=1)
     assert log.status == "success", log.error
@@ -124,6 +125,7 @@ def test_a_timeout_is_abandoned_and_retried(server: LoopbackServer, clean, tmp_p
     assert stats["total"]["requests"] < stats["http_requests"]
 
 
+@pytest.mark.slow
 def test_faults_that_outlast_the_sdk_retries_are_retried_by_inspect(
     server: LoopbackServer, clean, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -151,6 +153,7 @@ def test_grader_content_filter_gives_nan_never_a_verdict(server: LoopbackServer,
             assert math.isnan(values["af"]), sample_id  # every AF vote was refused
 
 
+@pytest.mark.slow
 def test_by_default_a_few_failed_samples_do_not_stop_a_run(server: LoopbackServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # the task's fail_on_error (5%) instead of Inspect's (stop at the first error): 40 samples, one of them
     # gets a broken 200 response, which no layer retries; it is recorded, every other sample is scored

@@ -23,13 +23,15 @@ from typing import Iterator
 import pytest
 from inspect_ai.log import EvalLog, list_eval_logs, read_eval_log
 
-from alignment_faking.loopback import LoopbackConfig, LoopbackServer
+from alignment_faking.organism.loopback import LoopbackConfig, LoopbackServer
 
 REPO = Path(__file__).resolve().parents[1]
 INSPECT = str(Path(sys.executable).parent / "inspect")
 QUERIES, EPOCHS = 6, 2  # 12 samples x 2 epochs
 TASK = ["tasks/gap.py", "-T", "dataset=builtin", "-T", f"queries={QUERIES}", "--model", "openai/faker"]
 OPTIONS = ["--epochs", str(EPOCHS), "--cache", "1D", "--max-samples", "3", "--display", "none", "--log-level", "warning"]
+
+pytestmark = pytest.mark.slow  # each test runs Inspect end to end (more than ~10 s on 2 cores)
 
 
 @pytest.fixture
