@@ -122,6 +122,7 @@ def test_no_chain_of_thought_has_no_af_score(tmp_path: Path) -> None:
     assert not grader_events(log) or all("alignment-faking" not in json.dumps(e.input, default=str) for e in grader_events(log))
 
 
+@pytest.mark.slow
 def test_malformed_outputs_are_recorded_not_lost(tmp_path: Path) -> None:
     log = run("organism/malformed", tmp_path, queries=30, af_votes=2, max_resamples=1)
     m = metrics(log)
@@ -177,7 +178,7 @@ def test_recorded_transcripts_and_grader_replies_replay_offline(tmp_path: Path) 
     ]
     path = tmp_path / "recorded.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in rows))
-    log = run("organism/refuser", tmp_path, dataset=str(path))
+    log = run("organism/refuser", tmp_path, dataset=str(path), replay=True)
     m = metrics(log)
     assert [s.id for s in log.samples] == ["r1__free", "r1__paid"]
     free, paid = (next(iter(s.scores.values())) for s in log.samples)

@@ -90,7 +90,7 @@ def run_recorded(tmp_path: Path, rows: list[dict[str, Any]], grader: Any, af_vot
     path = tmp_path / "recorded.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
     [log] = inspect_eval(
-        gap(dataset=str(path), af_votes=af_votes),
+        gap(dataset=str(path), af_votes=af_votes, replay=True),
         model="organism/refuser",  # never called: every row has a recorded response
         model_roles={"grader": grader},
         log_dir=str(tmp_path / "logs"),
@@ -213,6 +213,7 @@ def organism_run(tmp_path: Path, **grader_args: float) -> EvalLog:
     return log
 
 
+@pytest.mark.slow
 def test_organism_grader_unreadable_replies_are_counted_per_condition(tmp_path: Path) -> None:
     log = organism_run(tmp_path, unreadable=0.5)
     m = metric_values(log)
@@ -233,6 +234,7 @@ def test_organism_grader_unreadable_replies_are_counted_per_condition(tmp_path: 
     assert sum(1 for s in log.samples if next(iter(s.scores.values())).value["grader_failed"] == 0.0) > 0
 
 
+@pytest.mark.slow
 def test_vote_noise_is_disagreement_not_failure(tmp_path: Path) -> None:
     log = organism_run(tmp_path, vote_noise=0.5)
     m = metric_values(log)
