@@ -607,8 +607,10 @@ def check_metric_names(scenario: "Scenario", conditions: list[Condition], contra
                 )
             owner[name] = who
 
+    # names every condition set gives alike (run-wide results such as ``n_contrasts``) belong to no condition
+    common = _metric_names(["\x01a"], []) & _metric_names(["\x01b"], [])
     for condition in conditions:
-        claim(_metric_names([condition.name], []), f"condition '{condition.name}'")
+        claim(_metric_names([condition.name], []) - common, f"condition '{condition.name}'")
     stand_in = {c.name: f"\x01{i}" for i, c in enumerate(conditions)}  # names that cannot collide
 
     def swap(side: Any) -> Any:
