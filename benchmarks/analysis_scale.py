@@ -5,7 +5,8 @@
 
 A synthetic log of N samples is written once per size: a real gap run on the organism (the samples' scores,
 metadata and results as the suite writes them), its samples copied to N with fresh ids (messages and events
-dropped to keep the file small to write; the summary and the report never read them). Each command then runs
+dropped to keep the file quick to write; the summary and the report never read them) into an .eval archive
+with Inspect's own entries and compression. Each command then runs
 in a fresh Python process, measured by wall time and the process's peak resident memory (``ru_maxrss``):
 
 - ``summary`` and ``report`` as shipped (header only);
@@ -39,10 +40,9 @@ BODIES = {
 }
 
 
-def synthetic_log(size: int, folder: Path) -> Path:
-    """A gap log with ``size`` samples (a real organism run, its samples copied with fresh ids)."""
+def seed_log(folder: Path) -> Path:
+    """A real gap run on the organism: 100 samples, two AF votes each."""
     from inspect_ai import eval as inspect_eval
-    from inspect_ai.log import write_eval_log
 
     from alignment_faking.tasks.gap import gap
 
@@ -50,16 +50,41 @@ def synthetic_log(size: int, folder: Path) -> Path:
         gap(dataset="builtin", queries=50, af_votes=2), model="organism/faker", model_roles={"grader": "organism/grader"},
         log_dir=str(folder / "seed"), display="none",
     )
-    seeds = [s.model_copy(update={"messages": [], "events": [], "attachments": {}}) for s in log.samples or []]
-    samples = []
-    for index in range(size):
-        seed = seeds[index % len(seeds)]
-        samples.append(seed.model_copy(update={"id": f"{seed.id}__{index // len(seeds)}"}))
-    log.samples = samples
-    if log.results:
-        log.results.total_samples = log.results.completed_samples = size
+    return Path(log.location.removeprefix("file://"))
+
+
+def synthetic_log(seed: Path, size: int, folder: Path) -> Path:
+    """The seed log with its samples copied to ``size`` (fresh ids; messages and events dropped), written entry
+    by entry into an .eval archive as Inspect writes one (same entries, same compression)."""
+    import uuid
+    import zipfile
+
+    from inspect_ai._util.zipfile import zipfile_compress_kwargs  # the archive settings Inspect writes .eval files with
+
+    with zipfile.ZipFile(seed) as source:
+        names = source.namelist()
+        entries = {name: json.loads(source.read(name)) for name in names if not name.startswith("samples/")}
+        samples = [json.loads(source.read(name)) for name in names if name.startswith("samples/")]
+    summaries = {(s["id"], s["epoch"]): s for s in entries["summaries.json"]}
     path = folder / f"gap_{size}.eval"
-    write_eval_log(log, str(path))
+    new_summaries, reduced = [], []
+    with zipfile.ZipFile(path, "w", **zipfile_compress_kwargs) as target:
+        target.writestr("_journal/start.json", json.dumps(entries["_journal/start.json"]))
+        for index in range(size):
+            seed_sample = samples[index % len(samples)]
+            sample_id = f"{seed_sample['id']}__{index // len(samples)}"
+            sample = {**seed_sample, "id": sample_id, "uuid": uuid.uuid4().hex, "messages": [], "events": [], "attachments": {}, "events_data": None}
+            target.writestr(f"samples/{sample_id}_epoch_{sample['epoch']}.json", json.dumps(sample))
+            new_summaries.append({**summaries[(seed_sample["id"], seed_sample["epoch"])], "id": sample_id, "uuid": sample["uuid"]})
+        for reduction in entries["reductions.json"]:
+            by_id = {r["sample_id"]: r for r in reduction["samples"]}
+            reduced.append({**reduction, "samples": [{**by_id[s["id"].rsplit("__", 1)[0]], "sample_id": s["id"]} for s in new_summaries if s["id"].rsplit("__", 1)[0] in by_id]})
+        header = entries["header.json"]
+        header["results"]["total_samples"] = header["results"]["completed_samples"] = size
+        target.writestr("_journal/summaries/1.json", json.dumps(new_summaries))
+        target.writestr("summaries.json", json.dumps(new_summaries))
+        target.writestr("reductions.json", json.dumps(reduced))
+        target.writestr("header.json", json.dumps(header))
     return path
 
 
@@ -81,9 +106,10 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
+        seed = seed_log(folder)
         for size in sizes:
             started = time.perf_counter()
-            log = synthetic_log(size, folder)
+            log = synthetic_log(seed, size, folder)
             built = time.perf_counter() - started
             print(f"{size:,} samples: log of {log.stat().st_size / 2**20:.1f} MB written in {built:.0f} s", flush=True)
             for command in BODIES:
