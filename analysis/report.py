@@ -78,7 +78,7 @@ COLUMNS = [
     "model", "task", "scenario", "variants", "paraphrases", "kind", "name", "label", "measure", "paraphrase",
     "minuend", "subtrahend", "value", "ci_low", "ci_high", "p", "n", "above_cut", "underpowered", "metric", "status", "log",
 ]
-"""Columns of ``results.csv``. ``kind`` is ``condition`` or ``contrast``; ``name`` the condition or contrast and
+"""Columns of ``results.csv``. ``kind`` is ``condition``, ``contrast`` or ``metric`` (any other number of the log); ``name`` the condition or contrast and
 ``label`` what it means; ``measure`` the rate (or count, or ``cat_<category>``); ``paraphrase`` is set for the
 per-paraphrase rows of a paraphrase ensemble; ``n`` is the condition's samples or the contrast's queries;
 ``above_cut`` and ``underpowered`` are the contrast's flags; ``metric`` is the key of ``value`` in the log."""
@@ -290,6 +290,11 @@ def run_rows(run: Run) -> list[dict[str, Any]]:
                 rows.append(
                     _row(run, **common, paraphrase=paraphrase, value=m[key], ci_low=m.get(f"{key}_ci_low", NAN), ci_high=m.get(f"{key}_ci_high", NAN), metric=key)
                 )
+    # every other number of the log (counts, flags, adjusted p-values…), so the CSV holds all of them
+    used = {row["metric"] for row in rows}
+    used |= {f"{row['metric']}_{bound}" for row in rows for bound in ("ci_low", "ci_high")}
+    used |= {key for c in run.contrasts() for suffixes in CONTRAST_FIELDS.values() if (key := field_key(m, c["name"], suffixes))}
+    rows += [_row(run, kind="metric", name=key, label=key, measure="", value=value, metric=key) for key, value in m.items() if key not in used]
     return rows
 
 

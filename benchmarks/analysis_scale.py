@@ -7,7 +7,8 @@ A synthetic log of N samples is written once per size: a real gap run on the org
 metadata and results as the suite writes them), its samples copied to N with fresh ids (messages and events
 dropped to keep the file quick to write; the summary and the report never read them) into an .eval archive
 with Inspect's own entries and compression. Each command then runs
-in a fresh Python process, measured by wall time and the process's peak resident memory (``ru_maxrss``):
+in a fresh Python process, measured by the wall time of the call (after its imports) and the process's peak
+resident memory (``ru_maxrss``) before and after the call:
 
 - ``summary`` and ``report`` as shipped (header only);
 - ``full read``: ``read_eval_log(path)`` of the whole log, what the summary did before (only at sizes up to
@@ -27,17 +28,21 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 MEASURE = """
-import resource, sys, time
+import contextlib, io, resource, sys, time
+{setup}
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 start = time.perf_counter()
-{body}
+with contextlib.redirect_stdout(io.StringIO()):
+    {call}
 wall = time.perf_counter() - start
-print(wall, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(wall, before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
-BODIES = {
-    "summary": "from alignment_faking.analysis.summary import main\nimport contextlib, io\nwith contextlib.redirect_stdout(io.StringIO()):\n    main([sys.argv[1]])",
-    "report": "from alignment_faking.analysis.report import main\nimport contextlib, io\nwith contextlib.redirect_stdout(io.StringIO()):\n    main([sys.argv[1], '--out', sys.argv[2]])",
-    "full read": "from inspect_ai.log import read_eval_log\nlog = read_eval_log(sys.argv[1])\nassert len(log.samples) > 0",
+COMMANDS = {  # name -> (imports, the call timed)
+    "summary": ("from alignment_faking.analysis.summary import main", "main([sys.argv[1]])"),
+    "report": ("from alignment_faking.analysis.report import main", "main([sys.argv[1], '--out', sys.argv[2]])"),
+    "full read": ("from inspect_ai.log import read_eval_log", "assert len(read_eval_log(sys.argv[1]).samples) > 0"),
 }
+"""The timed call runs after its imports (Python and Inspect start up in a few seconds whatever the log)."""
 
 
 def seed_log(folder: Path) -> Path:
@@ -88,12 +93,13 @@ def synthetic_log(seed: Path, size: int, folder: Path) -> Path:
     return path
 
 
-def measure(command: str, log: Path, out: Path) -> tuple[float, float]:
-    """Wall seconds and peak resident MB of one command in a fresh Python process."""
-    code = MEASURE.format(body=BODIES[command])
+def measure(command: str, log: Path, out: Path) -> tuple[float, float, float]:
+    """Wall seconds of the call, and the process's peak resident MB before and after it, in a fresh process."""
+    setup, call = COMMANDS[command]
+    code = MEASURE.format(setup=setup, call=call)
     done = subprocess.run([sys.executable, "-c", code, str(log), str(out)], capture_output=True, text=True, cwd=REPO, check=True)
-    wall, rss_kb = done.stdout.strip().splitlines()[-1].split()
-    return float(wall), float(rss_kb) / 1024
+    wall, before_kb, after_kb = done.stdout.strip().splitlines()[-1].split()
+    return float(wall), float(before_kb) / 1024, float(after_kb) / 1024
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,15 +118,15 @@ def main(argv: list[str] | None = None) -> int:
             log = synthetic_log(seed, size, folder)
             built = time.perf_counter() - started
             print(f"{size:,} samples: log of {log.stat().st_size / 2**20:.1f} MB written in {built:.0f} s", flush=True)
-            for command in BODIES:
+            for command in COMMANDS:
                 if command == "full read" and size > args.full_max:
                     continue
-                wall, peak = measure(command, log, folder / f"report_{size}")
-                rows.append({"samples": size, "command": command, "seconds": round(wall, 2), "peak_mb": round(peak)})
-                print(f"  {command:<10} {wall:7.2f} s  {peak:7.0f} MB peak", flush=True)
-    print("\n| samples | command | wall (s) | peak memory (MB) |\n|---:|---|---:|---:|")
+                wall, before, peak = measure(command, log, folder / f"report_{size}")
+                rows.append({"samples": size, "command": command, "seconds": round(wall, 2), "peak_mb": round(peak), "added_mb": round(peak - before)})
+                print(f"  {command:<10} {wall:7.2f} s  {peak:7.0f} MB peak ({peak - before:+.0f} MB over the imports)", flush=True)
+    print("\n| samples | command | wall (s) | peak memory (MB) | of which the call (MB) |\n|---:|---|---:|---:|---:|")
     for row in rows:
-        print(f"| {row['samples']:,} | {row['command']} | {row['seconds']:.2f} | {row['peak_mb']:,} |")
+        print(f"| {row['samples']:,} | {row['command']} | {row['seconds']:.2f} | {row['peak_mb']:,} | {row['added_mb']:,} |")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2), encoding="utf-8")
     return 0

@@ -107,6 +107,8 @@ def test_csv_values_equal_the_log_metrics_and_cover_them_all(all_logs: Path, ful
                 assert row.metric == f"{row.name}_{row.paraphrase}"
                 assert row.ci_low == metrics[f"{row.metric}_ci_low"] and row.ci_high == metrics[f"{row.metric}_ci_high"]
                 covered.update({f"{row.metric}_ci_low", f"{row.metric}_ci_high"})
+            elif row.kind == "metric":
+                assert row.name == row.metric  # a number of the log that is neither a condition's nor a contrast's
             else:
                 assert row.kind == "contrast" and row.metric == row.name
                 for column, suffixes in CONTRAST_FIELDS.items():
