@@ -32,6 +32,9 @@ SCENARIO_KEYS = {
 }
 PATCH_KEYS = SCENARIO_KEYS - {"extends", "variants", "paraphrases", "prompt_axes"}
 USER_PLACEHOLDERS = {"query"}
+BUILTIN_VALUES: dict[str, Any] = {"examples": {"template": "examples_helpful_only"}}
+"""Values every scenario has unless it sets its own: the few-shot examples of the built-in system prompts
+(``examples: ""`` in a scenario or variant removes them)."""
 ORIGINAL_PROMPT = "p0"
 """The name of the unparaphrased prompt in a paraphrase ensemble."""
 
@@ -126,7 +129,7 @@ class Scenario:
     def resolved_values(self, overrides: dict[str, str], conditions: Iterable[Condition] | None = None) -> dict[str, str]:
         """Scenario values with overrides applied; joins over the conditions, then fragments, rendered."""
         chosen = list(self.conditions if conditions is None else conditions)
-        merged = {**self.values, **{k: v for k, v in overrides.items() if v is not None}}
+        merged = {**BUILTIN_VALUES, **self.values, **{k: v for k, v in overrides.items() if v is not None}}
         resolved = {k: str(v) for k, v in merged.items() if not isinstance(v, dict)}
         for key, value in merged.items():
             if isinstance(value, dict) and "join" in value:
