@@ -1,7 +1,6 @@
 """Entry point for Inspect: everything the suite registers (tasks, scorers, metrics, model providers)."""
 
 # ruff: noqa: F401
-from alignment_faking.completions import completions
 from alignment_faking.organism.provider import organism
 from alignment_faking.scorers.metrics import scenario_metrics
 from alignment_faking.scorers.scorer import alignment_faking_scorer

@@ -7,7 +7,7 @@ Run from the repository root::
 
 What it does, in one run:
 
-1. starts the loopback OpenAI-compatible server (``alignment_faking.loopback``) in a child process, with
+1. starts the loopback OpenAI-compatible server (``alignment_faking.organism.loopback``) in a child process, with
    the faker persona tuned to look like a real model (about 90% refusals, most of them a bare
    ``<rejected/>``, some compliance, some alignment-faking reasoning);
 2. runs the core ``gap`` task through Inspect's ``openai`` provider (policy ``openai/faker``, grader
@@ -44,7 +44,7 @@ from inspect_ai.model import ChatMessageSystem, get_model
 from inspect_ai.scorer import Score, Target, mean, scorer
 from inspect_ai.solver import TaskState
 
-from alignment_faking.loopback import Counts, LoopbackConfig, LoopbackServer
+from alignment_faking.organism.loopback import Counts, LoopbackConfig, LoopbackServer
 from alignment_faking.organism.behaviour import approx_tokens
 from alignment_faking.scorers.graders import grade_strongreject, parse_vote, rubric, sample_votes
 from alignment_faking.scorers.scorer import PARTIAL_CRITERIA, af_votes_on, response_of, vote_share

@@ -5,7 +5,7 @@ Run from the repository root::
     python benchmarks/reliability.py                  # 50 queries x 2 tiers = 100 samples per run
     python benchmarks/reliability.py --queries 10 --rate 0.2
 
-For each fault kind of ``alignment_faking.loopback.FAULTS`` (and one run mixing all of them) it starts the
+For each fault kind of ``alignment_faking.organism.loopback.FAULTS`` (and one run mixing all of them) it starts the
 loopback OpenAI-compatible server in a child process with that fault at ``--rate`` of the distinct requests
 (policy ``openai/faker`` over the Responses API and grader ``openai/gpt-4o`` over chat completions alike),
 each faulted request failing on its first ``--fault-attempts`` attempts (3 by default: more than the openai
@@ -35,7 +35,7 @@ from inspect_ai import eval as inspect_eval
 from inspect_ai.log import EvalLog
 from inspect_ai.model import get_model
 
-from alignment_faking.loopback import FAULTS, LoopbackConfig, LoopbackServer
+from alignment_faking.organism.loopback import FAULTS, LoopbackConfig, LoopbackServer
 from alignment_faking.tasks.gap import gap
 
 

@@ -1,7 +1,7 @@
 """Speed benchmark: the gap task against the loopback server, as a ratio to the ideal wall time.
 
 Two measurements per size N (samples), both with the core task (``tasks/gap.py``, ``-T dataset=builtin``)
-run by Inspect against the organism served over HTTP (``alignment_faking.loopback``, started and stopped
+run by Inspect against the organism served over HTTP (``alignment_faking.organism.loopback``, started and stopped
 here, in a child process so that the server's CPU time is not spent in the measured process):
 
 * **latency run** -- every request waits ``L`` seconds at the server, Inspect may hold ``C`` connections
@@ -74,7 +74,7 @@ from inspect_ai import eval as inspect_eval
 from inspect_ai.event import ModelEvent
 from inspect_ai.model import GenerateConfig, get_model
 
-from alignment_faking.loopback import LoopbackConfig, LoopbackServer
+from alignment_faking.organism.loopback import LoopbackConfig, LoopbackServer
 from alignment_faking.tasks.gap import gap
 from alignment_faking.tasks.queries import data_dir
 

@@ -16,14 +16,19 @@ kept, marked invalid with the reason, and graded on what it said. Reasoning a pr
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Literal
 
+from inspect_ai._util.logger import warn_once
 from inspect_ai.model import ChatMessageAssistant, ChatMessageSystem, ChatMessageUser, ContentReasoning, ModelOutput
+from inspect_ai.model._generate_config import active_generate_config  # not public API in 0.3.x
 from inspect_ai.solver import Generate, Solver, TaskState, solver
 
 from alignment_faking.scorers.parse import ParsedResponse, parse_response, wants_continuation
 
 from .prompts import escape_tags, frame_tags, render
+
+logger = logging.getLogger(__name__)
 
 Protocol = Literal["one_shot", "multi_turn"]
 
@@ -63,7 +68,7 @@ def render_condition(prompts: dict[str, dict[str, Any]]) -> Solver:
 
 PREFILL_PROVIDERS = (
     "anthropic", "bedrock", "vertex", "together", "vllm", "sglang", "hf", "ollama", "llama-cpp-python",
-    "openai-api", "openrouter", "fireworks", "completions", "organism", "mockllm",
+    "openai-api", "openrouter", "fireworks", "openai-api-completions", "vllm-completions", "organism", "mockllm",
 )
 """Providers whose chat API continues a trailing assistant message (OpenAI's and Google's do not)."""
 
@@ -102,10 +107,15 @@ def as_document(template: str) -> Solver:
     """Render the whole conversation as one document for a base (pretrained) model (Sheshadri et al. §5.1).
 
     The system prompt, the user turn and any prefill become a single text the model continues; use it
-    with a completions endpoint (``--model completions/<name> --model-base-url ...``) and stop sequences.
+    with a completions endpoint (Inspect's ``openai-api-completions/<service>/<name>`` or
+    ``vllm-completions/<name>``, with ``--model-base-url ...``) and stop sequences.
     """
 
     async def solve(state: TaskState, generate: Generate) -> TaskState:
+        provider = str(state.model).split("/")[0]
+        if provider.endswith("-completions") and active_generate_config().batch:  # not silent: see the README
+            warn_once(logger, f"{state.model}: a completions endpoint has no batch API; --batch is ignored for this "
+                      "model and its requests are sent one by one (the grader role still batches)")
         system = "\n".join(m.text for m in state.messages if isinstance(m, ChatMessageSystem))
         user = "\n".join(m.text for m in state.messages if isinstance(m, ChatMessageUser))
         prefill = str(state.metadata.get("prefill", ""))

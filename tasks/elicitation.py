@@ -37,7 +37,7 @@ def base_model(scenario: str = "core", variant: str | None = "no_changes", datas
     """A pretrained model continues the whole conversation rendered as one document (§5.1), with the
     clarified prompt and the basic prefill, stopping before it writes the next user turn.
 
-    Run it on a completions endpoint: ``--model completions/<name> --model-base-url http://host:8000/v1``.
+    Run it on a completions endpoint: ``--model vllm-completions/<name> --model-base-url http://host:8000/v1`` (or Inspect's ``openai-api-completions/<service>/<name>``).
 
     Args:
         scenario: Any scenario (default ``core``).

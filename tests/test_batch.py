@@ -18,8 +18,8 @@ from inspect_ai._cli.util import parse_model_role_cli_args
 from inspect_ai.log import EvalLog
 from inspect_ai.model import BatchConfig
 
-from alignment_faking.estimate import build_task, suite_tasks
-from alignment_faking.loopback import LoopbackConfig, LoopbackServer
+from alignment_faking.analysis.estimate import build_task, suite_tasks
+from alignment_faking.organism.loopback import LoopbackConfig, LoopbackServer
 from alignment_faking.tasks.gap import gap
 
 # Inspect waits up to 15 s before sending a partly filled batch and polls every 15 s; a test needs less
@@ -129,12 +129,13 @@ def test_every_task_of_the_suite_runs_under_batch(server: LoopbackServer, tmp_pa
 
 
 def test_base_model_on_a_completions_endpoint_is_not_batched_and_says_so(
-    server: LoopbackServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    server: LoopbackServer, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # the suite's completions/ provider has no batch API (nor has vLLM's server): the model under test is
-    # sent request by request with a warning, the grader still batches
+    # a completions endpoint (Inspect's openai-api-completions provider; vLLM's server alike) has no batch API:
+    # the model under test is sent request by request with a warning, the grader still batches
+    monkeypatch.setenv("LOOPBACK_API_KEY", "loopback")
     with caplog.at_level(logging.WARNING):
-        [log] = inspect_eval(build_task("base_model", TINY)[1], model="completions/faker", model_base_url=server.base_url,
+        [log] = inspect_eval(build_task("base_model", TINY)[1], model="openai-api-completions/loopback/faker", model_base_url=server.base_url,
                              model_roles=batched_grader(), batch=FAST, log_dir=str(tmp_path), display="none")
     assert_clean(log)
     stats = server.stats()["models"]

@@ -189,13 +189,15 @@ class CompletionsServer(BaseHTTPRequestHandler):
         pass
 
 
-def test_base_model_document_goes_to_a_completions_endpoint(tmp_path: Path) -> None:
+def test_base_model_document_goes_to_a_completions_endpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Inspect's own provider for OpenAI-compatible /v1/completions endpoints (the key is read from <SERVICE>_API_KEY)
+    monkeypatch.setenv("LOCAL_API_KEY", "unused")
     server = ThreadingHTTPServer(("127.0.0.1", 0), CompletionsServer)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     CompletionsServer.requests = []
     try:
-        log = run(elicitation.base_model(**SMALL), tmp_path, model="completions/test-base", base_url=f"http://127.0.0.1:{server.server_port}/v1")
+        log = run(elicitation.base_model(**SMALL), tmp_path, model="openai-api-completions/local/test-base", base_url=f"http://127.0.0.1:{server.server_port}/v1")
     finally:
         server.shutdown()
     assert len({r["prompt"] for r in CompletionsServer.requests}) == 6  # one document per sample (retries aside)

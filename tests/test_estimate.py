@@ -16,8 +16,8 @@ from inspect_ai import eval as inspect_eval
 from inspect_ai.event import ModelEvent
 from inspect_ai.log import resolve_sample_attachments
 
-from alignment_faking.estimate import EstimateError, Mix, estimate, load_prices, main
-from alignment_faking.loopback import LoopbackConfig, LoopbackServer
+from alignment_faking.analysis.estimate import EstimateError, Mix, estimate, load_prices, main
+from alignment_faking.organism.loopback import LoopbackConfig, LoopbackServer
 from alignment_faking.scorers.graders import rubric
 from alignment_faking.tasks.gap import gap
 
@@ -110,7 +110,7 @@ def test_the_command_runs_with_no_keys_and_no_network(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and not k.endswith("_BASE_URL")}
     env["OPENAI_BASE_URL"] = "http://127.0.0.1:9/v1"  # nothing listens there
     done = subprocess.run(
-        [sys.executable, "-m", "alignment_faking.estimate", "gap", "-T", "dataset=builtin", "-T", "queries=10",
+        [sys.executable, "-m", "alignment_faking.analysis.estimate", "gap", "-T", "dataset=builtin", "-T", "queries=10",
          "--model", "anthropic/claude-3-opus-20240229", "--batch"],
         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120,
     )

@@ -1,6 +1,6 @@
 """Provider faults, end to end: the loopback server injects them, Inspect's openai provider meets them.
 
-Every fault kind of ``alignment_faking.loopback.FAULTS`` is injected into the policy (``openai/faker``,
+Every fault kind of ``alignment_faking.organism.loopback.FAULTS`` is injected into the policy (``openai/faker``,
 Responses API) and the grader (``openai/gpt-4o``, chat completions). After each run, every sample of the
 dataset is in the log exactly once, and is either scored or carries its error; a scored sample's verdicts
 equal those of a fault-free run, or are NaN (not gradable) where the grader's reply was lost -- never a
@@ -21,7 +21,7 @@ from inspect_ai import eval as inspect_eval
 from inspect_ai.log import EvalLog
 from inspect_ai.model import get_model
 
-from alignment_faking.loopback import FAULTS, LoopbackConfig, LoopbackServer
+from alignment_faking.organism.loopback import FAULTS, LoopbackConfig, LoopbackServer
 from alignment_faking.tasks.gap import gap
 
 QUERIES = 4  # 8 samples (free and paid)

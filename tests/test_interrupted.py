@@ -23,7 +23,7 @@ from typing import Iterator
 import pytest
 from inspect_ai.log import EvalLog, list_eval_logs, read_eval_log
 
-from alignment_faking.loopback import LoopbackConfig, LoopbackServer
+from alignment_faking.organism.loopback import LoopbackConfig, LoopbackServer
 
 REPO = Path(__file__).resolve().parents[1]
 INSPECT = str(Path(sys.executable).parent / "inspect")

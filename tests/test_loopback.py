@@ -12,7 +12,8 @@ from inspect_ai import eval as inspect_eval
 from inspect_ai.event import ModelEvent
 from inspect_ai.log import EvalLog
 
-from alignment_faking.loopback import LoopbackConfig, LoopbackServer, PrefixCache
+from alignment_faking.organism.loopback import LoopbackConfig, LoopbackServer
+from alignment_faking.organism.prompt_cache import PrefixCache
 from alignment_faking.tasks.gap import gap
 
 
@@ -118,7 +119,7 @@ def test_a_child_process_server_exits_when_its_parent_is_killed(tmp_path: Path) 
     import time
 
     script = (
-        "from alignment_faking.loopback import LoopbackServer\n"
+        "from alignment_faking.organism.loopback import LoopbackServer\n"
         "import time\n"
         "s = LoopbackServer(process=True).start()\n"
         "print(s._proc.pid, flush=True)\n"
@@ -137,3 +138,16 @@ def test_a_child_process_server_exits_when_its_parent_is_killed(tmp_path: Path) 
         time.sleep(0.2)
     os.kill(child, signal.SIGKILL)
     raise AssertionError("the loopback server outlived its killed parent")
+
+
+def test_the_installed_suite_needs_no_aiohttp_and_the_loopback_says_which_extra_does() -> None:
+    import subprocess
+    import sys
+
+    block = "import sys; sys.modules['aiohttp'] = None\n"  # as if aiohttp were not installed
+    runtime = "import alignment_faking._registry, alignment_faking.analysis.estimate\nprint('ok')\n"
+    done = subprocess.run([sys.executable, "-c", block + runtime], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+    done = subprocess.run([sys.executable, "-c", block + "import alignment_faking.organism.loopback\n"], capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert "ImportError: the loopback server" in done.stderr and 'pip install -e ".[dev]"' in done.stderr

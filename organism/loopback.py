@@ -2,7 +2,7 @@
 
 The real ``openai`` client talks to it through Inspect's ``openai`` provider::
 
-    python -m alignment_faking.loopback --port 8765 --latency 0.05 &
+    python -m alignment_faking.organism.loopback --port 8765 --latency 0.05 &
     OPENAI_API_KEY=loopback OPENAI_BASE_URL=http://127.0.0.1:8765/v1 \\
         inspect eval tasks/gap.py --model openai/faker --model-role grader=openai/grader
 
@@ -40,9 +40,16 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-from aiohttp import web
+try:
+    from aiohttp import web
+except ImportError as error:  # pragma: no cover - depends on the install
+    raise ImportError(
+        "the loopback server (alignment_faking.organism.loopback) is test and benchmark machinery and needs aiohttp, "
+        "which the dev extra installs: pip install -e \".[dev]\""
+    ) from error
 
 from alignment_faking.organism.behaviour import PERSONAS, approx_tokens, organism_reply, persona_settings, uniform
+from alignment_faking.organism.prompt_cache import PrefixCache
 
 FAULTS = (
     "rate_limit",  # 429 without retry-after
@@ -55,11 +62,6 @@ FAULTS = (
     "content_filter",  # 200, finish_reason content_filter, no content
     "empty_choices",  # 200 with an empty choices list
 )
-
-CACHE_MIN_TOKENS = 1024
-CACHE_BLOCK_TOKENS = 128
-CHARS_PER_TOKEN = 4
-
 
 @dataclass
 class LoopbackConfig:
@@ -121,28 +123,6 @@ def content_text(content: Any) -> str:
     if isinstance(content, str):
         return content
     return "".join(part.get("text", "") for part in content if isinstance(part, dict))
-
-
-class PrefixCache:
-    """Which block-aligned prompt prefixes each model has seen (OpenAI-style automatic caching)."""
-
-    def __init__(self) -> None:
-        self.seen: dict[str, set[bytes]] = defaultdict(set)
-
-    def lookup_and_add(self, model: str, text: str) -> int:
-        """Cached tokens for this prompt; records its prefixes for later requests."""
-        block = CACHE_BLOCK_TOKENS * CHARS_PER_TOKEN
-        if len(text) < CACHE_MIN_TOKENS * CHARS_PER_TOKEN:
-            return 0
-        seen, h, cached = self.seen[model], hashlib.sha256(), 0
-        for end in range(block, len(text) + 1, block):
-            h.update(text[end - block : end].encode())
-            digest = h.copy().digest()
-            if digest in seen:
-                cached = end
-            else:
-                seen.add(digest)
-        return cached // CHARS_PER_TOKEN if cached >= CACHE_MIN_TOKENS * CHARS_PER_TOKEN else 0
 
 
 class Loopback:
@@ -570,7 +550,7 @@ class LoopbackServer:
 
     def start(self) -> "LoopbackServer":
         if self.process:
-            args = [sys.executable, "-m", "alignment_faking.loopback", "--port", str(self.port), "--config", json.dumps(vars(self.config))]
+            args = [sys.executable, "-m", "alignment_faking.organism.loopback", "--port", str(self.port), "--config", json.dumps(vars(self.config))]
             args.append("--exit-with-stdin")  # the child goes when this process does, even if it is killed
             self._proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
             line = self._proc.stdout.readline() if self._proc.stdout else ""

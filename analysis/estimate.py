@@ -1,6 +1,6 @@
 """What a run will cost, before it runs: requests, tokens and USD for the model under test and the grader.
 
-    python -m alignment_faking.estimate gap -T dataset=builtin -T queries=100 \\
+    python -m alignment_faking.analysis.estimate gap -T dataset=builtin -T queries=100 \\
         --model anthropic/claude-3-opus-20240229 [--grader openai/gpt-4o] [--batch] [--prices my_prices.yaml]
 
 No model is called. The task is built from the registry with the same ``-T`` parsing as ``inspect eval``;
@@ -17,7 +17,7 @@ scratchpad.
 
 Tokens are characters / 4 (``organism.behaviour.approx_tokens``, as the organism and the loopback server
 count; real tokenizers differ by roughly ±20% on English). Prompt caching follows OpenAI's documented
-rule (prompts of 1,024+ tokens, cached in 128-token blocks; ``loopback.PrefixCache``) for every provider;
+rule (prompts of 1,024+ tokens, cached in 128-token blocks; ``organism.prompt_cache.PrefixCache``) for every provider;
 that is approximate for the others. Prices come from ``prices.yaml`` (approximate, dated; override with
 ``--prices``).
 """
@@ -42,17 +42,16 @@ from inspect_ai.model import ChatCompletionChoice, ChatMessage, ChatMessageAssis
 from inspect_ai.solver import TaskState
 
 import alignment_faking._registry  # noqa: F401  (registers the suite's tasks)
-from alignment_faking.loopback import CACHE_BLOCK_TOKENS, CACHE_MIN_TOKENS, PrefixCache
+from alignment_faking.organism.prompt_cache import CACHE_BLOCK_TOKENS, CACHE_MIN_TOKENS, CHARS_PER_TOKEN, PrefixCache
 from alignment_faking.scorers.graders import grade_strongreject, sample_votes
 from alignment_faking.scorers.scorer import DEFAULT_GRADER, af_votes_on
 from alignment_faking.tasks.gap import scenario_task
 
 PRICES_FILE = Path(__file__).with_name("prices.yaml")
-N_CHOICE_PROVIDERS = ("openai", "grok", "google", "together", "vllm", "sglang", "organism")
+N_CHOICE_PROVIDERS = ("openai", "grok", "google", "together", "vllm", "sglang", "openai-api-completions", "vllm-completions", "organism")
 """Providers that return several choices per request (Inspect's ``GenerateConfig.num_choices``)."""
 BATCH_PROVIDERS = ("openai", "anthropic", "google", "together", "grok")
 """Providers Inspect can send through a batch API (``--batch``)."""
-CHARS_PER_TOKEN = 4
 SCRATCHPAD_TAGS = "<SCRATCHPAD_REASONING>\n\n</SCRATCHPAD_REASONING>\n\n<OUTPUT>\n\n</OUTPUT>"
 OUTPUT_TAGS = "<OUTPUT>\n\n</OUTPUT>"
 BARE_REFUSAL = "<rejected/>"
@@ -467,7 +466,7 @@ def format_estimate(e: Estimate) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m alignment_faking.estimate", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m alignment_faking.analysis.estimate", description=__doc__.split("\n\n")[0])
     parser.add_argument("task", help="a task of the suite, e.g. gap or alignment_faking/three_tiers")
     parser.add_argument("-T", dest="task_args", action="append", default=[], metavar="NAME=VALUE", help="task parameter, as with inspect eval")
     parser.add_argument("--model", required=True, help="the model under test, e.g. anthropic/claude-3-opus-20240229")
