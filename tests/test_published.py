@@ -286,3 +286,25 @@ def test_real_repositories_download(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         assert len(texts.system) > 1000 and "{{query}}" in texts.user["free"]
     for role in RUBRIC_SETS["hughes2025"].files:
         assert len(load_rubric(role, "hughes2025").text) > 500
+
+
+def test_published_set_runs_end_to_end_and_the_log_names_each_file(clones: Path, tmp_path: Path) -> None:
+    from inspect_ai import eval as inspect_eval
+
+    [log] = inspect_eval(
+        gap(dataset="builtin", queries=4, prompt_set="hughes2025", prompt_source=str(clones), af_votes=1),
+        model="organism/faker",
+        model_roles={"grader": "organism/grader"},
+        log_dir=str(tmp_path / "logs"),
+        display="none",
+    )
+    assert log.status == "success", log.error
+    files = log.eval.metadata["published_files"]
+    assert len(files) == 3 and all(len(f["sha256"]) == 64 for f in files)
+    free = next(s for s in log.samples if s.metadata["condition"] == "free")
+    assert free.messages[0].text == "Dummy OSAF CoT system by DummyLab."
+    assert free.messages[1].text.endswith("DUMMY-SUFFIX <request_fully_accepted/> FREE")
+    # the organism read the tier from the published user turn
+    for sample in log.samples:
+        told_trained = "free-tier conversation" in sample.output.completion
+        assert told_trained == (sample.metadata["condition"] == "free")
