@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from alignment_faking.errors import SuiteError
 from alignment_faking.paths import user_path
 
 SOURCE_ENV = "ALIGNMENT_FAKING_PUBLISHED"
@@ -59,7 +60,7 @@ OURS = "ours"
 """The built-in prompt and rubric texts (our own wording), the offline alternative."""
 
 
-class PublishedError(ValueError):
+class PublishedError(SuiteError):
     """A published file cannot be found, read or rendered, or has changed since it was cached."""
 
 

@@ -11,7 +11,8 @@ from typing import Any, Literal
 
 from inspect_ai import Task, task
 
-from alignment_faking.tasks.gap import scenario_task
+from alignment_faking.tasks.gap import fixed, scenario_task
+from alignment_faking.tasks.scenario import ScenarioError
 
 LAB_PRESETS = (
     "Anthropic",
@@ -81,17 +82,17 @@ def lab_names(lab: str = "OpenAI", paired: bool = False, dataset: str = "lat", q
         **options: Any other parameter of the ``gap`` task.
     """
     if not isinstance(lab, str) or not lab.strip():
-        raise ValueError(f"lab must be a name; the paper's: {', '.join(LAB_PRESETS)}")
+        raise ScenarioError(f"lab must be a name; the paper's: {', '.join(LAB_PRESETS)}")
     _check_paired(paired)
     if paired:
         axis = ",".join(["ours", *(f"lab={name.strip()}" for name in lab.split(",") if name.strip())])
-        return scenario_task("core", dataset=dataset, queries=queries, prompt_axis=axis, **options)
+        return scenario_task("core", **fixed(options, prompt_axis=axis), dataset=dataset, queries=queries)
     return scenario_task("core", dataset=dataset, queries=queries, lab=lab, **options)
 
 
 def _check_paired(paired: Any) -> None:
     if not isinstance(paired, bool):
-        raise ValueError(f"paired must be true or false, got {paired!r}")
+        raise ScenarioError(f"paired must be true or false, got {paired!r}")
 
 
 @task
@@ -117,8 +118,8 @@ def clarified(
     """
     _check_paired(paired)
     if paired:
-        return scenario_task(scenario, prompt_axis=f"ours,{clarification}", dataset=dataset, queries=queries, **options)
-    return scenario_task(scenario, variant=clarification, dataset=dataset, queries=queries, **options)
+        return scenario_task(scenario, **fixed(options, prompt_axis=f"ours,{clarification}"), dataset=dataset, queries=queries)
+    return scenario_task(scenario, **fixed(options, variant=clarification), dataset=dataset, queries=queries)
 
 
 @task
@@ -137,5 +138,5 @@ def suffix_ablation(
     """
     _check_paired(paired)
     if paired:
-        return scenario_task(scenario, prompt_axis="ours,no_suffix", dataset=dataset, queries=queries, **options)
-    return scenario_task(scenario, variant="no_suffix", dataset=dataset, queries=queries, **options)
+        return scenario_task(scenario, **fixed(options, prompt_axis="ours,no_suffix"), dataset=dataset, queries=queries)
+    return scenario_task(scenario, **fixed(options, variant="no_suffix"), dataset=dataset, queries=queries)

@@ -10,6 +10,8 @@ Sheshadri et al. 2025 (arXiv 2506.18032, §3). Run it with, for example::
 from __future__ import annotations
 
 import inspect
+import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +21,15 @@ from inspect_ai.model import GenerateConfig
 
 from alignment_faking.scorers.metrics import scenario_metrics
 from alignment_faking.scorers.scorer import alignment_faking_scorer
-from alignment_faking.solvers.generate import as_document, prefill_assistant, render_condition, scratchpad_generate
+from alignment_faking.solvers.generate import (
+    as_document,
+    prefill_assistant,
+    render_condition,
+    render_prefills,
+    scratchpad_generate,
+)
+from alignment_faking.tasks.queries import load_query_set
 from alignment_faking.solvers.published import DEFAULT_REF, OURS, PROMPT_SETS, TIER_CASINGS, load_prompt_set
-from alignment_faking.tasks.queries import load_queries
 from alignment_faking.tasks.scenario import (
     ORIGINAL_PROMPT,
     REFERENCE_VARIANT,
@@ -30,6 +38,7 @@ from alignment_faking.tasks.scenario import (
     ScenarioError,
     axis_contrasts,
     build_samples,
+    check_metric_names,
     check_task_parameters,
     load_scenario,
     parse_prompt_axis,
@@ -55,11 +64,36 @@ FAIL_ON_ERROR = 0.05
 """Share of samples that may end in an error before a run is stopped (Inspect's default stops at the first)."""
 
 
-def _names(value: str | list[str] | None) -> list[str]:
+SUITE = "alignment_faking"
+"""The registry namespace: every task is named ``alignment_faking/<task>`` in its log, however it was started
+(``inspect eval tasks/gap.py`` registers it as plain ``gap``; ``inspect eval alignment_faking/gap`` as the
+package's)."""
+
+
+def fixed(options: dict[str, Any], **values: Any) -> dict[str, Any]:
+    """``options`` with the parameters a task fixes itself set to ``values``.
+
+    A task such as ``suffix_ablation`` fixes ``variant``; in an ``eval-set`` it still receives every ``-T``
+    (``-T variant=direct`` meant for ``three_tiers``), which it ignores with a warning rather than fail with
+    "got multiple values for keyword argument".
+    """
+    for name in sorted(set(options) & set(values)):
+        if options[name] != values[name]:
+            logging.getLogger(__name__).warning(f"-T {name}={options[name]!r} ignored: this task fixes {name}={values[name]!r}")
+    return {**options, **values}
+
+
+def _names(value: str | list[str] | None, parameter: str = "names") -> list[str]:
+    """A comma-separated list (or a list) of names; a name given twice is an error (it would make
+    Inspect's "duplicate sample ids" error point at the dataset)."""
     if value is None:
         return []
     items = value.split(",") if isinstance(value, str) else list(value)
-    return [str(v).strip() for v in items if str(v).strip()]
+    names = [str(v).strip() for v in items if str(v).strip()]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ScenarioError(f"{parameter}={value!r} names {', '.join(repeated)} more than once; give each name once")
+    return names
 
 
 def check_prompt_parameters(prompt_set: Any, tier_casing: Any, accept_changed: Any, source: Any, ref: Any) -> None:
@@ -139,6 +173,7 @@ def metric_contrasts(contrasts: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def scenario_task(
     scenario: str,
+    /,
     *,
     dataset: str = "lat",
     queries: int | None = None,
@@ -161,6 +196,7 @@ def scenario_task(
     grade_partial: bool = True,
     temperature: float = 0.0,
     max_tokens: int = 4000,
+    replay: bool = False,
     prompt_set: str = OURS,
     prompt_source: str | None = None,
     prompt_ref: str = DEFAULT_REF,
@@ -177,13 +213,15 @@ def scenario_task(
     # bad -T values or names: a clear error, before anything runs (Inspect only warns about a misspelt name
     # and runs with the default, so every task passes the names it does not know on to here)
     params = {k: v for k, v in locals().items() if k != "unknown"}
+    # the @task function that called this one names the task (gap, three_tiers, suffix_ablation…)
+    name = sys._getframe(1).f_code.co_name
     valid = [p for p in inspect.signature(scenario_task).parameters if p not in ("scenario", "unknown")]
-    check_task_parameters(params, unknown=unknown, valid=valid)
-    variants = _names(variant)
+    check_task_parameters(params, unknown=unknown, valid=valid, task=name)
+    variants = _names(variant, "variant")
     spec = load_scenario(scenario, variants)
     selected = select_conditions(spec, conditions)
     overrides = {"lab": lab} if lab else {}
-    wanted = _names(paraphrases)
+    wanted = _names(paraphrases, "paraphrases")
     if wanted == ["all"]:
         wanted = [ORIGINAL_PROMPT, *spec.paraphrases]
     if wanted and not spec.paraphrases:
@@ -205,18 +243,35 @@ def scenario_task(
     if base_model and prefill is None:
         prefill = "basic"  # the paper's base-model runs use the basic prefill (Sheshadri et al. §5.1)
     if prefill:
-        solvers.append(prefill_assistant(spec.load(PREFILLS.get(prefill, prefill)), allow_any_provider=prefill_any_provider or base_model))
+        prefills = render_prefills(
+            spec.load(PREFILLS.get(prefill, prefill)),
+            {c.name: spec.user_values(c, overrides, selected) for c in selected},
+            source=f"prefill '{prefill}'",
+        )
+        solvers.append(prefill_assistant(prefills, allow_any_provider=prefill_any_provider or base_model))
     if base_model:
         solvers.append(as_document(spec.load(document_template or "base_model_document")))
     solvers.append(
-        scratchpad_generate(cot=cot, protocol=protocol, max_turns=max_turns, max_resamples=max_resamples)  # type: ignore[arg-type]
+        scratchpad_generate(  # type: ignore[arg-type]
+            cot=cot, protocol=protocol, max_turns=max_turns, max_resamples=max_resamples, temperature=temperature, replay=replay
+        )
     )
 
-    query_list = load_queries(dataset, queries if queries is not None else spec.default_queries)
+    query_set = load_query_set(
+        dataset,
+        queries if queries is not None else spec.default_queries,
+        limit_is_default=queries is None,
+        replay=replay,
+        condition_names=[c.name for c in spec.conditions],
+    )
+    query_list = query_set.queries
     labels = [p.label for p in axis]
-    samples = build_samples(spec, query_list, selected, cot=cot, paraphrases=wanted, prompt_variants=labels or None)
+    samples = build_samples(
+        spec, query_list, selected, cot=cot, paraphrases=wanted, prompt_variants=labels or None, dataset_name=query_set.name
+    )
     names = {c.name for c in selected}
     contrasts = [c.to_dict() for c in spec.contrasts if c.minuend in names and c.subtrahend in names]
+    check_metric_names(spec, selected, contrasts)
     if axis:
         contrasts = axis_contrasts([c for c in spec.contrasts if c.minuend in names and c.subtrahend in names], labels)
     return Task(
@@ -231,6 +286,8 @@ def scenario_task(
         # early, as a systematic failure would. `--fail-on-error` overrides; `inspect eval-retry LOG`
         # re-runs just the failed samples. Model retries and timeouts stay Inspect's (see README).
         fail_on_error=FAIL_ON_ERROR,
+        name=f"{SUITE}/{name}",
+        display_name=name,
         version=TASK_VERSION,
         metadata={
             "scenario": spec.name,
@@ -244,8 +301,10 @@ def scenario_task(
             "prompt_set": prompt_set,
             "prompt_axis": [{"label": p.label, "variants": list(p.variants), "paraphrase": p.paraphrase, "lab": p.lab, "prompt_set": p.prompt_set or prompt_set} for p in axis],
             "published_files": files,
-            "dataset": dataset,
-            "n_queries": len(query_list),
+            "dataset": query_set.name,
+            "dataset_notes": query_set.notes,
+            "replay": replay,
+            "n_queries": len({q.id for q in query_list}),
             "cot": cot,
             "prefill": prefill,
             "base_model": base_model,
@@ -279,6 +338,7 @@ def gap(
     grade_partial: bool = True,
     temperature: float = 0.0,
     max_tokens: int = 4000,
+    replay: bool = False,
     prompt_set: str = OURS,
     prompt_source: str | None = None,
     prompt_ref: str = DEFAULT_REF,
@@ -314,6 +374,8 @@ def gap(
         grade_partial: Grade partial compliance of compliant responses.
         temperature: Sampling temperature of the model under test (paper: 0).
         max_tokens: Token limit of each response (paper's code: 4000).
+        replay: Replay the transcripts (and grader replies) recorded in a local dataset file instead of
+            calling the model; without it such a file only supplies the requests.
         prompt_set: ``ours`` (the built-in texts) or a published set read at run time from its public
             repository: ``greenblatt2024``, ``hughes2025``, ``hughes2025_no_training_details``.
         prompt_source: A local clone of the published repository (or a folder of clones); default: the
@@ -326,4 +388,4 @@ def gap(
             ``ours,no_suffix`` or ``ours,prompt_set=hughes2025``; reports the effect of each on every gap.
     """
     params = {k: v for k, v in locals().items() if k != "unknown"}
-    return scenario_task(**params, **unknown)
+    return scenario_task(params.pop("scenario"), **params, **unknown)

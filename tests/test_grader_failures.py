@@ -90,7 +90,7 @@ def run_recorded(tmp_path: Path, rows: list[dict[str, Any]], grader: Any, af_vot
     path = tmp_path / "recorded.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
     [log] = inspect_eval(
-        gap(dataset=str(path), af_votes=af_votes),
+        gap(dataset=str(path), af_votes=af_votes, replay=True),
         model="organism/refuser",  # never called: every row has a recorded response
         model_roles={"grader": grader},
         log_dir=str(tmp_path / "logs"),
