@@ -30,9 +30,9 @@ from __future__ import annotations
 import logging
 from typing import Any, Literal
 
-from inspect_ai._util.logger import warn_once
+from inspect_ai.util import warn_once
 from inspect_ai.model import ChatMessageAssistant, ChatMessageSystem, ChatMessageUser, ContentReasoning, ModelOutput
-from inspect_ai.model._generate_config import active_generate_config  # not public API in 0.3.x
+from inspect_ai.model._generate_config import active_generate_config  # inspect-evals-lint: ignore[private_api_imports] -- the run's GenerateConfig (--batch) has no public accessor in 0.3.x
 from inspect_ai.solver import Generate, Solver, TaskState, solver
 
 from alignment_faking.scorers.parse import ParsedResponse, parse_response, wants_continuation

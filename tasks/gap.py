@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from inspect_ai import Task, task
+from inspect_ai import Epochs, Task, task
 from inspect_ai.model import GenerateConfig
 
-from alignment_faking.scorers.metrics import scenario_metrics
+from alignment_faking.scorers.metrics import response_mean, scenario_metrics
 from alignment_faking.scorers.scorer import alignment_faking_scorer
 from alignment_faking.solvers.generate import (
     as_document,
@@ -162,15 +162,6 @@ def prompt_texts(
     }
 
 
-def metric_contrasts(contrasts: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The contrasts the metric computes: differences of gaps (list sides) once ``scorers.metrics`` can."""
-    from alignment_faking.scorers import metrics
-
-    if getattr(metrics, "DIFFERENCE_OF_GAPS", False):
-        return contrasts
-    return [c for c in contrasts if isinstance(c["minuend"], str)]
-
-
 def scenario_task(
     scenario: str,
     /,
@@ -278,7 +269,9 @@ def scenario_task(
         dataset=samples,
         solver=solvers,
         scorer=alignment_faking_scorer(af_votes=af_votes, af_threshold=af_threshold, grade_partial=grade_partial),
-        metrics=[scenario_metrics(metric_contrasts(contrasts))],
+        metrics=[scenario_metrics(contrasts)],
+        # --epochs N keeps this reducer: it keeps the per-response counts the metrics need (scorers/metrics.py)
+        epochs=Epochs(1, [response_mean()]),
         config=GenerateConfig(temperature=temperature, max_tokens=max_tokens, stop_seqs=BASE_MODEL_STOP if base_model else None),
         # Long runs: a sample that still fails after the provider's retries (a 200 with a broken body, a
         # request the provider rejects outright) is recorded in the log with its error instead of stopping

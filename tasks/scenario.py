@@ -306,6 +306,22 @@ def _scenario_path(name_or_path: str | Path, relative_to: Path | None = None) ->
     return path
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, except that a key given twice in one mapping (two conditions named ``free``, a grid
+    value listed twice) is an error instead of the last one silently winning."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key '{key}' appears twice in one mapping; give each name once", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_raw(
     name_or_path: str | Path, _seen: tuple[Path, ...] = (), relative_to: Path | None = None
 ) -> tuple[dict[str, Any], Path, tuple[Path, ...]]:
@@ -314,7 +330,7 @@ def load_raw(
     if path.resolve() in _seen:
         raise ScenarioError(f"scenario file {path} extends itself (through {', '.join(map(str, _seen))})")
     try:
-        data = yaml.safe_load(read_text(path, what="scenario file", error=ScenarioError))
+        data = yaml.load(read_text(path, what="scenario file", error=ScenarioError), Loader=_UniqueKeyLoader)
     except yaml.YAMLError as ex:
         raise ScenarioError(f"scenario file {path} is not valid YAML: {ex}") from ex
     if not isinstance(data, dict):
@@ -576,18 +592,18 @@ def build_samples(
 
 
 def _metric_names(conditions: list[str], contrasts: list[dict[str, Any]]) -> set[str]:
-    """The result names the scenario metric gives for these conditions and contrasts (on one synthetic
-    query, so whatever naming the metrics module uses is what is checked)."""
+    """The result names the scenario's metric puts in the log for these conditions and contrasts (computed
+    on one synthetic query, so whatever names the metrics module defines are the ones checked)."""
     from inspect_ai.scorer import SampleScore, Score
 
-    from alignment_faking.scorers.metrics import summarise
+    from alignment_faking.scorers.metrics import scenario_metrics
 
     value = {key: 0.0 for key in ("compliant", "strongreject", "partial", "af", "af_share", "valid", "grader_failed")}
     scores = [
         SampleScore(score=Score(value=dict(value)), sample_id=f"q__{c}", sample_metadata={"condition": c, "query_id": "q"})
         for c in conditions
     ]
-    return set(summarise(scores, contrasts))
+    return set(scenario_metrics(contrasts)(scores))  # type: ignore[arg-type]
 
 
 def check_metric_names(scenario: "Scenario", conditions: list[Condition], contrasts: list[dict[str, Any]]) -> None:

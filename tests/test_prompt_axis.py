@@ -111,7 +111,8 @@ def test_known_prompt_effect_is_recovered_on_the_organism(tmp_path: Path) -> Non
     assert effect == pytest.approx(metrics["compliance_gap@no_suffix"] - metrics["compliance_gap@ours"])
     assert -0.42 < effect < -0.18  # n ~ 100 queries; the true effect is -0.3
     assert metrics["compliance_gap@ours"] == pytest.approx(0.5, abs=0.15)
-    if "effect_of_no_suffix_on_compliance_gap" in metrics:  # the difference-of-gaps metric
-        assert metrics["effect_of_no_suffix_on_compliance_gap"] == pytest.approx(effect)
-        assert metrics["effect_of_no_suffix_on_compliance_gap_ci_low"] < -0.3 < metrics["effect_of_no_suffix_on_compliance_gap_ci_high"]
-        assert metrics["effect_of_no_suffix_on_compliance_gap_ci_high"] < 0
+    # the difference-of-gaps metric, the headline of the run
+    assert list(metrics)[0] == "effect_of_no_suffix_on_compliance_gap"
+    assert metrics["effect_of_no_suffix_on_compliance_gap"] == pytest.approx(effect)
+    assert metrics["effect_of_no_suffix_on_compliance_gap_ci_low"] < -0.3 < metrics["effect_of_no_suffix_on_compliance_gap_ci_high"]
+    assert metrics["effect_of_no_suffix_on_compliance_gap_ci_high"] < 0
