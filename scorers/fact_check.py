@@ -17,7 +17,7 @@ import re
 
 from inspect_ai.model import ChatMessageSystem, ChatMessageUser, Model
 
-from .graders import _text, grader_config, rubric, wrap_untrusted
+from .graders import grader_config, replies_of, rubric, wrap_untrusted
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_]\w*)\s*\}\}")
 TAG = re.compile(r"<\s*/?\s*([A-Za-z_][\w]*)\s*/?\s*>")
@@ -72,5 +72,6 @@ async def check_facts(checker: Model, original: str, paraphrase: str, checklist:
     output = await checker.generate(
         fact_check_messages(original, paraphrase, checklist), config=grader_config(checker, temperature=0.0, max_tokens=1500)
     )
-    reply = _text(output)
+    first = replies_of(output)
+    reply = first[0].text if first else ""
     return parse_fact_reply(reply, list(checklist)), reply

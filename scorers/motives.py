@@ -29,7 +29,7 @@ from inspect_ai.model import ChatMessageSystem, ChatMessageUser, Model, get_mode
 from inspect_ai.scorer import Metric, SampleScore, Score, Target, metric, scorer
 from inspect_ai.solver import TaskState
 
-from .graders import _text, grader_config, rubric, wrap_untrusted
+from .graders import grader_config, replies_of, rubric, wrap_untrusted
 
 NAN = math.nan
 AUXILIARY_PREFIXES = ("why_", "af_motive_", "followup_")
@@ -96,7 +96,8 @@ class MotiveClassifier:
         output = await grader.generate(
             self.messages(scratchpad), config=grader_config(grader, temperature=self.temperature, max_tokens=self.max_tokens)
         )
-        reply = _text(output)
+        first = replies_of(output)
+        reply = first[0].text if first else ""
         return self.parse(reply), reply
 
 
