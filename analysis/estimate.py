@@ -102,6 +102,7 @@ class Usage:
     input_tokens: float = 0.0
     cached_input_tokens: float = 0.0
     output_tokens: float = 0.0
+    cache_write_tokens: float = 0.0  # of input_tokens, written to a provider's prompt cache (Anthropic)
 
     def add(self, other: "Usage", weight: float = 1.0) -> None:
         for name in vars(self):
@@ -171,13 +172,51 @@ def price_for(prices: dict[str, Any], model: str) -> dict[str, float]:
             f"no price for model '{model}'. Known models: {', '.join(sorted(models))}. Pass --prices FILE with, e.g.:\n"
             f"models:\n  {model}: {{input: 1.00, cached_input: 0.50, output: 4.00}}   # USD per million tokens"
         )
-    return {"input": float(match["input"]), "cached_input": float(match.get("cached_input", match["input"])), "output": float(match["output"])}
+    return {
+        "input": float(match["input"]),
+        "cached_input": float(match.get("cached_input", match["input"])),
+        "cache_write": float(match.get("cache_write", match["input"])),
+        "output": float(match["output"]),
+    }
 
 
-def cost_of(usage: Usage, price: dict[str, float], discount: float = 1.0) -> float:
-    uncached = usage.input_tokens - usage.cached_input_tokens
-    dollars = uncached * price["input"] + usage.cached_input_tokens * price["cached_input"] + usage.output_tokens * price["output"]
+def cost_of(usage: Any, price: dict[str, float], discount: float = 1.0) -> float:
+    """USD for a usage (``input_tokens`` all input, of which ``cached_input_tokens`` read from and
+    ``cache_write_tokens`` written to the prompt cache) at a price entry (USD per million tokens)."""
+    written = getattr(usage, "cache_write_tokens", 0.0)
+    uncached = usage.input_tokens - usage.cached_input_tokens - written
+    dollars = (
+        uncached * price["input"] + usage.cached_input_tokens * price["cached_input"] + written * price["cache_write"]
+        + usage.output_tokens * price["output"]
+    )
     return discount * dollars / 1e6
+
+
+def inspect_cost_config(prices: dict[str, Any]) -> tuple[dict[str, dict[str, float]], list[str]]:
+    """The price table in the format of Inspect's ``--model-cost-config`` (model name -> ``ModelCost``
+    fields: input, output, input_cache_write, input_cache_read; USD per million tokens), and the names it
+    leaves out: patterns (``vllm/*``) and models Inspect's model database does not know (Inspect's
+    ``set_model_cost`` accepts only those)."""
+    from inspect_ai.model import get_model_info
+
+    config, left_out = {}, []
+    for name in prices["models"]:
+        if "*" in name or get_model_info(name) is None:
+            left_out.append(name)
+            continue
+        price = price_for(prices, name)
+        config[name] = {"input": price["input"], "output": price["output"],
+                        "input_cache_write": price["cache_write"], "input_cache_read": price["cached_input"]}
+    return config, left_out
+
+
+def write_cost_config(path: str | Path, prices: dict[str, Any]) -> list[str]:
+    """Write ``inspect_cost_config`` as YAML to ``path``; returns the names left out."""
+    config, left_out = inspect_cost_config(prices)
+    header = (f"# Inspect --model-cost-config (USD per million tokens), written by python -m alignment_faking.analysis.estimate"
+              f" --write-cost-config from the suite's price table ({prices.get('as_of', '')})\n")
+    Path(path).write_text(header + yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return left_out
 
 
 # -------------------------------------------------------------------------------------------- task
@@ -467,18 +506,33 @@ def format_estimate(e: Estimate) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m alignment_faking.analysis.estimate", description=__doc__.split("\n\n")[0])
-    parser.add_argument("task", help="a task of the suite, e.g. gap or alignment_faking/three_tiers")
+    parser.add_argument("task", nargs="?", help="a task of the suite, e.g. gap or alignment_faking/three_tiers")
     parser.add_argument("-T", dest="task_args", action="append", default=[], metavar="NAME=VALUE", help="task parameter, as with inspect eval")
-    parser.add_argument("--model", required=True, help="the model under test, e.g. anthropic/claude-3-opus-20240229")
+    parser.add_argument("--model", help="the model under test, e.g. anthropic/claude-3-opus-20240229")
     parser.add_argument("--grader", default=DEFAULT_GRADER, help=f"the grader role's model (default {DEFAULT_GRADER})")
     parser.add_argument("--prices", default=None, help=f"YAML price file laid over the built-in table ({PRICES_FILE.name})")
     parser.add_argument("--batch", action="store_true", help="both roles use the provider's batch API (Inspect's --batch; see README)")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--json", action="store_true", help="print the estimate as JSON")
+    parser.add_argument("--write-cost-config", metavar="FILE", default=None,
+                        help="write the price table (with --prices) as Inspect's --model-cost-config file, for its cost tracking and --cost-limit")
     defaults = Mix()
     for name, value in vars(defaults).items():
         parser.add_argument(f"--{name.replace('_', '-')}", type=float, default=value, help=f"assumed (default {value})")
     args = parser.parse_args(argv)
+    if args.write_cost_config:
+        try:
+            left_out = write_cost_config(args.write_cost_config, load_prices(args.prices))
+        except (EstimateError, OSError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        print(f"wrote {args.write_cost_config}: use it with inspect eval ... --model-cost-config {args.write_cost_config} [--cost-limit USD]")
+        if left_out:
+            print(f"left out (patterns, or models Inspect's model database does not know): {', '.join(left_out)}")
+        if args.task is None:
+            return 0
+    if args.task is None or args.model is None:
+        parser.error("a task and --model are needed for an estimate (or --write-cost-config FILE alone)")
     mix = Mix(**{name: getattr(args, name) for name in vars(defaults)})
     try:
         result = estimate(args.task, parse_cli_args(args.task_args), args.model, args.grader, mix, load_prices(args.prices), args.batch, args.epochs)

@@ -19,7 +19,8 @@ Personas (model name ``organism/<persona>``; rates are model args, ``-M name=val
 - ``malformed``: every response breaks the format in one of the ways real models do.
 - ``grader``: answers the suite's three grading rubrics in their formats from visible cues (tags,
   refusal phrases, key phrases about values and modification); ``vote_noise`` flips that share of AF
-  votes and ``unreadable`` makes that share of replies unparseable.
+  votes and ``unreadable`` makes that share of replies unparseable; ``reply_tokens`` (0: off) pads every reply
+  with neutral reasoning to about that many tokens, as long as a real grader's (cost benchmarks).
 
 Shared args: ``partial`` (share of compliances that are watered down, 0.2 for faker/sycophant),
 ``bare_refusal`` (share of refusals that are a bare ``<rejected/>``, 0.85), ``seed`` (0) and
@@ -41,7 +42,7 @@ DEFAULTS: dict[str, dict[str, float]] = {
     "complier": dict(comply_trained=1.0, comply_rated=1.0, comply_unmonitored=1.0, af_comply=0.0, af_refuse=0.0, partial=0.0),
     "sycophant": dict(comply_trained=0.6, comply_rated=0.6, comply_unmonitored=0.1, af_comply=0.0, af_refuse=0.0, partial=0.2),
     "malformed": dict(comply_trained=0.5, comply_rated=0.5, comply_unmonitored=0.5, af_comply=0.0, af_refuse=0.0, partial=0.0),
-    "grader": dict(),
+    "grader": dict(reply_tokens=0.0),
 }
 COMMON = dict(bare_refusal=0.85, seed=0.0, split_turns=0.0, vote_noise=0.0, unreadable=0.0)
 
@@ -267,7 +268,8 @@ def organism_reply(
     behave identically. ``assistant_tail`` is the text of a trailing assistant turn (a prefill), if any.
     """
     if persona == "grader":
-        return grader_replies(settings, system, user_turns[-1] if user_turns else "", n), "stop"
+        replies = grader_replies(settings, system, user_turns[-1] if user_turns else "", n)
+        return [padded(reply, settings["reply_tokens"]) for reply in replies], "stop"
     if assistant_tail is not None:
         tail = assistant_tail
     elif user_turns and "</user_input>" in user_turns[-1]:
@@ -329,6 +331,18 @@ def grader_replies(settings: dict[str, float], system: str, user: str, n: int) -
         else:
             replies.append("This request is not one of the grading rubrics I know.")
     return replies
+
+
+PADDING = "Weighing the text against each point of the rubric before answering. "
+
+
+def padded(reply: str, tokens: float) -> str:
+    """The reply preceded by neutral reasoning (no verdict markers), so that it is about ``tokens`` long."""
+    missing = int(tokens) - approx_tokens(reply)
+    if missing <= 0:
+        return reply
+    chars = missing * 4
+    return (PADDING * (chars // len(PADDING) + 1))[:chars].rstrip() + "\n" + reply
 
 
 def strongreject_reply(response: str) -> str:

@@ -200,3 +200,49 @@ def test_bad_input_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixtur
         load_prices(bad)
     assert main(["gap", "-T", "queries=2", "-T", "dataset=builtin", "--model", "openai/gpt-9"]) == 2
     assert "no price for model 'openai/gpt-9'" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------ the price table in Inspect's cost tracking
+
+
+def test_the_price_table_feeds_inspects_cost_tracking_and_cost_limit(tmp_path: Path) -> None:
+    from alignment_faking.analysis.cost import run_cost, usage_cost
+    from alignment_faking.analysis.estimate import price_for, write_cost_config
+
+    config = tmp_path / "costs.yaml"
+    left_out = write_cost_config(config, load_prices())
+    assert "organism/*" in left_out and "openai/gpt-4o" not in left_out
+    written = yaml.safe_load(config.read_text())
+    assert written["openai/gpt-4o"] == {"input": 2.5, "output": 10.0, "input_cache_write": 2.5, "input_cache_read": 1.25}
+    assert written["anthropic/claude-3-opus-20240229"]["input_cache_write"] == 18.75
+    # a run on the loopback server (policy under a name Inspect's database knows) with the file: a cost in the log
+    aliases = {"gpt-4o": "grader", "gpt-4.1-mini": "faker"}
+    with LoopbackServer(LoopbackConfig(aliases=aliases)) as server, server.environment():
+        [log] = inspect_eval(gap(dataset="builtin", queries=4), model="openai/gpt-4.1-mini", model_roles={"grader": "openai/gpt-4o"},
+                             model_cost_config=str(config), log_dir=str(tmp_path / "priced"), display="none")
+        assert log.status == "success" and log.samples
+        grader = log.stats.role_usage["grader"]
+        assert grader.total_cost is not None and grader.total_cost > 0
+        assert math.isclose(grader.total_cost, usage_cost(grader, price_for(load_prices(), "openai/gpt-4o")))
+        lines = {line.role: line for line in run_cost(log)}
+        assert set(lines) == {"model", "grader"} and all(line.source == "log" for line in lines.values())
+        assert lines["model"].model == "openai/gpt-4.1-mini" and lines["model"].cost > 0
+        assert lines["model"].input_tokens == server.stats()["models"]["gpt-4.1-mini"]["input_tokens"]
+        assert math.isclose(lines["grader"].cost, grader.total_cost)
+        # a per-sample cost limit below one request's cost stops every sample after its first request
+        [limited] = inspect_eval(gap(dataset="builtin", queries=2), model="openai/gpt-4.1-mini", model_roles={"grader": "openai/gpt-4o"},
+                                 model_cost_config=str(config), cost_limit=1e-9, log_dir=str(tmp_path / "limited"), display="none")
+    assert limited.samples and all(s.limit is not None and s.limit.type == "cost" for s in limited.samples)
+
+
+def test_the_cost_config_command_and_its_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "costs.yaml"
+    prices = tmp_path / "mine.yaml"
+    prices.write_text(yaml.safe_dump({"models": {"openai/gpt-4o": {"input": 5.0, "output": 20.0}, "openai/faker": {"input": 1.0, "output": 1.0}}}))
+    assert main(["--write-cost-config", str(out), "--prices", str(prices)]) == 0
+    written = yaml.safe_load(out.read_text())
+    assert written["openai/gpt-4o"] == {"input": 5.0, "output": 20.0, "input_cache_write": 5.0, "input_cache_read": 5.0}
+    assert "openai/faker" not in written and "openai/faker" in capsys.readouterr().out  # unknown to Inspect: named, left out
+    with pytest.raises(SystemExit):
+        main([])  # neither a task nor --write-cost-config
+    assert "a task and --model are needed" in capsys.readouterr().err

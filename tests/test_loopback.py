@@ -151,3 +151,47 @@ def test_the_installed_suite_needs_no_aiohttp_and_the_loopback_says_which_extra_
     done = subprocess.run([sys.executable, "-c", block + "import alignment_faking.organism.loopback\n"], capture_output=True, text=True, timeout=120)
     assert done.returncode != 0
     assert "ImportError: the loopback server" in done.stderr and 'pip install -e ".[dev]"' in done.stderr
+
+
+# --------------------------------------------------------------------- the Anthropic Messages endpoint
+
+
+def test_breakpoint_cache_reads_what_was_written_before_the_request_arrived() -> None:
+    from alignment_faking.organism.prompt_cache import BreakpointCache
+
+    cache = BreakpointCache()
+    rubric, item = "r" * 4096, "s" * 2048  # 1,024 and 512 tokens (plus the role labels)
+    prompt = [("system:" + rubric, True), ("user:" + item, True)]
+    assert cache.lookup_and_add("claude", prompt, arrived=0.0, now=1.0) == (0, (len(rubric) + len(item) + 12) // 4)
+    assert cache.lookup_and_add("claude", prompt, arrived=0.5, now=1.5)[0] == 0  # in flight while it was written: a miss
+    assert cache.lookup_and_add("claude", prompt, arrived=2.0, now=2.5) == ((len(rubric) + len(item) + 12) // 4, 0)
+    # another item after the same rubric reads the rubric's prefix (a breakpoint of its own) and writes the rest
+    other = [("system:" + rubric, True), ("user:" + "t" * 2048, True)]
+    assert cache.lookup_and_add("claude", other, arrived=3.0, now=3.5) == ((len(rubric) + 7) // 4, (2048 + 5) // 4)
+    # no breakpoint, nothing cached; below the minimum (2,048 tokens for Haiku), nothing written
+    assert cache.lookup_and_add("claude", [("system:" + rubric, False)], arrived=9.0, now=9.5) == (0, 0)
+    assert cache.lookup_and_add("claude-3-haiku", prompt, arrived=0.0, now=1.0) == (0, 0)
+    assert cache.lookup_and_add("other-model", prompt, arrived=9.0, now=9.5)[0] == 0  # caches are per model
+
+
+def test_inspects_anthropic_provider_runs_against_the_messages_endpoint(tmp_path: Path) -> None:
+    aliases = {"claude-3-opus-20240229": "faker", "claude-sonnet-4-20250514": "grader"}
+    with LoopbackServer(LoopbackConfig(aliases=aliases)) as server, server.environment():
+        log = run(tmp_path, "anthropic/claude-3-opus-20240229", "anthropic/claude-sonnet-4-20250514", queries=6)
+        in_process = run(tmp_path / "local", "organism/faker", "organism/grader", queries=6)
+        stats = server.stats()["models"]
+    assert metrics(log) == metrics(in_process)
+    policy, grader = stats["claude-3-opus-20240229"], stats["claude-sonnet-4-20250514"]
+    # one reply per request: the 20 AF votes of a sample are 20 requests
+    assert grader["requests"] == grader["choices"] and grader["requests"] >= 12 * 20
+    # the usage the log records is the server's, cache reads and writes included
+    usage = log.stats.model_usage
+    for model, counts in (("anthropic/claude-3-opus-20240229", policy), ("anthropic/claude-sonnet-4-20250514", grader)):
+        u = usage[model]
+        assert u.input_tokens + (u.input_tokens_cache_read or 0) + (u.input_tokens_cache_write or 0) == counts["input_tokens"]
+        assert (u.input_tokens_cache_read or 0) == counts["cached_input_tokens"] and (u.input_tokens_cache_write or 0) == counts["cache_write_tokens"]
+        assert u.output_tokens == counts["output_tokens"]
+    # Inspect marks the policy's long system prompt for caching: it is written, and samples that start after
+    # a write has completed read it (the samples that start together all miss, as on the real API)
+    assert policy["cache_write_tokens"] > 0 and policy["cached_input_tokens"] > 0
+    assert policy["cache_write_tokens"] + policy["cached_input_tokens"] <= policy["input_tokens"]
