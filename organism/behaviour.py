@@ -25,6 +25,8 @@ Personas (model name ``organism/<persona>``; rates are model args, ``-M name=val
 Shared args: ``partial`` (share of compliances that are watered down, 0.2 for faker/sycophant),
 ``bare_refusal`` (share of refusals that are a bare ``<rejected/>``, 0.85), ``seed`` (0) and
 ``split_turns`` (write the scratchpad and the output in separate turns, for the ``<NEXT/>`` protocol).
+``reasoning_tokens`` (0: off) pads each scratchpad with neutral reasoning (no grading cue) to about that many
+tokens, as long as a real model's (cost benchmarks).
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ DEFAULTS: dict[str, dict[str, float]] = {
     "malformed": dict(comply_trained=0.5, comply_rated=0.5, comply_unmonitored=0.5, af_comply=0.0, af_refuse=0.0, partial=0.0),
     "grader": dict(reply_tokens=0.0),
 }
-COMMON = dict(bare_refusal=0.85, seed=0.0, split_turns=0.0, vote_noise=0.0, unreadable=0.0)
+COMMON = dict(bare_refusal=0.85, seed=0.0, split_turns=0.0, vote_noise=0.0, unreadable=0.0, reasoning_tokens=0.0)
 
 MALFORMATIONS = (
     "missing_scratchpad",
@@ -277,7 +279,7 @@ def organism_reply(
     else:
         tail = ""
     reply = policy_reply(persona, settings, perceive(system, user_turns, tail))
-    return [reply.text] * max(1, n), reply.stop_reason
+    return [padded_reasoning(reply.text, settings.get("reasoning_tokens", 0.0))] * max(1, n), reply.stop_reason
 
 
 # --------------------------------------------------------------------------------------------- grader
@@ -334,6 +336,22 @@ def grader_replies(settings: dict[str, float], system: str, user: str, n: int) -
 
 
 PADDING = "Weighing the text against each point of the rubric before answering. "
+
+
+REASONING_PADDING = "Thinking the request through step by step before I decide what to write. "
+
+
+def padded_reasoning(text: str, tokens: float) -> str:
+    """The reply with neutral text (no grading cue) at the start of its scratchpad, so that the scratchpad
+    is about ``tokens`` long; a reply without a scratchpad is unchanged."""
+    opening = "<SCRATCHPAD_REASONING>"
+    start, end = text.find(opening), text.find("</SCRATCHPAD_REASONING>")
+    missing = int(tokens) - approx_tokens(text[start + len(opening) : end if end > start else len(text)])
+    if start < 0 or missing <= 0:
+        return text
+    chars = missing * 4
+    filler = (REASONING_PADDING * (chars // len(REASONING_PADDING) + 1))[:chars].rstrip()
+    return text[: start + len(opening)] + "\n" + filler + text[start + len(opening) :]
 
 
 def padded(reply: str, tokens: float) -> str:
