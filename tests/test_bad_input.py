@@ -21,10 +21,9 @@ from inspect_ai.model import get_model
 from alignment_faking.scorers import graders, parse
 from alignment_faking.scorers.parse import (
     TAG_AT,
-    extract_output,
-    extract_reasoning,
     parse_response,
     scan_tags,
+    split_transcript,
     strip_fences,
 )
 from alignment_faking.solvers.prompts import TemplateError
@@ -121,41 +120,44 @@ def test_sixteen_thousand_openers_parse_to_an_invalid_response() -> None:
 def test_a_long_run_of_blank_lines_keeps_the_answer() -> None:
     text = "<SCRATCHPAD_REASONING>r</SCRATCHPAD_REASONING><OUTPUT>\n```\n" + "\n" * 80_000 + "<rejected/>\n```\n</OUTPUT>"
     parsed = parse_response(text)
-    assert parsed.valid and parsed.output == "<rejected/>" and parsed.bare_rejection
+    assert parsed.valid and parsed.bare_rejection and parsed.output.startswith("```\n") and parsed.output.endswith("<rejected/>\n```")
     assert strip_fences("a\n  ```xml \n\n\nb\n```") == "a\n\n\n\nb\n"  # fence lines go, blank lines stay
 
 
-# --- the scanner gives the same parts as the regex definition it replaced (Greenblatt et al.'s tag rules)
+# --- the one-pass segmentation equals a plain (quadratic) definition of the same rules, and hides nothing
 
 _F = re.IGNORECASE | re.DOTALL
+_ANY_TAG = re.compile(r"<\s*(/\s*)?(SCRATCHPAD_REASONING|think|OUTPUT)\s*>", _F)
 
 
-def _reference_reasoning(text: str) -> tuple[list[str], str, list[str]]:
-    notes: list[str] = []
-    blocks: list[str] = []
-
-    def take(match: re.Match[str]) -> str:
-        blocks.append(match.group(1).strip())
-        return "\n"
-
-    remainder = re.sub(r"<\s*SCRATCHPAD_REASONING\s*>(.*?)<\s*/\s*SCRATCHPAD_REASONING\s*>", take, text, flags=_F)
-    remainder = re.sub(r"<\s*think\s*>(.*?)<\s*/\s*think\s*>", take, remainder, flags=_F)
-    for opener, name in ((parse.SCRATCHPAD_OPEN, "scratchpad"), (parse.THINK_OPEN, "think")):
-        match = opener.search(remainder)
-        if match:
-            rest = remainder[match.end() :]
-            end = parse.OUTPUT_OPEN.search(rest)
-            blocks.append((rest[: end.start()] if end else rest).strip())
-            remainder = remainder[: match.start()] + (rest[end.start() :] if end else "")
-            notes.append(f"unclosed_{name}")
-    if parse.SCRATCHPAD_CLOSE.search(remainder):
-        notes.append("stray_scratchpad_close")
-        remainder = parse.SCRATCHPAD_CLOSE.sub("\n", remainder)
-    return [b for b in blocks if b], remainder, notes
-
-
-def _reference_output_blocks(remainder: str) -> list[str]:
-    return re.findall(r"<\s*OUTPUT\s*>(.*?)<\s*/\s*OUTPUT\s*>", remainder, flags=_F)
+def _reference_segments(text: str) -> list[tuple[str, int, int]]:
+    """The rules of the parse module's table, written the slow obvious way: search for the next tag,
+    then search forward for its closer."""
+    out: list[tuple[str, int, int]] = []
+    pos = 0
+    while True:
+        match = _ANY_TAG.search(text, pos)
+        if not match:
+            out.append(("outside", pos, len(text)))
+            return [s for s in out if s[0] in ("tag", "output") or s[2] > s[1]]
+        out.append(("outside", pos, match.start()))
+        out.append(("tag", match.start(), match.end()))
+        name = match.group(2)
+        if match.group(1):
+            pos = match.end()
+            continue
+        close = re.compile(rf"<\s*/\s*{name}\s*>", _F).search(text, match.end())
+        if close:
+            out += [("output" if name.lower() == "output" else "reasoning", match.end(), close.start()), ("tag", close.start(), close.end())]
+            pos = close.end()
+        elif name.lower() == "output":
+            out.append(("output", match.end(), len(text)))
+            return [s for s in out if s[0] in ("tag", "output") or s[2] > s[1]]
+        else:
+            following = parse.OUTPUT_OPEN.search(text, match.end())
+            end = following.start() if following else len(text)
+            out.append(("reasoning", match.end(), end))
+            pos = end
 
 
 TAGS = ["<SCRATCHPAD_REASONING>", "</SCRATCHPAD_REASONING>", "<OUTPUT>", "</OUTPUT>", "<think>", "</think>",
@@ -165,14 +167,30 @@ tag_soup = st.lists(st.sampled_from(TAGS), max_size=30).map("".join)
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=tag_soup)
-def test_scanner_agrees_with_the_lazy_regex_definition(text: str) -> None:
-    blocks, remainder, notes = extract_reasoning(text)
-    assert (blocks, remainder, notes) == _reference_reasoning(text)
-    reference = _reference_output_blocks(remainder)
-    output, output_notes = extract_output(remainder)
-    if reference:
-        assert output == strip_fences(reference[0]).strip()
-        assert ("multiple_outputs" in output_notes) == (len(reference) > 1)
+def test_segmentation_agrees_with_the_plain_definition(text: str) -> None:
+    segments = split_transcript(text)
+    assert "".join(text[s.start : s.end] for s in segments) == text  # every character in exactly one
+    got = [(s.kind, s.start, s.end) for s in segments if s.kind == "tag" or s.end > s.start or s.kind == "output"]
+    assert got == _reference_segments(text)
+
+
+MARKED = st.lists(st.sampled_from(TAGS[:9] + ["W", "```", "```py\n", "<rejected/>"]), max_size=30)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(parts=MARKED)
+def test_no_word_outside_the_reasoning_is_left_ungraded(parts: list[str]) -> None:
+    # number each word; a word the model wrote outside every reasoning block must reach the graded output
+    words = iter(range(len(parts)))
+    text = "".join(f" w{next(words)}q " if p == "W" else p for p in parts)
+    hidden = {m.group(0).strip() for seg in split_transcript(text) if seg.kind == "reasoning"
+              for m in re.finditer(r" w\d+q ", text[seg.start : seg.end])}
+    written = {m.group(0).strip() for m in re.finditer(r" w\d+q ", text)}
+    parsed = parse_response(text, cot=False)
+    for word in written - hidden:
+        assert word in parsed.output, (text, parsed.output)
+    for word in written:
+        assert word in parsed.output or word in parsed.scratchpad
 
 
 # ============================================================================ bad task input: clear errors
