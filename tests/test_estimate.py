@@ -130,6 +130,14 @@ def test_grader_protocol_follows_the_scorer() -> None:
     anthropic = estimate("gap", {"dataset": "builtin", "queries": 10}, "openai/gpt-4o", "anthropic/claude-3-5-sonnet-20241022", mix)
     assert math.isclose(anthropic.lines[1].usage.requests, n * 0.5 + n * 20 + n * 0.2)
     assert any("20 AF votes = 20 requests" in note for note in anthropic.notes)
+    # ... each after the first reading the rubric and scratchpad from Anthropic's cache, the first writing them
+    grading = anthropic.lines[1].usage
+    assert grading.cached_input_tokens > 0.8 * grading.input_tokens and 0 < grading.cache_write_tokens < 0.1 * grading.input_tokens
+    price = anthropic.lines[1].price
+    uncached = grading.input_tokens - grading.cached_input_tokens - grading.cache_write_tokens
+    assert price["cache_write"] == 1.25 * price["input"] and math.isclose(anthropic.lines[1].cost, (
+        uncached * price["input"] + grading.cached_input_tokens * price["cached_input"] + grading.cache_write_tokens * price["cache_write"]
+        + grading.output_tokens * price["output"]) / 1e6)
     # no scratchpad: no AF and no partial-compliance calls
     no_cot = estimate("gap", {"dataset": "builtin", "queries": 10, "cot": False}, "openai/gpt-4o", "openai/gpt-4o", mix).lines[1].usage
     assert math.isclose(no_cot.requests, n * 0.5)
