@@ -216,3 +216,32 @@ def test_the_benchmark_rejects_unknown_gradings(capsys: pytest.CaptureFixture[st
     with pytest.raises(SystemExit):
         cost.main(["--gradings", "suite,cheapest"])
     assert "unknown grading(s) cheapest; choose from: suite, curtailed" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------- a run's cost per model and role
+
+
+@pytest.mark.parametrize("grader", ["organism/grader", "organism/faker"], ids=["own grader", "same model as graded"])
+def test_run_cost_splits_the_logs_usage_by_role_and_prices_it_from_the_table(tmp_path: Path, grader: str) -> None:
+    from inspect_ai.log import read_eval_log
+
+    from alignment_faking.analysis.cost import format_cost, run_cost
+
+    log = run(tmp_path, gap(dataset="builtin", queries=3), "organism/faker") if grader == "organism/grader" else inspect_eval(
+        gap(dataset="builtin", queries=3), model="organism/faker", model_roles={"grader": grader}, log_dir=str(tmp_path), display="none")[0]
+    header = read_eval_log(log.location, header_only=True)  # the header is enough
+    prices = {"as_of": "test", "batch_discount": {}, "models": {"organism/*": {"input": 1.0, "cached_input": 0.5, "output": 2.0}}}
+    lines = run_cost(header, prices)
+    assert [line.role for line in lines] == ["model", "grader"] and [line.model for line in lines] == ["organism/faker", grader]
+    grader_usage = header.stats.role_usage["grader"]
+    total = header.stats.model_usage
+    assert lines[1].input_tokens == grader_usage.input_tokens and lines[1].output_tokens == grader_usage.output_tokens
+    # the two lines add up to the log's usage per model (with one model in both roles, the grader's share is taken out)
+    assert sum(line.output_tokens for line in lines) == sum(u.output_tokens for u in total.values())
+    assert sum(line.input_tokens for line in lines) == sum(u.input_tokens for u in total.values())
+    for line in lines:
+        assert line.source == "prices"
+        assert math.isclose(line.cost, (line.input_tokens * 1.0 + line.output_tokens * 2.0) / 1e6)
+    assert run_cost(header)[0].cost is None and run_cost(header)[0].source == "none"  # no table, no price in the log
+    text = format_cost(lines)
+    assert text.splitlines()[1].startswith("model   organism/faker") and f"{sum(line.cost for line in lines):,.4f}" in text.splitlines()[-1]
