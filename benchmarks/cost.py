@@ -101,12 +101,10 @@ class Grading:
 OPENAI, RESPONSES, ANTHROPIC = "openai/gpt-4o", "openai/gpt-5", "anthropic/claude-sonnet-4-20250514"
 GRADINGS = (
     Grading("suite", "suite", OPENAI, "chat completions, n choices (the default grader)"),
-    Grading("curtailed", "suite", OPENAI, f"chat completions, curtailed voting (af_vote_rounds={AF_VOTE_ROUNDS})",
-            task_args={"af_vote_rounds": AF_VOTE_ROUNDS}),
+    Grading("reference", "reference", OPENAI, "the paper's protocol, OpenAI (chat or Responses alike: one choice each)"),
     Grading("responses", "suite", RESPONSES, "a Responses-API model, as the suite routes it"),
     Grading("responses_forced", "suite", RESPONSES, "Responses API forced (-M responses_api=true)", model_args={"responses_api": True}),
     Grading("anthropic", "suite", ANTHROPIC, "Anthropic Messages API, one vote per request"),
-    Grading("reference", "reference", OPENAI, "the paper's protocol, OpenAI (chat or Responses alike: one choice each)"),
     Grading("reference_anthropic", "reference", ANTHROPIC, "the paper's protocol, Anthropic Messages API"),
 )
 BY_KEY = {g.key: g for g in GRADINGS}
