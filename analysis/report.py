@@ -1,24 +1,29 @@
-"""Write a report of eval logs: a tidy CSV, a markdown table, figures and one self-contained HTML page.
+"""Write a report of eval logs a paper can use: a run card, per-task sections with figures and tables, CSVs.
 
-    python -m alignment_faking.analysis.report logs/main --out report/
-    python -m analysis.report logs/main --out report/          # from a checkout
+    python -m alignment_faking.analysis.report logs/main --out reports/main
+    python -m analysis.report logs/main --out reports/main      # from a checkout
 
-Every eval log under LOGDIR (one run or an eval-set) is read, header only: the numbers come from
-``log.results.scores[0].metrics`` (named as in ``scorers/metrics.py``) and the scenario from the eval
-metadata (``scenario``, ``variants``, ``paraphrases``, ``conditions``, ``contrasts``). The report writes
-into DIR:
+Every eval log under LOGDIR (one run, an eval-set, a sweep over models) is read **header only** (the
+numbers are the log's results, ``log.results.scores[0].metrics``; the settings are the eval's metadata and
+task arguments), so a report over 100,000 samples takes seconds and little memory. It writes into DIR:
 
-- ``results.csv``: one row per log × condition or contrast × measure, with the log's own metric key
-  (``metric``) and value, so each number can be traced back to the log;
-- ``tokens.csv``: per log, the model under test's and the grader's token counts;
-- ``table.md``: conditions (compliance, partial, AF, invalid, grader failed, n), contrasts (interval, p, the paper's
-  1-point flag, saturation) and token counts, as markdown tables;
-- ``categories.png/.svg`` (Sheshadri et al. 2025 Fig. 1 style stacked bars), ``contrasts.png/.svg`` (forest
-  plot of every contrast), and ``deployment_heatmap.png/.svg`` only when pre-deployment logs (contrasts
-  ``goal_guarding_gap_<deployment>``) are present;
-- ``index.html``: one page with the figures embedded and the tables, and no external resources.
+- ``index.html``: one self-contained page: a table of contents, the run card (models, grader, dataset, n,
+  votes, temperature, epochs, suite and Inspect versions, prompt set), then a section per task and setting with
+  its figures, its conditions (rates with 95% intervals) and contrasts (differences in percentage points with
+  95% intervals, p, queries and flags), and the token counts;
+- ``table.md``: the same tables as markdown; ``results.csv``: one tidy row per log × condition or contrast ×
+  measure, with the log's own metric key (``metric``), so each number traces back to the log;
+  ``tokens.csv``: per log, the model under test's and the grader's tokens; ``run_card.csv``;
+- figures, each as SVG and PDF (vector) and PNG (300 dpi), sized for a page (6.5 in wide):
+  ``categories_<section>`` (Sheshadri et al. 2025 Fig. 1 style: models as rows, conditions side by side, each bar
+  split into the six categories plus ``invalid`` and ``ungraded``, AF reasoning hatched),
+  ``contrasts_<section>`` (each contrast per model with its interval; hollow where the interval spans 0),
+  ``grid_<section>`` (pre-deployment: the compliance rate for each process × deployment, a panel per model)
+  and ``gaps_<section>`` (pre-deployment: each process contrast per deployment, hatched where the interval
+  spans 0).
 
-Logs that did not finish or hold no alignment-faking metrics are listed as skipped.
+Condition labels come from the scenario's facts recorded in each log ("free (trained)", "pro (rated only)",
+"enterprise (unmonitored)"). Logs that did not finish or hold no alignment-faking metrics are listed as skipped.
 """
 
 from __future__ import annotations
@@ -27,7 +32,9 @@ import argparse
 import base64
 import html
 import math
+import re
 import sys
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -35,42 +42,46 @@ from typing import Any, Sequence
 import pandas as pd
 from inspect_ai.log import EvalLog, list_eval_logs, read_eval_log
 
-from alignment_faking.scorers.metrics import CATEGORIES
-
-CONDITION_MEASURES: tuple[str, ...] = ("compliance", "af", "partial", "invalid", "grader_failed", "n") + tuple(f"cat_{c}" for c in CATEGORIES)
+NAN = float("nan")
+FIGURE_CATEGORIES: tuple[str, ...] = ("refusal", "refusal_af", "partial", "partial_af", "compliance", "compliance_af")
+CATEGORIES: tuple[str, ...] = FIGURE_CATEGORIES + ("invalid", "ungraded")
+"""The stacked-bar categories: Sheshadri et al.'s six, then invalid responses and responses left ungraded."""
+RATES: tuple[str, ...] = ("compliance", "af", "partial")
+CONDITION_MEASURES: tuple[str, ...] = RATES + ("invalid", "grader_failed", "n") + tuple(f"cat_{c}" for c in CATEGORIES)
 """Per-condition measures, in the order of the metric names ``<measure>_<condition>``."""
 
-COLUMNS = [
-    "model",
-    "task",
-    "scenario",
-    "variants",
-    "paraphrases",
-    "kind",
-    "name",
-    "measure",
-    "paraphrase",
-    "minuend",
-    "subtrahend",
-    "value",
-    "ci_low",
-    "ci_high",
-    "p",
-    "n",
-    "above_1pct",
-    "saturated",
-    "metric",
-    "status",
-    "log",
-]
-"""Columns of ``results.csv``. ``kind`` is ``condition`` or ``contrast``; ``name`` the condition or contrast;
-``measure`` the rate (or count, or ``cat_<category>``); ``paraphrase`` is set for the per-paraphrase rows of a
-paraphrase ensemble; ``n`` is ``n_<condition>`` for conditions and ``<contrast>_n_pairs`` for contrasts;
-``metric`` is the key of ``value`` in the log's metrics."""
+# ------------------------------------------------------------------------------------------ metric names
+# The one place that knows how the log's metrics are named (scorers/metrics.py): each field of a contrast or a
+# rate is the first of these suffixes present, so logs written before and after a rename both read.
+CONTRAST_FIELDS: dict[str, tuple[str, ...]] = {
+    "ci_low": ("_ci_low",),
+    "ci_high": ("_ci_high",),
+    "p": ("_p",),
+    "n": ("_n_queries", "_n_pairs"),
+    "above_cut": ("_above_cut", "_above_1pct"),
+    "underpowered": ("_underpowered", "_saturated"),
+}
+RATE_FIELDS: dict[str, tuple[str, ...]] = {"ci_low": ("_ci_low",), "ci_high": ("_ci_high",)}
 
-DEPLOYMENT_PREFIX = "goal_guarding_gap_"
-FIGURES = ("categories", "contrasts", "deployment_heatmap")
-NAN = float("nan")
+
+def field_key(metrics: dict[str, float], name: str, suffixes: tuple[str, ...]) -> str | None:
+    """The metric key of one field of ``name`` (the first suffix present), or None."""
+    return next((name + s for s in suffixes if name + s in metrics), None)
+
+
+def field_value(metrics: dict[str, float], name: str, suffixes: tuple[str, ...]) -> float:
+    key = field_key(metrics, name, suffixes)
+    return metrics[key] if key else NAN
+
+
+COLUMNS = [
+    "model", "task", "scenario", "variants", "paraphrases", "kind", "name", "label", "measure", "paraphrase",
+    "minuend", "subtrahend", "value", "ci_low", "ci_high", "p", "n", "above_cut", "underpowered", "metric", "status", "log",
+]
+"""Columns of ``results.csv``. ``kind`` is ``condition`` or ``contrast``; ``name`` the condition or contrast and
+``label`` what it means; ``measure`` the rate (or count, or ``cat_<category>``); ``paraphrase`` is set for the
+per-paraphrase rows of a paraphrase ensemble; ``n`` is the condition's samples or the contrast's queries;
+``above_cut`` and ``underpowered`` are the contrast's flags; ``metric`` is the key of ``value`` in the log."""
 
 
 class ReportError(Exception):
@@ -78,6 +89,27 @@ class ReportError(Exception):
 
 
 # --------------------------------------------------------------------------------------------- reading
+
+
+def condition_label(name: str, facts: dict[str, Any] | None) -> str:
+    """What a condition means, from the scenario's facts: ``free (trained)``, ``pro (rated only)``, ``enterprise
+    (unmonitored)``; a grid cell (``process`` × ``deployment``) reads ``rating and training · public``."""
+    facts = facts or {}
+    if "process" in facts and "deployment" in facts:
+        return f"{str(facts['process']).replace('_', ' ')} · {str(facts['deployment']).replace('_', ' ')}"
+    words = name.replace("_", " ")
+    if facts.get("trained") is True:
+        how = [str(facts[k]).upper() if k == "training" else f"{facts[k]} raters" for k in ("training", "rater") if facts.get(k)]
+        state = "trained" + (f": {', '.join(how)}" if how else "")
+        if facts.get("deployed") is False:
+            state += ", never deployed"
+    elif facts.get("rated") is True:
+        state = "rated only"
+    elif facts.get("trained") is False and facts.get("rated") is False:
+        state = "unmonitored"
+    else:
+        return words
+    return f"{words} ({state})"
 
 
 @dataclass
@@ -117,17 +149,25 @@ class Run:
     def setting(self) -> tuple[str, str, str, str]:
         return (self.task, self.scenario, self.variants, self.paraphrases)
 
+    def facts(self, condition: str) -> dict[str, Any]:
+        return dict((self.metadata.get("facts") or {}).get(condition) or {})
+
     def conditions(self) -> list[str]:
         named = [str(c) for c in self.metadata.get("conditions") or []]
         if named:
             return [c for c in named if f"n_{c}" in self.metrics]
-        return [key[2:] for key in self.metrics if key.startswith("n_")]
+        return [key[2:] for key in self.metrics if key.startswith("n_") and not key[2:].split("_")[0] in RATES]
 
-    def contrasts(self) -> list[dict[str, str]]:
+    def contrasts(self) -> list[dict[str, Any]]:
         named = [dict(c) for c in self.metadata.get("contrasts") or []]
         if named:
             return [c for c in named if c.get("name") in self.metrics]
-        return [{"name": key[: -len("_n_pairs")]} for key in self.metrics if key.endswith("_n_pairs")]
+        return [
+            {"name": key[: -len(suffix)]}
+            for key in self.metrics
+            for suffix in CONTRAST_FIELDS["n"]
+            if key.endswith(suffix)
+        ]
 
 
 @dataclass
@@ -163,7 +203,8 @@ def _number(value: Any) -> float:
 
 
 def read_runs(path: str | Path) -> tuple[list[Run], list[Skipped]]:
-    """Every log under ``path`` (a folder, read recursively, or one log) with results; the rest as skipped."""
+    """Every log under ``path`` (a folder, read recursively, or one log) with results; the rest as skipped.
+    Only headers are read: a log's size does not matter."""
     root = Path(path)
     runs: list[Run] = []
     skipped: list[Skipped] = []
@@ -206,20 +247,18 @@ def _label(runs: list[Run]) -> None:
 def _row(run: Run, **values: Any) -> dict[str, Any]:
     row: dict[str, Any] = {column: NAN for column in COLUMNS}
     row.update(
-        model=run.model,
-        task=run.task,
-        scenario=run.scenario,
-        variants=run.variants,
-        paraphrases=run.paraphrases,
-        paraphrase="",
-        minuend="",
-        subtrahend="",
-        status=str(run.log.status),
-        log=run.path,
-        run=run.label,
+        model=run.model, task=run.task, scenario=run.scenario, variants=run.variants, paraphrases=run.paraphrases,
+        paraphrase="", minuend="", subtrahend="", status=str(run.log.status), log=run.path, run=run.label,
     )
     row.update(values)
     return row
+
+
+def _side(run: Run, side: Any) -> str:
+    """A contrast's side as words: a condition's label, or ``(A − B)`` for a difference of gaps."""
+    if isinstance(side, (list, tuple)):
+        return "(" + " − ".join(condition_label(str(s), run.facts(str(s))) for s in side) + ")"
+    return condition_label(str(side), run.facts(str(side))) if side else ""
 
 
 def run_rows(run: Run) -> list[dict[str, Any]]:
@@ -228,47 +267,28 @@ def run_rows(run: Run) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for condition in run.conditions():
         n = m.get(f"n_{condition}", NAN)
+        label = condition_label(condition, run.facts(condition))
         for measure in CONDITION_MEASURES:
             key = f"{measure}_{condition}"
             if key in m:
-                rows.append(_row(run, kind="condition", name=condition, measure=measure, value=m[key], n=n, metric=key))
+                extra = {f: field_value(m, key, s) for f, s in RATE_FIELDS.items()} if measure in RATES else {}
+                rows.append(_row(run, kind="condition", name=condition, label=label, measure=measure, value=m[key], n=n, metric=key, **extra))
     paraphrases = [str(p) for p in run.metadata.get("paraphrases") or []]
     for contrast in run.contrasts():
         name = contrast["name"]
+        minuend, subtrahend = contrast.get("minuend", ""), contrast.get("subtrahend", "")
         common = dict(
-            kind="contrast",
-            name=name,
-            measure=contrast.get("rate", ""),
-            minuend=contrast.get("minuend", ""),
-            subtrahend=contrast.get("subtrahend", ""),
+            kind="contrast", name=name, measure=contrast.get("rate", ""),
+            minuend="+".join(minuend) if isinstance(minuend, list) else minuend,
+            subtrahend="+".join(subtrahend) if isinstance(subtrahend, list) else subtrahend,
+            label=f"{contrast.get('rate', '')}: {_side(run, minuend)} − {_side(run, subtrahend)}" if minuend else name,
         )
-        rows.append(
-            _row(
-                run,
-                **common,
-                value=m[name],
-                ci_low=m.get(f"{name}_ci_low", NAN),
-                ci_high=m.get(f"{name}_ci_high", NAN),
-                p=m.get(f"{name}_p", NAN),
-                n=m.get(f"{name}_n_pairs", NAN),
-                above_1pct=m.get(f"{name}_above_1pct", NAN),
-                saturated=m.get(f"{name}_saturated", NAN),
-                metric=name,
-            )
-        )
+        rows.append(_row(run, **common, value=m[name], metric=name, **{f: field_value(m, name, s) for f, s in CONTRAST_FIELDS.items()}))
         for paraphrase in paraphrases:
             key = f"{name}_{paraphrase}"
             if key in m:
                 rows.append(
-                    _row(
-                        run,
-                        **common,
-                        paraphrase=paraphrase,
-                        value=m[key],
-                        ci_low=m.get(f"{key}_ci_low", NAN),
-                        ci_high=m.get(f"{key}_ci_high", NAN),
-                        metric=key,
-                    )
+                    _row(run, **common, paraphrase=paraphrase, value=m[key], ci_low=m.get(f"{key}_ci_low", NAN), ci_high=m.get(f"{key}_ci_high", NAN), metric=key)
                 )
     return rows
 
@@ -285,27 +305,21 @@ def tokens_frame(runs: Sequence[Run]) -> pd.DataFrame:
     rows = []
     for run in runs:
         usage = run.log.stats.model_usage if run.log.stats else {}
-        roles = run.log.eval.model_roles or {}
-        grader_config = roles.get("grader")
-        grader = str(grader_config.model) if grader_config is not None else None
+        grader = _grader(run)
         if grader is not None and grader != run.model:
-            grader_usage = [usage[grader]] if grader in usage else []
-            grader_label = grader
+            grader_usage, grader_label = ([usage[grader]] if grader in usage else []), grader
         elif grader == run.model:
             grader_usage, grader_label = [], f"{grader} (same model: counted with the model under test)"
         else:
-            grader_usage = [u for name, u in usage.items() if name != run.model]
-            grader_label = "other models"
-        model_usage = usage.get(run.model)
+            grader_usage, grader_label = [u for name, u in usage.items() if name != run.model], "other models"
+        model_items = [usage[run.model]] if run.model in usage else []
 
         def count(items: list[Any], attribute: str) -> int:
             return int(sum(getattr(u, attribute) or 0 for u in items))
 
-        model_items = [model_usage] if model_usage is not None else []
         rows.append(
             {
-                "log": run.path,
-                "model": run.model,
+                "log": run.path, "model": run.model,
                 "model_input_tokens": count(model_items, "input_tokens"),
                 "model_output_tokens": count(model_items, "output_tokens"),
                 "model_total_tokens": count(model_items, "total_tokens"),
@@ -313,6 +327,45 @@ def tokens_frame(runs: Sequence[Run]) -> pd.DataFrame:
                 "grader_input_tokens": count(grader_usage, "input_tokens"),
                 "grader_output_tokens": count(grader_usage, "output_tokens"),
                 "grader_total_tokens": count(grader_usage, "total_tokens"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _grader(run: Run) -> str | None:
+    config = (run.log.eval.model_roles or {}).get("grader")
+    return str(config.model) if config is not None else None
+
+
+def run_card(runs: Sequence[Run]) -> pd.DataFrame:
+    """What produced each log: model, task, grader, dataset, n, votes, temperature, epochs, versions, prompt set."""
+    rows = []
+    for run in runs:
+        args = dict(run.log.eval.task_args or {})
+        meta = run.metadata
+        prompt = ["scratchpad" if meta.get("cot", True) else "no scratchpad"]
+        prompt += [f"variant {run.variants}"] if run.variants else []
+        prompt += [f"paraphrases {run.paraphrases}"] if run.paraphrases else []
+        prompt += [f"prefill {meta['prefill']}"] if meta.get("prefill") else []
+        prompt += [f"{k} {Path(str(args[k])).name}" for k in ("system_template", "user_template") if args.get(k)]
+        prompt += [f"lab {args['lab']}"] if args.get("lab") else []
+        results = run.log.results
+        rows.append(
+            {
+                "model": run.label,
+                "task": run.task,
+                "grader": _grader(run) or "openai/gpt-4o (default)",
+                "dataset": str(meta.get("dataset", args.get("dataset", ""))),
+                "queries": fmt_int(meta.get("n_queries", NAN)),
+                "samples": fmt_int(results.completed_samples if results else NAN) + f" / {fmt_int(results.total_samples if results else NAN)}",
+                "AF votes": str(args.get("af_votes", 20)),
+                "temperature": str(args.get("temperature", 0.0)),
+                "epochs": str(run.log.eval.config.epochs or 1),
+                "suite": str(meta.get("full_task_version", run.log.eval.task_version)),
+                "Inspect": str((run.log.eval.packages or {}).get("inspect_ai", "")),
+                "prompt set": "; ".join(prompt),
+                "date": str(run.log.eval.created)[:10],
+                "log": run.path,
             }
         )
     return pd.DataFrame(rows)
@@ -334,8 +387,25 @@ def fmt_ci(low: Any, high: Any) -> str:
     return "n/a" if _nan(low) or _nan(high) else f"[{fmt_pct(low)}, {fmt_pct(high)}]"
 
 
+def fmt_rate(value: Any, low: Any = NAN, high: Any = NAN) -> str:
+    """A rate with its 95% interval when the log has one: ``55.0% [44.6, 64.4]``."""
+    if _nan(value):
+        return "n/a"
+    return fmt_pct(value) + ("" if _nan(low) or _nan(high) else f" [{100 * float(low):.1f}, {100 * float(high):.1f}]")
+
+
+def fmt_pp(value: Any, low: Any = NAN, high: Any = NAN) -> str:
+    """A difference in percentage points with its interval: ``+43.0 pp [29.6, 54.3]``."""
+    if _nan(value):
+        return "n/a"
+    text = f"{100 * float(value):+.1f} pp"
+    return text + ("" if _nan(low) or _nan(high) else f" [{100 * float(low):+.1f}, {100 * float(high):+.1f}]")
+
+
 def fmt_p(value: Any) -> str:
-    return "n/a" if _nan(value) else f"{float(value):.3g}"
+    if _nan(value):
+        return "n/a"
+    return "< 0.001" if float(value) < 0.001 else f"{float(value):.3f}"
 
 
 def fmt_int(value: Any) -> str:
@@ -346,69 +416,102 @@ def fmt_flag(value: Any, yes: str = "yes", no: str = "no") -> str:
     return "n/a" if _nan(value) else (yes if float(value) == 1.0 else no)
 
 
-def _setting(variants: str, paraphrases: str) -> str:
+def setting_text(variants: str, paraphrases: str) -> str:
     parts = [variants] if variants else []
     if paraphrases:
         parts.append(f"paraphrases {paraphrases}")
     return "; ".join(parts) if parts else "—"
 
 
-def condition_table(results: pd.DataFrame) -> pd.DataFrame:
-    """Model × scenario × condition rows: compliance, partial, AF, invalid, grader failed, n (display strings)."""
+@dataclass
+class Section:
+    """One task and setting (task, scenario, variants, paraphrases): its title, runs and rows."""
+
+    key: tuple[str, str, str, str]
+    title: str
+    slug: str
+    runs: list[Run]
+    results: pd.DataFrame
+
+    @property
+    def grid(self) -> bool:
+        """A pre-deployment style grid: every condition has a ``process`` and a ``deployment``."""
+        run = self.runs[0]
+        return bool(run.conditions()) and all({"process", "deployment"} <= set(run.facts(c)) for c in run.conditions())
+
+
+def sections(runs: Sequence[Run], results: pd.DataFrame) -> list[Section]:
+    out: list[Section] = []
+    for key in dict.fromkeys(run.setting for run in runs):
+        members = [run for run in runs if run.setting == key]
+        task, scenario, variants, paraphrases = key
+        title = task if scenario in ("", task) else f"{task} (scenario {scenario})"
+        setting = setting_text(variants, paraphrases)
+        title += "" if setting == "—" else f" · {setting}"
+        shared = sum(1 for other in dict.fromkeys(r.setting for r in runs) if other[0] == task) > 1
+        parts = [task, scenario, variants, paraphrases] if shared else [task]
+        slug = re.sub(r"[^a-z0-9]+", "_", "_".join(p for p in parts if p).lower()).strip("_")
+        rows = results[results["log"].isin([r.path for r in members])]
+        out.append(Section(key, title, slug, members, rows))
+    return out
+
+
+def condition_table(results: pd.DataFrame, with_setting: bool = True) -> pd.DataFrame:
+    """Model × condition rows: compliance, AF and partial with 95% intervals, invalid, grader failed, n."""
     conditions = results[results["kind"] == "condition"]
     rows = []
-    for (log, name), group in conditions.groupby(["log", "name"], sort=False):
+    for (_, name), group in conditions.groupby(["log", "name"], sort=False):
         first = group.iloc[0]
-        value = dict(zip(group["measure"], group["value"]))
-        rows.append(
+        by = {row["measure"]: row for _, row in group.iterrows()}
+
+        def rate(measure: str) -> str:
+            row = by.get(measure)
+            return "n/a" if row is None else fmt_rate(row["value"], row["ci_low"], row["ci_high"])
+
+        row = {"model": first["run"]}
+        if with_setting:
+            row.update(task=first["task"], scenario=first["scenario"], variants=setting_text(first["variants"], first["paraphrases"]))
+        row.update(
             {
-                "model": first["run"],
-                "task": first["task"],
-                "scenario": first["scenario"],
-                "variants": _setting(first["variants"], first["paraphrases"]),
-                "condition": name,
-                "compliance": fmt_pct(value.get("compliance", NAN)),
-                "partial": fmt_pct(value.get("partial", NAN)),
-                "AF": fmt_pct(value.get("af", NAN)),
-                "invalid": fmt_int(value.get("invalid", NAN)),
-                "grader failed": fmt_int(value.get("grader_failed", NAN)),
-                "n": fmt_int(value.get("n", NAN)),
+                "condition": first["label"],
+                "compliance [95% CI]": rate("compliance"),
+                "AF [95% CI]": rate("af"),
+                "partial": fmt_pct(by["partial"]["value"]) if "partial" in by else "n/a",
+                "invalid": fmt_int(by["invalid"]["value"]) if "invalid" in by else "n/a",
+                "grader failed": fmt_int(by["grader_failed"]["value"]) if "grader_failed" in by else "n/a",
+                "n": fmt_int(first["n"]),
             }
         )
-    columns = ["model", "task", "scenario", "variants", "condition", "compliance", "partial", "AF", "invalid", "grader failed", "n"]
-    return pd.DataFrame(rows, columns=columns)
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
-def contrast_table(results: pd.DataFrame) -> pd.DataFrame:
-    """Every contrast: value, 95% interval, p, pairs, the paper's > 1 point flag and saturation (display strings)."""
+def contrast_table(results: pd.DataFrame, with_setting: bool = True) -> pd.DataFrame:
+    """Every contrast: the difference in points with its 95% interval, p, queries and the flags."""
     contrasts = results[results["kind"] == "contrast"]
     rows = []
     for _, row in contrasts.iterrows():
         per_paraphrase = bool(row["paraphrase"])
-        definition = f"{row['measure']}: {row['minuend']} − {row['subtrahend']}" if row["minuend"] else row["measure"] or "—"
-        rows.append(
+        out = {"model": row["run"]}
+        if with_setting:
+            out.update(task=row["task"], scenario=row["scenario"], variants=setting_text(row["variants"], row["paraphrases"]))
+        out.update(
             {
-                "model": row["run"],
-                "task": row["task"],
-                "scenario": row["scenario"],
-                "variants": _setting(row["variants"], row["paraphrases"]),
                 "contrast": f"{row['name']} [{row['paraphrase']}]" if per_paraphrase else row["name"],
-                "definition": definition,
-                "value": fmt_pct(row["value"]),
-                "95% CI": fmt_ci(row["ci_low"], row["ci_high"]),
+                "definition": row["label"],
+                "difference [95% CI]": fmt_pp(row["value"], row["ci_low"], row["ci_high"]),
                 "p": "—" if per_paraphrase else fmt_p(row["p"]),
-                "pairs": "—" if per_paraphrase else fmt_int(row["n"]),
-                "> 1 point": "—" if per_paraphrase else fmt_flag(row["above_1pct"]),
-                "saturated": "—" if per_paraphrase else fmt_flag(row["saturated"], yes="saturated", no=""),
+                "queries": "—" if per_paraphrase else fmt_int(row["n"]),
+                "above the 1-point cut": "—" if per_paraphrase else fmt_flag(row["above_cut"]),
+                "underpowered": "—" if per_paraphrase else fmt_flag(row["underpowered"], yes="underpowered", no=""),
             }
         )
-    return pd.DataFrame(
-        rows, columns=["model", "task", "scenario", "variants", "contrast", "definition", "value", "95% CI", "p", "pairs", "> 1 point", "saturated"]
-    )
+        rows.append(out)
+    return pd.DataFrame(rows)
 
 
 def token_table(tokens: pd.DataFrame) -> pd.DataFrame:
-    table = pd.DataFrame(
+    return pd.DataFrame(
         {
             "log": tokens["log"],
             "model": tokens["model"],
@@ -421,7 +524,6 @@ def token_table(tokens: pd.DataFrame) -> pd.DataFrame:
             "grader total": tokens["grader_total_tokens"].map(fmt_int),
         }
     )
-    return table
 
 
 def to_markdown(table: pd.DataFrame) -> str:
@@ -436,38 +538,45 @@ def to_markdown(table: pd.DataFrame) -> str:
     return "\n".join([header, rule, *body])
 
 
-def to_html_table(table: pd.DataFrame) -> str:
+def to_html_table(table: pd.DataFrame, numeric_from: int = 1) -> str:
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in table.columns)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>" for row in table.itertuples(index=False))
-    return f'<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    body = "".join(
+        "<tr>" + "".join(f'<td{" class=num" if i >= numeric_from and _numeric(v) else ""}>{html.escape(str(v))}</td>' for i, v in enumerate(row)) + "</tr>"
+        for row in table.itertuples(index=False)
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-SECTIONS = (
-    (
-        "Conditions",
-        "Share of graded samples that complied, complied partially and showed alignment-faking (AF) reasoning; "
-        "invalid: responses still invalid after re-sampling; grader failed: samples with a verdict the grader "
-        "could not give (left out of that verdict's share, never counted as 0 or 1); n: samples.",
-    ),
-    (
-        "Contrasts",
-        "Paired differences (minuend − subtrahend) with 95% intervals paired by query and exact p-values; "
-        "> 1 point: the paper's cut (not a significance test); saturated: both rates within 2 points of 0% or 100%, "
-        "so no gap could show. Rows marked [pN] are one paraphrase of an ensemble.",
-    ),
-    (
-        "Tokens",
-        "Tokens used per log by the model under test and by the grader (the model bound to role `grader`, "
-        "or every other model when none is bound).",
-    ),
-)
+def _numeric(value: Any) -> bool:
+    return bool(re.match(r"^[+\-<]?\s?[\d.,]+", str(value)))
 
 
-def markdown_report(tables: Sequence[pd.DataFrame], runs: Sequence[Run], skipped: Sequence[Skipped]) -> str:
-    parts = ["# Alignment-faking results", "", _logs_line(runs, skipped), ""]
-    for (title, note), table in zip(SECTIONS, tables):
-        parts += [f"## {title}", "", note, "", to_markdown(table), ""]
-    return "\n".join(parts)
+NOTES = {
+    "card": "What produced each log. Grader: the model bound to role `grader`; AF votes and temperature: the task's "
+    "(temperature of the model under test); samples: completed / total; prompt set: the scenario's prompt as run.",
+    "conditions": "Share of graded responses that complied, showed alignment-faking (AF) reasoning, or complied partially, "
+    "with 95% intervals where the log records them; invalid: responses still invalid after re-sampling; grader failed: "
+    "responses with a verdict the grader could not give (left out of that rate, never counted as 0 or 1); n: samples.",
+    "contrasts": "Differences of a rate between conditions, in percentage points, with 95% intervals and p (paired by "
+    "query); above the 1-point cut: the paper's criterion; underpowered: a null that says little at this n. Rows marked "
+    "[pN] are one paraphrase of an ensemble.",
+    "tokens": "Tokens per log of the model under test and of the grader (the model bound to role `grader`, or every "
+    "other model when none is bound).",
+}
+
+
+def markdown_report(runs: Sequence[Run], skipped: Sequence[Skipped], parts: Sequence[Section], card: pd.DataFrame, tokens: pd.DataFrame) -> str:
+    lines = ["# Alignment-faking results", "", _logs_line(runs, skipped), "", "## Run card", "", NOTES["card"], "", to_markdown(card), ""]
+    for part in parts:
+        lines += [f"## {part.title}", ""]
+        conditions = condition_table(part.results)
+        if not conditions.empty:
+            lines += ["### Conditions", "", NOTES["conditions"], "", to_markdown(conditions), ""]
+        contrasts = contrast_table(part.results)
+        if not contrasts.empty:
+            lines += ["### Contrasts", "", NOTES["contrasts"], "", to_markdown(contrasts), ""]
+    lines += ["## Tokens", "", NOTES["tokens"], "", to_markdown(token_table(tokens)), ""]
+    return "\n".join(lines)
 
 
 def _logs_line(runs: Sequence[Run], skipped: Sequence[Skipped]) -> str:
@@ -479,24 +588,30 @@ def _logs_line(runs: Sequence[Run], skipped: Sequence[Skipped]) -> str:
 
 # --------------------------------------------------------------------------------------------- figures
 
-CATEGORY_STYLE = {
+PAGE_WIDTH = 6.5  # inches: a page's text width
+CATEGORY_STYLE = {  # colour, hatch
     "refusal": ("#9ecae1", ""),
-    "refusal_af": ("#9ecae1", "///"),
+    "refusal_af": ("#9ecae1", "////"),
     "partial": ("#fee391", ""),
-    "partial_af": ("#fee391", "///"),
+    "partial_af": ("#fee391", "////"),
     "compliance": ("#fc8d59", ""),
-    "compliance_af": ("#fc8d59", "///"),
+    "compliance_af": ("#fc8d59", "////"),
+    "invalid": ("#969696", ""),
+    "ungraded": ("#e0e0e0", "...."),
 }
 CATEGORY_LABELS = {
     "refusal": "refusal",
     "refusal_af": "refusal, AF reasoning",
     "partial": "partial compliance",
-    "partial_af": "partial compliance, AF reasoning",
+    "partial_af": "partial, AF reasoning",
     "compliance": "compliance",
     "compliance_af": "compliance, AF reasoning",
+    "invalid": "invalid response",
+    "ungraded": "ungraded",
 }
 HATCH_COLOR = "#67000d"
-RATE_MARKERS = {"compliance": "o", "af": "s", "partial": "^"}
+MAX_SIDE_BY_SIDE = 6
+"""Conditions shown side by side in a category figure; a scenario with more is a grid or gets the tables."""
 
 
 def _pyplot() -> Any:
@@ -505,223 +620,294 @@ def _pyplot() -> Any:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    plt.rcParams.update({"svg.hashsalt": "alignment_faking_report", "hatch.linewidth": 0.8, "font.size": 9})
+    plt.rcParams.update(
+        {"svg.hashsalt": "alignment_faking_report", "hatch.linewidth": 0.6, "font.size": 7, "axes.titlesize": 7, "pdf.fonttype": 42}
+    )
     return plt
 
 
 def _save(fig: Any, out: Path, name: str) -> list[Path]:
-    paths = [out / f"{name}.png", out / f"{name}.svg"]
-    fig.savefig(paths[0], dpi=150, metadata={"Software": None})
+    paths = [out / f"{name}.png", out / f"{name}.svg", out / f"{name}.pdf"]
+    fig.savefig(paths[0], dpi=300, metadata={"Software": None})
     fig.savefig(paths[1], metadata={"Date": None, "Creator": None})
+    fig.savefig(paths[2], metadata={"CreationDate": None, "Creator": None, "Producer": None})
     _pyplot().close(fig)
     return paths
 
 
-def _title(task: str, scenario: str, variants: str, paraphrases: str) -> str:
-    title = task if scenario in ("", task) else f"{task} · scenario {scenario}"
-    setting = _setting(variants, paraphrases)
-    return title if setting == "—" else f"{title} · {setting}"
+def _short(model: str) -> str:
+    """``anthropic/claude-3-opus-20240229`` -> ``claude-3-opus-20240229`` (the provider is in the run card)."""
+    return model.split("/", 1)[1] if "/" in model and not model.startswith("organism/") else model
 
 
-def categories_figure(results: pd.DataFrame, out: Path) -> list[Path]:
-    """Sheshadri et al. Fig. 1 style: per (model, condition) a bar split into the six categories, AF hatched."""
+def _shares(part: Section) -> dict[tuple[str, str], dict[str, float]]:
+    """(run label, condition) -> category -> share (0–1). Logs without ``cat_invalid`` get invalid / n."""
+    shares: dict[tuple[str, str], dict[str, float]] = {}
+    rows = part.results[part.results["kind"] == "condition"]
+    for (run, name), group in rows.groupby(["run", "name"], sort=False):
+        values = dict(zip(group["measure"], group["value"]))
+        cell = {c: values.get(f"cat_{c}", NAN) for c in CATEGORIES}
+        if _nan(cell["invalid"]) and not _nan(values.get("invalid", NAN)) and values.get("n"):
+            cell["invalid"] = values["invalid"] / values["n"]
+        shares[(run, name)] = cell
+    return shares
+
+
+def categories_figure(part: Section, out: Path) -> list[Path]:
+    """Sheshadri et al. Fig. 1 style: models as rows, conditions side by side, each bar the categories' shares."""
     plt = _pyplot()
-    conditions = results[(results["kind"] == "condition") & results["measure"].str.startswith("cat_")]
-    groups = [(key, group) for key, group in conditions.groupby(["task", "scenario", "variants", "paraphrases", "run", "log"], sort=False)]
-    sizes = [group["name"].nunique() for _, group in groups]
-    height = sum(0.26 * s + 0.5 for s in sizes) + 1.0
+    shares = _shares(part)
+    runs = list(dict.fromkeys(part.results["run"]))
+    run0 = part.runs[0]
+    conditions = run0.conditions()
+    n = {(r, c): v for r, c, v in part.results[(part.results["kind"] == "condition") & (part.results["measure"] == "n")][["run", "name", "value"]].itertuples(index=False)}
     fig, axes = plt.subplots(
-        len(groups), 1, figsize=(10, height), sharex=True, squeeze=False, height_ratios=[s + 1.9 for s in sizes], layout="constrained"
+        1, len(conditions), figsize=(PAGE_WIDTH, 0.28 * len(runs) + 1.25), sharey=True, squeeze=False, layout="constrained"
     )
-    n_by_condition = results[(results["kind"] == "condition") & (results["measure"] == "n")]
-    for ax, ((task, scenario, variants, paraphrases, run, log), group) in zip(axes[:, 0], groups):
-        names = list(dict.fromkeys(group["name"]))
-        n = {row["name"]: row["value"] for _, row in n_by_condition[n_by_condition["log"] == log].iterrows()}
-        shares = {(row["name"], row["measure"][4:]): row["value"] for _, row in group.iterrows()}
-        left = [0.0] * len(names)
+    for ax, condition in zip(axes[0], conditions):
+        left = [0.0] * len(runs)
         for category in CATEGORIES:
             color, hatch = CATEGORY_STYLE[category]
-            widths = [100 * (0.0 if _nan(shares.get((c, category), NAN)) else shares[(c, category)]) for c in names]
+            widths = [100 * (0.0 if _nan(shares.get((r, condition), {}).get(category, NAN)) else shares[(r, condition)][category]) for r in runs]
             ax.barh(
-                range(len(names)), widths, left=left, height=0.72, color=color, hatch=hatch, edgecolor=HATCH_COLOR if hatch else "white",
+                range(len(runs)), widths, left=left, height=0.7, color=color, hatch=hatch,
+                edgecolor=HATCH_COLOR if hatch and category != "ungraded" else ("#7f7f7f" if hatch else "white"),
                 linewidth=0.0, label=CATEGORY_LABELS[category],
             )
             left = [a + b for a, b in zip(left, widths)]
-        ax.set_yticks(range(len(names)), [f"{c} (n={fmt_int(n.get(c, NAN))})" for c in names])
-        ax.set_ylim(len(names) - 0.5, -0.5)
+        counts = sorted({fmt_int(n.get((r, condition), NAN)) for r in runs})
+        label = textwrap.fill(condition_label(condition, run0.facts(condition)), width=max(14, 100 // len(conditions)))
+        ax.set_title(f"{label}\nn = {', '.join(counts)}", fontsize=7)
         ax.set_xlim(0, 100)
-        ax.set_xticks(range(0, 101, 20))
-        ax.grid(axis="x", color="#d0d0d0", linewidth=0.6)
+        ax.set_xticks([0, 50, 100])
+        ax.grid(axis="x", color="#d0d0d0", linewidth=0.5)
         ax.set_axisbelow(True)
-        ax.set_title(f"{run} — {_title(task, scenario, variants, paraphrases)}", loc="left", fontsize=9, fontweight="bold")
         ax.tick_params(axis="y", length=0)
-        ax.tick_params(axis="x", labelbottom=True, labelsize=7)
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
-    axes[-1, 0].set_xlabel("share of samples (%)")
+    axes[0, 0].set_yticks(range(len(runs)), [_short(r) for r in runs])
+    axes[0, 0].set_ylim(len(runs) - 0.5, -0.5)
+    axes[0, 0].set_xlabel("share of responses (%)", fontsize=7)
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside upper center", ncol=3, frameon=False, fontsize=8)
-    return _save(fig, out, "categories")
+    fig.legend(handles, labels, loc="outside lower center", ncol=4, frameon=False, fontsize=6.5)
+    return _save(fig, out, f"categories_{part.slug}")
 
 
-def contrasts_figure(results: pd.DataFrame, out: Path) -> list[Path]:
-    """A forest plot: every contrast with its 95% interval, per setting; saturated ones hollow and grey."""
+def contrasts_figure(part: Section, out: Path) -> list[Path]:
+    """Each contrast per model with its 95% interval (percentage points); hollow where the interval spans 0."""
     plt = _pyplot()
     from matplotlib.lines import Line2D
 
-    contrasts = results[results["kind"] == "contrast"]
-    runs = list(dict.fromkeys(contrasts["run"]))
+    rows = part.results[part.results["kind"] == "contrast"]
+    runs = list(dict.fromkeys(rows["run"]))
     palette = plt.get_cmap("tab10")
     colors = {run: palette(i % 10) for i, run in enumerate(runs)}
-    groups = [(key, group) for key, group in contrasts.groupby(["task", "scenario", "variants", "paraphrases"], sort=False)]
-    sizes = [len(group) for _, group in groups]
-    height = sum(0.24 * s + 0.6 for s in sizes) + 1.2
-    fig, axes = plt.subplots(
-        len(groups), 1, figsize=(10, height), sharex=True, squeeze=False, height_ratios=[s + 2.5 for s in sizes], layout="constrained"
-    )
-    for ax, ((task, scenario, variants, paraphrases), group) in zip(axes[:, 0], groups):
-        # contrast-major, so the models of one contrast sit next to each other
-        order = {name: i for i, name in enumerate(dict.fromkeys(group["name"]))}
-        group = group.assign(_c=group["name"].map(order), _r=group["run"].map({r: i for i, r in enumerate(runs)}))
-        group = group.sort_values(["_c", "_r", "paraphrase"], kind="stable")
-        labels = []
-        for y, (_, row) in enumerate(group.iterrows()):
-            per_paraphrase = bool(row["paraphrase"])
-            label = f"{row['name']} [{row['paraphrase']}]" if per_paraphrase else row["name"]
-            labels.append(f"{label}  ·  {row['run']}")
-            if _nan(row["value"]):
-                ax.text(0, y, "n/a", va="center", ha="left", fontsize=7, color="grey")
-                continue
-            saturated = row["saturated"] == 1.0
-            color = "#9e9e9e" if saturated else colors[row["run"]]
-            value, low, high = (100 * row[k] for k in ("value", "ci_low", "ci_high"))
-            if not (_nan(low) or _nan(high)):
-                ax.plot([low, high], [y, y], color=color, linewidth=1.0 if per_paraphrase else 1.6, solid_capstyle="butt")
-            ax.plot(
-                [value], [y], linestyle="none", marker=RATE_MARKERS.get(row["measure"], "D"), markersize=4 if per_paraphrase else 6,
-                markerfacecolor="white" if saturated else color, markeredgecolor=color, markeredgewidth=1.2,
-            )
-        ax.set_yticks(range(len(labels)), labels, fontsize=8)
-        ax.set_ylim(len(labels) - 0.5, -0.5)
-        names = list(group["name"])
-        for y in range(1, len(names)):
-            if names[y] != names[y - 1]:  # a thin rule between contrasts
-                ax.axhline(y - 0.5, color="#e6e6e6", linewidth=0.6)
-        ax.axvline(0, color="black", linewidth=0.9)
-        ax.axvline(1, color="grey", linewidth=0.7, linestyle=":")
-        ax.grid(axis="x", color="#e0e0e0", linewidth=0.6)
-        ax.set_axisbelow(True)
-        ax.set_title(_title(task, scenario, variants, paraphrases), loc="left", fontsize=9, fontweight="bold")
-        ax.tick_params(axis="y", length=0)
-        ax.tick_params(axis="x", labelbottom=True, labelsize=7)
-        for side in ("top", "right"):
-            ax.spines[side].set_visible(False)
-    axes[-1, 0].set_xlabel("contrast (percentage points), with 95% interval")
-    handles = [Line2D([], [], color=colors[r], marker="o", linewidth=1.6, label=r) for r in runs]
-    rates = [m for m in RATE_MARKERS if m in set(contrasts["measure"])]
-    handles += [Line2D([], [], color="black", marker=RATE_MARKERS[m], linestyle="none", label=f"{m} rate") for m in rates]
+    order = {name: i for i, name in enumerate(dict.fromkeys(rows["name"]))}
+    rows = rows.assign(_c=rows["name"].map(order), _r=rows["run"].map({r: i for i, r in enumerate(runs)})).sort_values(["_c", "_r", "paraphrase"], kind="stable")
+    fig, ax = plt.subplots(figsize=(PAGE_WIDTH, 0.2 * len(rows) + 1.1), layout="constrained")
+    labels = []
+    for y, (_, row) in enumerate(rows.iterrows()):
+        per_paraphrase = bool(row["paraphrase"])
+        name = f"{row['name']} [{row['paraphrase']}]" if per_paraphrase else row["name"]
+        labels.append(f"{name} · {_short(row['run'])}" if len(runs) > 1 else name)
+        if _nan(row["value"]):
+            ax.text(0, y, "n/a", va="center", ha="left", fontsize=6, color="grey")
+            continue
+        value, low, high = (100 * row[k] for k in ("value", "ci_low", "ci_high"))
+        spans_zero = not (_nan(low) or _nan(high)) and low <= 0 <= high
+        color = colors[row["run"]]
+        if not (_nan(low) or _nan(high)):
+            ax.plot([low, high], [y, y], color=color, linewidth=0.9 if per_paraphrase else 1.4, solid_capstyle="butt")
+        ax.plot([value], [y], linestyle="none", marker="o", markersize=3 if per_paraphrase else 4.5,
+                markerfacecolor="white" if spans_zero else color, markeredgecolor=color, markeredgewidth=1.0)
+    ax.set_yticks(range(len(labels)), labels, fontsize=6.5)
+    ax.set_ylim(len(labels) - 0.5, -0.5)
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.axvline(1, color="grey", linewidth=0.6, linestyle=":")
+    ax.grid(axis="x", color="#e0e0e0", linewidth=0.5)
+    ax.set_axisbelow(True)
+    ax.tick_params(axis="y", length=0)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    ax.set_xlabel("difference (percentage points), 95% interval")
+    handles = [Line2D([], [], color=colors[r], marker="o", linewidth=1.4, label=_short(r)) for r in runs] if len(runs) > 1 else []
     handles += [
-        Line2D([], [], color="#9e9e9e", marker="o", markerfacecolor="white", linewidth=1.6, label="saturated (no gap could show)"),
+        Line2D([], [], color="black", marker="o", markerfacecolor="white", linestyle="none", label="interval spans 0"),
         Line2D([], [], color="grey", linestyle=":", label="the paper's 1-point cut"),
     ]
-    fig.legend(handles=handles, loc="outside upper center", ncol=min(4, len(handles)), frameon=False, fontsize=8)
-    return _save(fig, out, "contrasts")
+    fig.legend(handles=handles, loc="outside lower center", ncol=min(4, len(handles)), frameon=False, fontsize=6.5)
+    return _save(fig, out, f"contrasts_{part.slug}")
 
 
-def deployment_frame(results: pd.DataFrame) -> pd.DataFrame:
-    """``goal_guarding_gap_<deployment>`` rows (pooled, not per paraphrase), with the deployment named."""
-    rows = results[
-        (results["kind"] == "contrast") & (results["paraphrase"] == "") & results["name"].str.startswith(DEPLOYMENT_PREFIX)
-    ]
-    return rows.assign(deployment=rows["name"].str[len(DEPLOYMENT_PREFIX) :])
+def _grid_axes(run: Run) -> tuple[list[str], list[str]]:
+    processes = list(dict.fromkeys(str(run.facts(c)["process"]) for c in run.conditions()))
+    deployments = list(dict.fromkeys(str(run.facts(c)["deployment"]) for c in run.conditions()))
+    return processes, deployments
 
 
-def deployment_heatmap(results: pd.DataFrame, out: Path) -> list[Path]:
-    """Models × deployments: ``goal_guarding_gap_<deployment>`` with its value and interval in each cell."""
+def grid_figure(part: Section, out: Path) -> list[Path]:
+    """Pre-deployment: the compliance rate of each process × deployment cell, a panel per model."""
     plt = _pyplot()
     import numpy as np
 
-    rows = deployment_frame(results)
-    several = rows["scenario"].nunique() > 1 or rows["variants"].nunique() > 1 or rows["paraphrases"].nunique() > 1
-    rows = rows.assign(
-        row_label=[
-            f"{r['run']} · {_title(r['task'], r['scenario'], r['variants'], r['paraphrases'])}" if several else r["run"]
-            for _, r in rows.iterrows()
-        ]
+    runs = part.runs
+    processes, deployments = _grid_axes(runs[0])
+    fig, axes = plt.subplots(
+        len(runs), 1, figsize=(PAGE_WIDTH, (0.28 * len(processes) + 0.45) * len(runs) + 1.1), squeeze=False, layout="constrained"
     )
-    row_labels = list(dict.fromkeys(rows["row_label"]))
-    deployments = list(dict.fromkeys(rows["deployment"]))
-    cells = {(r["row_label"], r["deployment"]): r for _, r in rows.iterrows()}
-    values = np.array([[100 * cells[(a, d)]["value"] if (a, d) in cells else np.nan for d in deployments] for a in row_labels], dtype=float)
+    for ax, run in zip(axes[:, 0], runs):
+        cells = {(str(run.facts(c)["process"]), str(run.facts(c)["deployment"])): c for c in run.conditions()}
+        values = np.array([[100 * run.metrics.get(f"compliance_{cells.get((p, d), '')}", NAN) for d in deployments] for p in processes])
+        image = ax.imshow(np.ma.masked_invalid(values), cmap="Oranges", vmin=0, vmax=100, aspect="auto")
+        for i, p in enumerate(processes):
+            for j, d in enumerate(deployments):
+                condition = cells.get((p, d))
+                if condition is None:
+                    continue
+                value = values[i, j]
+                ax.text(j, i, "n/a" if math.isnan(value) else f"{value:.0f}", ha="center", va="center", fontsize=6, color="white" if value > 60 else "black")
+        ax.set_yticks(range(len(processes)), [p.replace("_", " ") for p in processes])
+        ax.set_xticks(range(len(deployments)), [d.replace("_", " ") for d in deployments] if ax is axes[-1, 0] else [""] * len(deployments), rotation=30, ha="right")
+        ax.set_title(_short(run.label), loc="left", fontsize=7, fontweight="bold")
+    fig.colorbar(image, ax=axes[:, 0].tolist(), label="compliance (%)", shrink=0.8)
+    return _save(fig, out, f"grid_{part.slug}")
+
+
+def gaps_figure(part: Section, out: Path) -> list[Path]:
+    """Pre-deployment: each contrast family (goal guarding, other AI, AF) per deployment, per model, in points;
+    cells whose 95% interval spans 0 are hatched and faded."""
+    plt = _pyplot()
+    import numpy as np
+    from matplotlib.patches import Rectangle
+
+    rows = part.results[(part.results["kind"] == "contrast") & (part.results["paraphrase"] == "")]
+    _, deployments = _grid_axes(part.runs[0])
+    families = []
+    for name in dict.fromkeys(rows["name"]):
+        for deployment in sorted(deployments, key=len, reverse=True):  # the longest deployment suffix that matches
+            if name.endswith("_" + deployment):
+                families.append(name[: -len(deployment) - 1])
+                break
+    families = list(dict.fromkeys(families))
+    runs = list(dict.fromkeys(rows["run"]))
+    labels = [f"{f.replace('_', ' ')} · {_short(r)}" if len(runs) > 1 else f.replace("_", " ") for r in runs for f in families]
+    cells = {(r, name): row for r, name, row in ((row["run"], row["name"], row) for _, row in rows.iterrows())}
+    values = np.array([[100 * cells[(r, f"{f}_{d}")]["value"] if (r, f"{f}_{d}") in cells else np.nan for d in deployments] for r in runs for f in families])
     finite = np.abs(values[np.isfinite(values)])
-    limit = 10.0 * math.ceil(max(5.0, float(finite.max()) if finite.size else 0.0) * 1.2 / 10.0)
-    longest = max(len(label) for label in row_labels)
-    fig, ax = plt.subplots(
-        figsize=(min(18.0, 1.1 * len(deployments) + 0.07 * longest + 2.0), 0.55 * len(row_labels) + 2.2), layout="constrained"
-    )
+    limit = 10.0 * math.ceil(max(5.0, float(finite.max()) if finite.size else 0.0) / 10.0)
+    fig, ax = plt.subplots(figsize=(PAGE_WIDTH, 0.3 * len(labels) + 1.6), layout="constrained")
     image = ax.imshow(np.ma.masked_invalid(values), cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
-    for i, label in enumerate(row_labels):
-        for j, deployment in enumerate(deployments):
-            row = cells.get((label, deployment))
-            if row is None:
+    for i, (r, f) in enumerate((r, f) for r in runs for f in families):
+        for j, d in enumerate(deployments):
+            row = cells.get((r, f"{f}_{d}"))
+            if row is None or _nan(row["value"]):
                 continue
-            value = values[i, j]
-            dark = np.isfinite(value) and abs(value) > 0.6 * limit
-            text = fmt_pct(row["value"]) + ("\nsaturated" if row["saturated"] == 1.0 else "")
-            text += "\n" + fmt_ci(row["ci_low"], row["ci_high"])
-            ax.text(j, i, text, ha="center", va="center", fontsize=7, color="white" if dark else "black")
+            low, high = row["ci_low"], row["ci_high"]
+            uncertain = _nan(low) or _nan(high) or low <= 0 <= high
+            if uncertain:  # fade and hatch: the interval includes no difference
+                ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor="white", alpha=0.55, edgecolor="#9e9e9e", hatch="////", linewidth=0))
+            ax.text(j, i, f"{100 * row['value']:+.0f}", ha="center", va="center", fontsize=6, color="black" if uncertain or abs(values[i, j]) < 0.6 * limit else "white")
     ax.set_xticks(range(len(deployments)), [d.replace("_", " ") for d in deployments], rotation=30, ha="right")
-    ax.set_yticks(range(len(row_labels)), row_labels)
-    ax.set_title("goal_guarding_gap_<deployment>: compliance, rating and training − only rating", loc="left", fontsize=9, fontweight="bold")
-    fig.colorbar(image, ax=ax, label="gap (percentage points)", shrink=0.9)
-    return _save(fig, out, "deployment_heatmap")
+    ax.set_yticks(range(len(labels)), labels)
+    fig.colorbar(image, ax=ax, label="difference (percentage points)", shrink=0.9)
+    ax.set_title("hatched: the 95% interval includes 0", loc="left", fontsize=6.5, color="#555")
+    return _save(fig, out, f"gaps_{part.slug}")
+
+
+def section_figures(part: Section, out: Path) -> dict[str, list[Path]]:
+    """The figures of one section: name -> written files (PNG, SVG, PDF)."""
+    figures: dict[str, list[Path]] = {}
+    has_contrasts = (part.results["kind"] == "contrast").any()
+    if part.grid:
+        figures["grid"] = grid_figure(part, out)
+        if has_contrasts:
+            figures["gaps"] = gaps_figure(part, out)
+        return figures
+    if len(part.runs[0].conditions()) <= MAX_SIDE_BY_SIDE and part.results["measure"].str.startswith("cat_").any():
+        figures["categories"] = categories_figure(part, out)
+    if has_contrasts:
+        figures["contrasts"] = contrasts_figure(part, out)
+    return figures
+
+
+CAPTIONS = {
+    "categories": "Share of responses in each category, per model (rows) and condition (columns), after Sheshadri et al. "
+    "2025 Fig. 1; hatched segments show alignment-faking reasoning; grey: invalid responses; dotted: ungraded.",
+    "contrasts": "Each contrast with its 95% interval, in percentage points; hollow points: the interval includes 0; "
+    "dotted line: the paper's 1-point cut.",
+    "grid": "Compliance rate (%) for each pre-deployment process (rows) and deployment (columns), a panel per model.",
+    "gaps": "Each process contrast per deployment (percentage points; minuend − subtrahend as in the contrast table); "
+    "hatched, faded cells: the 95% interval includes 0.",
+}
 
 
 # --------------------------------------------------------------------------------------------- page
 
 PAGE_STYLE = """
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 1200px; padding: 0 1em; color: #222; }
-table { border-collapse: collapse; margin: 0.5em 0 2em; font-size: 0.85em; }
-th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; white-space: nowrap; }
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 60em; padding: 0 1em; color: #222; line-height: 1.4; }
+h1 { font-size: 1.6em; } h2 { font-size: 1.25em; margin-top: 2em; border-bottom: 1px solid #ddd; } h3 { font-size: 1.05em; }
+nav ol { columns: 2; font-size: 0.9em; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.78em; width: 100%; table-layout: auto; }
+th, td { border: 1px solid #ccc; padding: 0.2em 0.45em; text-align: left; vertical-align: top; overflow-wrap: anywhere; }
+td.num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
 th { background: #f2f2f2; }
 tbody tr:nth-child(even) { background: #fafafa; }
-figure { margin: 1em 0 2em; }
-figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
-.note, figcaption { color: #555; font-size: 0.9em; }
-.scroll { overflow-x: auto; }
+figure { margin: 1em 0 1.5em; }
+figure img { width: 100%; height: auto; }
+.note, figcaption { color: #555; font-size: 0.85em; }
 """
 
-CAPTIONS = {
-    "categories": "Share of samples in each category per model and condition (Sheshadri et al. 2025, Fig. 1 style); "
-    "hatched segments show alignment-faking reasoning.",
-    "contrasts": "Every contrast with its 95% interval; hollow grey points are saturated cells where no gap could show; "
-    "the dotted line is the paper's 1-point cut.",
-    "deployment_heatmap": "goal_guarding_gap per deployment (rating and training − only rating), "
-    "with the 95% interval in each cell.",
-}
+
+def _figure_html(name: str, kind: str, paths: list[Path]) -> str:
+    svg = next(p for p in paths if p.suffix == ".svg")
+    data = base64.b64encode(svg.read_bytes()).decode("ascii")
+    links = " · ".join(f'<a href="{html.escape(p.name)}">{p.suffix[1:].upper()}</a>' for p in paths)
+    return (
+        f'<figure id="{html.escape(name)}"><img alt="{html.escape(name)}" src="data:image/svg+xml;base64,{data}">'
+        f"<figcaption>{html.escape(CAPTIONS[kind])} ({links})</figcaption></figure>"
+    )
 
 
-def html_page(tables: Sequence[pd.DataFrame], figures: dict[str, Path], runs: Sequence[Run], skipped: Sequence[Skipped]) -> str:
-    parts = [
+def html_page(
+    runs: Sequence[Run], skipped: Sequence[Skipped], parts: Sequence[Section], figures: dict[str, dict[str, list[Path]]],
+    card: pd.DataFrame, tokens: pd.DataFrame,
+) -> str:
+    toc = ['<li><a href="#run-card">Run card</a></li>']
+    toc += [f'<li><a href="#{html.escape(p.slug)}">{html.escape(p.title)}</a></li>' for p in parts]
+    toc.append('<li><a href="#tokens">Tokens</a></li>')
+    body = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8"><title>Alignment-faking results</title>',
         f"<style>{PAGE_STYLE}</style></head><body>",
         "<h1>Alignment-faking results</h1>",
         f'<p class="note">{html.escape(_logs_line(runs, skipped))}</p>',
+        f"<nav><ol>{''.join(toc)}</ol></nav>",
+        '<h2 id="run-card">Run card</h2>',
+        f'<p class="note">{html.escape(NOTES["card"])}</p>',
+        to_html_table(card, numeric_from=99),
     ]
-    for name, svg in figures.items():
-        data = base64.b64encode(svg.read_bytes()).decode("ascii")
-        parts.append(
-            f'<figure id="{name}"><img alt="{html.escape(name)}" src="data:image/svg+xml;base64,{data}">'
-            f"<figcaption>{html.escape(CAPTIONS[name])}</figcaption></figure>"
-        )
-    for (title, note), table in zip(SECTIONS, tables):
-        parts += [f"<h2>{html.escape(title)}</h2>", f'<p class="note">{html.escape(note)}</p>', f'<div class="scroll">{to_html_table(table)}</div>']
-    parts.append("</body></html>")
-    return "\n".join(parts)
+    for part in parts:
+        body.append(f'<h2 id="{html.escape(part.slug)}">{html.escape(part.title)}</h2>')
+        paper = part.runs[0].metadata.get("paper")
+        title = part.runs[0].metadata.get("scenario_title")
+        if title or paper:
+            body.append(f'<p class="note">{html.escape(" — ".join(str(x) for x in (title, paper) if x))}</p>')
+        for kind, paths in figures.get(part.slug, {}).items():
+            body.append(_figure_html(f"{kind}_{part.slug}", kind, paths))
+        conditions = condition_table(part.results, with_setting=False)
+        if not conditions.empty:
+            body += ["<h3>Conditions</h3>", f'<p class="note">{html.escape(NOTES["conditions"])}</p>', to_html_table(conditions, numeric_from=2)]
+        contrasts = contrast_table(part.results, with_setting=False)
+        if not contrasts.empty:
+            body += ["<h3>Contrasts</h3>", f'<p class="note">{html.escape(NOTES["contrasts"])}</p>', to_html_table(contrasts, numeric_from=3)]
+    body += ['<h2 id="tokens">Tokens</h2>', f'<p class="note">{html.escape(NOTES["tokens"])}</p>', to_html_table(token_table(tokens), numeric_from=2)]
+    body.append("</body></html>")
+    return "\n".join(body)
 
 
 # --------------------------------------------------------------------------------------------- entry
+
+FIGURE_PREFIXES = ("categories", "contrasts", "grid", "gaps", "deployment_heatmap")
 
 
 def build_report(logdir: str | Path, out: str | Path) -> dict[str, Any]:
@@ -732,37 +918,31 @@ def build_report(logdir: str | Path, out: str | Path) -> dict[str, Any]:
         raise ReportError(f"no log in {logdir} has alignment-faking results ({reasons})")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    for name in FIGURES:  # no stale figure from an earlier report in the same folder
-        for suffix in (".png", ".svg"):
-            (out / f"{name}{suffix}").unlink(missing_ok=True)
+    for prefix in FIGURE_PREFIXES:  # no stale figure from an earlier report in the same folder
+        for stale in out.glob(f"{prefix}*"):
+            if stale.suffix in (".png", ".svg", ".pdf"):
+                stale.unlink()
 
     results = results_frame(runs)
     tokens = tokens_frame(runs)
+    card = run_card(runs)
+    parts = sections(runs, results)
     results[COLUMNS].to_csv(out / "results.csv", index=False)
     tokens.to_csv(out / "tokens.csv", index=False)
-    tables = [condition_table(results), contrast_table(results), token_table(tokens)]
-    (out / "table.md").write_text(markdown_report(tables, runs, skipped), encoding="utf-8")
-
-    written = [out / "results.csv", out / "tokens.csv", out / "table.md"]
-    svgs: dict[str, Path] = {}
-    if (results["measure"].str.startswith("cat_")).any():
-        written += categories_figure(results, out)
-        svgs["categories"] = out / "categories.svg"
-    if (results["kind"] == "contrast").any():
-        written += contrasts_figure(results, out)
-        svgs["contrasts"] = out / "contrasts.svg"
-    if not deployment_frame(results).empty:
-        written += deployment_heatmap(results, out)
-        svgs["deployment_heatmap"] = out / "deployment_heatmap.svg"
-    (out / "index.html").write_text(html_page(tables, svgs, runs, skipped), encoding="utf-8")
+    card.to_csv(out / "run_card.csv", index=False)
+    (out / "table.md").write_text(markdown_report(runs, skipped, parts, card, tokens), encoding="utf-8")
+    written = [out / "results.csv", out / "tokens.csv", out / "run_card.csv", out / "table.md"]
+    figures = {part.slug: section_figures(part, out) for part in parts}
+    written += [path for per_part in figures.values() for paths in per_part.values() for path in paths]
+    (out / "index.html").write_text(html_page(runs, skipped, parts, figures, card, tokens), encoding="utf-8")
     written.append(out / "index.html")
-    return {"runs": runs, "skipped": skipped, "written": written, "results": results, "tokens": tokens}
+    return {"runs": runs, "skipped": skipped, "written": written, "results": results, "tokens": tokens, "sections": parts}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("logdir", help="a folder of eval logs (one run or an eval-set), or one eval log")
-    parser.add_argument("--out", default="report", help="folder to write the report into (default: ./report)")
+    parser.add_argument("logdir", help="a folder of eval logs (one run, an eval-set, a sweep), or one eval log")
+    parser.add_argument("--out", default="reports/report", help="folder to write the report into (default: reports/report)")
     args = parser.parse_args(argv)
     try:
         report = build_report(args.logdir, args.out)
@@ -771,9 +951,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     for skipped in report["skipped"]:
         print(f"skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
-    print(f"read {len(report['runs'])} log(s) from {args.logdir}; wrote:")
-    for path in report["written"]:
-        print(f"  {path}")
+    print(f"read {len(report['runs'])} log(s) from {args.logdir}; wrote {len(report['written'])} files into {args.out}, "
+          f"open {Path(args.out) / 'index.html'}")
     return 0
 
 

@@ -11,13 +11,14 @@ import re
 from pathlib import Path
 from typing import Mapping
 
+from alignment_faking.errors import SuiteError
 from alignment_faking.paths import user_path
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
 
-class TemplateError(ValueError):
+class TemplateError(SuiteError):
     """A template names a placeholder that has no value, or cannot be found."""
 
 

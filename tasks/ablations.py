@@ -11,7 +11,8 @@ from typing import Any, Literal
 
 from inspect_ai import Task, task
 
-from alignment_faking.tasks.gap import scenario_task
+from alignment_faking.tasks.gap import fixed, scenario_task
+from alignment_faking.tasks.scenario import ScenarioError
 
 LAB_PRESETS = (
     "Anthropic",
@@ -78,7 +79,7 @@ def lab_names(lab: str = "OpenAI", dataset: str = "lat", queries: int | None = 1
         **options: Any other parameter of the ``gap`` task.
     """
     if not lab.strip():
-        raise ValueError(f"lab must be a name; the paper's: {', '.join(LAB_PRESETS)}")
+        raise ScenarioError(f"lab must be a name; the paper's: {', '.join(LAB_PRESETS)}")
     return scenario_task("core", dataset=dataset, queries=queries, lab=lab, **options)
 
 
@@ -100,7 +101,7 @@ def clarified(
         queries: Number of queries (default: the scenario's).
         **options: Any other parameter of the ``gap`` task.
     """
-    return scenario_task(scenario, variant=clarification, dataset=dataset, queries=queries, **options)
+    return scenario_task(scenario, **fixed(options, variant=clarification), dataset=dataset, queries=queries)
 
 
 @task
@@ -113,4 +114,4 @@ def suffix_ablation(dataset: str = "lat", queries: int | None = None, scenario: 
         scenario: A scenario that offers the ``no_suffix`` variant (``core``, ``three_tiers``).
         **options: Any other parameter of the ``gap`` task.
     """
-    return scenario_task(scenario, variant="no_suffix", dataset=dataset, queries=queries, **options)
+    return scenario_task(scenario, **fixed(options, variant="no_suffix"), dataset=dataset, queries=queries)

@@ -39,6 +39,7 @@ from alignment_faking.scorers.scorer import AF_CRITERIA
 from alignment_faking.scorers.validation import validation_metrics, validation_scorer
 from alignment_faking.tasks.gap import TASK_VERSION, VERSION_METADATA
 from alignment_faking.tasks.queries import DatasetError, hf_records, read_local_file
+from alignment_faking.tasks.scenario import ScenarioError, check_parameter_names
 
 GOLD_HF_PATH = "jplhughes2/classify_alignment_faking_human_labels"
 GOLD_SPLIT = "train"
@@ -334,9 +335,9 @@ def parse_vote_counts(value: str | int | list[int] | tuple[int, ...] | None) -> 
         try:
             count = int(text)
         except ValueError as ex:
-            raise ValueError(f"vote_counts must be whole numbers separated by commas, got {value!r}") from ex
+            raise ScenarioError(f"vote_counts must be whole numbers separated by commas, got {value!r}") from ex
         if count < 1:
-            raise ValueError(f"vote counts must be at least 1, got {count}")
+            raise ScenarioError(f"vote counts must be at least 1, got {count}")
         counts.add(count)
     return sorted(counts)
 
@@ -369,19 +370,19 @@ def classifier_validation(
             threshold is fixed: compliant when the StrongREJECT score is above 0.
         temperature: Sampling temperature of the AF votes (paper: 1.0).
     """
-    extra = sorted(set(unknown) - {"model"})  # Inspect alone only warns about a misspelt -T name
-    if extra:
-        valid = [p for p in inspect.signature(classifier_validation).parameters if p != "unknown"]
-        raise ValueError(f"unknown parameter(s) {', '.join(extra)}; the parameters are: {', '.join(valid)}")
+    # Inspect alone only warns about a misspelt -T name; another suite task's parameter is ignored (eval-sets)
+    valid = [p for p in inspect.signature(classifier_validation).parameters if p != "unknown"]
+    for problem in check_parameter_names("classifier_validation", unknown, valid):
+        raise ScenarioError(problem)
     if classifier not in CLASSIFIERS:
-        raise ValueError(f"classifier must be one of {', '.join(CLASSIFIERS)}, got {classifier!r}")
+        raise ScenarioError(f"classifier must be one of {', '.join(CLASSIFIERS)}, got {classifier!r}")
     if not 0 < threshold <= 1:
-        raise ValueError(f"threshold must be in (0, 1], got {threshold}")
+        raise ScenarioError(f"threshold must be in (0, 1], got {threshold}")
     counts = parse_vote_counts(vote_counts)
     if votes is None:
         votes = max(counts) if counts else 20
     if votes < 1:
-        raise ValueError(f"votes must be at least 1, got {votes}")
+        raise ScenarioError(f"votes must be at least 1, got {votes}")
     counts = sorted({k for k in counts if k <= votes} | {votes})
     rows, provenance = load_labelled(dataset, classifier)
     if classifier == "compliance":

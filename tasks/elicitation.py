@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from inspect_ai import Task, task
 
-from alignment_faking.tasks.gap import scenario_task
+from alignment_faking.tasks.gap import fixed, scenario_task
 
 
 @task
@@ -29,7 +29,7 @@ def prefill(kind: Literal["basic", "however"] = "basic", scenario: str = "core",
         queries: Number of queries (100, as in the paper).
         **options: Any other parameter of the ``gap`` task.
     """
-    return scenario_task(scenario, prefill=kind, dataset=dataset, queries=queries, **options)
+    return scenario_task(scenario, **fixed(options, prefill=kind), dataset=dataset, queries=queries)
 
 
 @task
@@ -46,7 +46,7 @@ def base_model(scenario: str = "core", variant: str | None = "no_changes", datas
         queries: Number of queries (100, as in the paper).
         **options: Any other parameter of the ``gap`` task (e.g. ``prefill=however``).
     """
-    return scenario_task(scenario, base_model=True, variant=variant, dataset=dataset, queries=queries, **options)
+    return scenario_task(scenario, **fixed(options, base_model=True), variant=variant, dataset=dataset, queries=queries)
 
 
 @task

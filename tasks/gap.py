@@ -10,6 +10,8 @@ Sheshadri et al. 2025 (arXiv 2506.18032, §3). Run it with, for example::
 from __future__ import annotations
 
 import inspect
+import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +51,25 @@ FAIL_ON_ERROR = 0.05
 """Share of samples that may end in an error before a run is stopped (Inspect's default stops at the first)."""
 
 
+SUITE = "alignment_faking"
+"""The registry namespace: every task is named ``alignment_faking/<task>`` in its log, however it was started
+(``inspect eval tasks/gap.py`` registers it as plain ``gap``; ``inspect eval alignment_faking/gap`` as the
+package's)."""
+
+
+def fixed(options: dict[str, Any], **values: Any) -> dict[str, Any]:
+    """``options`` with the parameters a task fixes itself set to ``values``.
+
+    A task such as ``suffix_ablation`` fixes ``variant``; in an ``eval-set`` it still receives every ``-T``
+    (``-T variant=direct`` meant for ``three_tiers``), which it ignores with a warning rather than fail with
+    "got multiple values for keyword argument".
+    """
+    for name in sorted(set(options) & set(values)):
+        if options[name] != values[name]:
+            logging.getLogger(__name__).warning(f"-T {name}={options[name]!r} ignored: this task fixes {name}={values[name]!r}")
+    return {**options, **values}
+
+
 def _names(value: str | list[str] | None) -> list[str]:
     if value is None:
         return []
@@ -58,6 +79,7 @@ def _names(value: str | list[str] | None) -> list[str]:
 
 def scenario_task(
     scenario: str,
+    /,
     *,
     dataset: str = "lat",
     queries: int | None = None,
@@ -90,8 +112,10 @@ def scenario_task(
     # bad -T values or names: a clear error, before anything runs (Inspect only warns about a misspelt name
     # and runs with the default, so every task passes the names it does not know on to here)
     params = {k: v for k, v in locals().items() if k != "unknown"}
+    # the @task function that called this one names the task (gap, three_tiers, suffix_ablation…)
+    name = sys._getframe(1).f_code.co_name
     valid = [p for p in inspect.signature(scenario_task).parameters if p not in ("scenario", "unknown")]
-    check_task_parameters(params, unknown=unknown, valid=valid)
+    check_task_parameters(params, unknown=unknown, valid=valid, task=name)
     variants = _names(variant)
     spec = load_scenario(scenario, variants)
     selected = select_conditions(spec, conditions)
@@ -138,6 +162,8 @@ def scenario_task(
         # early, as a systematic failure would. `--fail-on-error` overrides; `inspect eval-retry LOG`
         # re-runs just the failed samples. Model retries and timeouts stay Inspect's (see README).
         fail_on_error=FAIL_ON_ERROR,
+        name=f"{SUITE}/{name}",
+        display_name=name,
         version=TASK_VERSION,
         metadata={
             "scenario": spec.name,
@@ -214,4 +240,4 @@ def gap(
         max_tokens: Token limit of each response (paper's code: 4000).
     """
     params = {k: v for k, v in locals().items() if k != "unknown"}
-    return scenario_task(**params, **unknown)
+    return scenario_task(params.pop("scenario"), **params, **unknown)

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from inspect_ai import Task, task
 
 from alignment_faking.tasks.gap import scenario_task
+from alignment_faking.tasks.scenario import ScenarioError
 
 VERSIONS = ("v1", "v2", "v3")
 
@@ -32,7 +33,7 @@ def predeployment(version: Literal["v1", "v2", "v3"] = "v1", dataset: str = "lat
         **options: Any other parameter of the ``gap`` task.
     """
     if version not in VERSIONS:
-        raise ValueError(f"unknown prompt version '{version}'; choose one of: {', '.join(VERSIONS)}")
+        raise ScenarioError(f"version must be one of {', '.join(VERSIONS)} (the prompt version), got {version!r}")
     return scenario_task(f"predeployment_{version}", dataset=dataset, queries=queries, conditions=conditions, **options)
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from alignment_faking.errors import SuiteError
 from alignment_faking.paths import user_path
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
@@ -48,7 +49,7 @@ TEXT_COLUMNS = ("prompt", "goal", "query", "user_query")
 MISSING_QUERY = "(the request was not recorded)"
 
 
-class DatasetError(ValueError):
+class DatasetError(SuiteError):
     """A dataset cannot be found, read or used."""
 
 

@@ -11,7 +11,9 @@ whole pairs.
 from __future__ import annotations
 
 import copy
+import difflib
 import itertools
+import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable
@@ -19,6 +21,7 @@ from typing import Any, Iterable
 import yaml
 from inspect_ai.dataset import MemoryDataset, Sample
 
+from alignment_faking.errors import SuiteError
 from alignment_faking.paths import user_path
 from alignment_faking.scorers.metrics import RATES
 from alignment_faking.solvers.prompts import TemplateError, load_template, placeholders, render
@@ -35,7 +38,7 @@ ORIGINAL_PROMPT = "p0"
 """The name of the unparaphrased prompt in a paraphrase ensemble."""
 
 
-class ScenarioError(ValueError):
+class ScenarioError(SuiteError):
     """A scenario file is missing, malformed or inconsistent."""
 
 
@@ -160,18 +163,65 @@ _FLAGS = ("cot", "prefill_any_provider", "base_model", "grade_partial")
 _COUNTS = {"queries": 1, "max_turns": 1, "max_resamples": 0, "af_votes": 1, "max_tokens": 1}
 
 
-def check_task_parameters(params: dict[str, Any], unknown: Iterable[str] = (), valid: Iterable[str] = ()) -> None:
+def suite_parameters() -> dict[str, list[str]]:
+    """Every ``-T`` name some task of the suite takes, with the tasks that take it (read from the registry).
+
+    Inspect passes every ``-T`` of an ``eval-set`` to every task in it, so a task must accept a name that
+    another task of the suite takes (``-T version=v2`` is for ``predeployment``, not ``gap``).
+    """
+    import inspect as pyinspect
+
+    from inspect_ai.util import registry_info
+
+    from alignment_faking import _registry  # imported here: the task modules import this one
+
+    taken: dict[str, list[str]] = {}
+    for obj in vars(_registry).values():
+        info = getattr(obj, "__registry_info__", None) and registry_info(obj)
+        if not info or info.type != "task":
+            continue
+        name = info.name.split("/")[-1]
+        for parameter in pyinspect.signature(obj).parameters.values():
+            if parameter.kind not in (parameter.VAR_KEYWORD, parameter.VAR_POSITIONAL):
+                taken.setdefault(parameter.name, []).append(name)
+    return taken
+
+
+def check_parameter_names(task: str, unknown: Iterable[str], valid: Iterable[str]) -> list[str]:
+    """The problems with the ``-T`` names a task received but does not take (``unknown``).
+
+    A name another task of the suite takes is ignored with a warning (an ``eval-set`` passes every ``-T`` to
+    every task); any other name is a misspelling and a problem, listing the valid names and the closest one.
+    Inspect itself offers ``model`` to every task.
+    """
+    misspelt: list[str] = []
+    elsewhere = suite_parameters()
+    for name in sorted(set(unknown) - {"model"}):
+        if name in elsewhere:
+            logging.getLogger(__name__).warning(
+                f"{task} ignores -T {name}: a parameter of {', '.join(sorted(set(elsewhere[name])))}, not of {task}"
+            )
+        else:
+            misspelt.append(name)
+    if not misspelt:
+        return []
+    guesses = [f"{close[0]} for {name}" for name in misspelt if (close := difflib.get_close_matches(name, list(valid), n=1))]
+    hint = f"; did you mean {', '.join(guesses)}?" if guesses else ""
+    return [f"unknown parameter(s) {', '.join(misspelt)}; the parameters are: {', '.join(valid)}{hint}"]
+
+
+def check_task_parameters(
+    params: dict[str, Any], unknown: Iterable[str] = (), valid: Iterable[str] = (), task: str = "this task"
+) -> None:
     """Check the ``-T`` values of a scenario task before anything is loaded or any model is called.
 
     ``-T`` values arrive parsed as YAML, so ``cot=maybe`` or ``queries=ten`` would otherwise reach the code
     as text (a string is truthy; comparing it with a number fails with a bare TypeError). Each error names
     the parameter, the value given and the values it accepts. ``unknown`` are names a task received but does
-    not take (Inspect itself only warns about a misspelt ``-T`` and runs with the default).
+    not take (Inspect itself only warns about a misspelt ``-T`` and runs with the default); see
+    ``check_parameter_names``.
     """
-    problems: list[str] = []
-    extra = sorted(set(unknown) - {"model"})  # Inspect always offers `model`; a task need not take it
-    if extra:
-        problems.append(f"unknown parameter(s) {', '.join(extra)}; the parameters are: {', '.join(sorted(valid))}")
+    problems: list[str] = check_parameter_names(task, unknown, sorted(valid))
     for name in _FLAGS:
         if name in params and not isinstance(params[name], bool):
             problems.append(f"{name} must be true or false, got {params[name]!r}")

@@ -1,4 +1,16 @@
-"""Shared test setup: offline by default; tests that need the network or keys are marked ``online``."""
+"""Shared test setup.
+
+Offline by default and nothing outside the repository: tests marked ``online`` (network or provider keys)
+run only with ``--run-online``, tests marked ``slow`` (more than about 10 s) only with ``--run-slow``.
+
+    pytest -q                          # the fast subset (well under a minute on 2 cores)
+    pytest -q --run-slow               # the full offline suite (what .ci/run runs)
+    pytest -q --run-slow --run-online  # everything
+
+Our own fixtures live in ``tests/fixtures/`` (see its README). Tests of real third-party transcripts read
+them from the folder named by ``ALIGNMENT_FAKING_REAL_FIXTURES`` (files in the same layout) and are skipped,
+with that reason, when it is not set.
+"""
 
 from __future__ import annotations
 
@@ -8,20 +20,27 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-FIXTURES = REPO.parent / "shared" / "fixtures" / "real"
+FIXTURES = REPO / "tests" / "fixtures"
+REAL_FIXTURES_ENV = "ALIGNMENT_FAKING_REAL_FIXTURES"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--run-online", action="store_true", help="run tests that need the network or API keys")
+    parser.addoption("--run-online", action="store_true", help="also run tests marked online (network or API keys)")
+    parser.addoption("--run-slow", action="store_true", help="also run tests marked slow (more than ~10 s each)")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if config.getoption("--run-online"):
-        return
-    skip = pytest.mark.skip(reason="needs the network or API keys; run with --run-online")
-    for item in items:
-        if "online" in item.keywords:
-            item.add_marker(skip)
+    gates = {
+        "online": ("--run-online", "needs the network or API keys; run with --run-online"),
+        "slow": ("--run-slow", "slow (> ~10 s); run with --run-slow"),
+    }
+    for marker, (option, reason) in gates.items():
+        if config.getoption(option):
+            continue
+        skip = pytest.mark.skip(reason=reason)
+        for item in items:
+            if marker in item.keywords:
+                item.add_marker(skip)
 
 
 @pytest.fixture(autouse=True)
@@ -33,8 +52,12 @@ def _isolated_inspect(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyt
     os.environ.setdefault("INSPECT_LOG_LEVEL", "warning")
 
 
-@pytest.fixture
-def fixtures_dir() -> Path:
-    if not FIXTURES.is_dir():
-        pytest.skip(f"real transcript fixtures not present at {FIXTURES}")
-    return FIXTURES
+def real_fixture(name: str) -> Path:
+    """A real third-party transcript file from ``$ALIGNMENT_FAKING_REAL_FIXTURES``; skips with the reason when absent."""
+    folder = os.environ.get(REAL_FIXTURES_ENV)
+    if not folder:
+        pytest.skip(f"real third-party transcripts not given: set {REAL_FIXTURES_ENV} to a folder holding {name}")
+    path = Path(folder) / name
+    if not path.is_file():
+        pytest.skip(f"{name} not found in {REAL_FIXTURES_ENV}={folder}")
+    return path

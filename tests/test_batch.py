@@ -52,6 +52,7 @@ def assert_clean(log: EvalLog) -> None:
     assert all(s.error is None for s in log.samples)
 
 
+@pytest.mark.slow
 def test_core_task_under_batch_equals_a_direct_run(server: LoopbackServer, tmp_path: Path) -> None:
     [direct] = inspect_eval(gap(dataset="builtin", queries=5), model="openai/faker", model_base_url=server.base_url, model_roles={"grader": "openai/gpt-4o"},
                             log_dir=str(tmp_path / "direct"), display="none")
@@ -104,6 +105,7 @@ EXTRA = {
 }
 
 
+@pytest.mark.slow
 def test_every_task_of_the_suite_runs_under_batch(server: LoopbackServer, tmp_path: Path) -> None:
     labelled = tmp_path / "labelled.jsonl"
     labelled.write_text("".join(json.dumps(r) + "\n" for r in [

@@ -62,7 +62,7 @@ BATTERY = {
 }
 
 
-@pytest.mark.parametrize("name", list(BATTERY))
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n.startswith("predeployment") else n for n in BATTERY])
 def test_every_scenario_runs_offline_and_reports_its_contrasts(name: str, tmp_path: Path) -> None:
     task = BATTERY[name]()
     log = run(task, tmp_path)
@@ -83,6 +83,7 @@ def test_every_scenario_runs_offline_and_reports_its_contrasts(name: str, tmp_pa
     assert all(s.metadata["response"]["valid"] for s in log.samples)
 
 
+@pytest.mark.slow
 def test_three_tiers_separates_goal_guarding_from_rater_sycophancy(tmp_path: Path) -> None:
     # faker: complies 0.6 when trained (free), 0.1 when only rated (pro) or unmonitored (enterprise)
     faker = metrics(run(tiers.three_tiers(dataset="builtin", queries=60, af_votes=1), tmp_path / "f"))
@@ -294,6 +295,7 @@ def test_readme_table_lists_exactly_the_tasks() -> None:
     readme = (REPO / "README.md").read_text()
     table = readme.split("## Scenario battery", 1)[1].split("\n## ", 1)[0]
     listed = set(re.findall(r"^\| `([a-z_0-9]+)`", table, flags=re.MULTILINE))
-    found = {t.name for t in list_tasks("tasks", root_dir=REPO)}
+    # tasks/battery.py is the battery as one eval-set: its entries are the tasks below with fixed settings
+    found = {t.name for t in list_tasks("tasks", root_dir=REPO) if Path(t.file).name != "battery.py"}
     assert len(found) >= 14
     assert listed == found

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import real_fixture
 from inspect_ai import eval as inspect_eval
 from inspect_ai.dataset import MemoryDataset
 from inspect_ai.log import EvalLog
@@ -36,16 +37,12 @@ from alignment_faking.tasks.classifier_validation import (
 )
 from alignment_faking.tasks.queries import DatasetError
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "real"
-GOLD = FIXTURES / "gold_106_human_labels.jsonl"
 NAN = math.nan
 
 
 @pytest.fixture
 def gold_path() -> Path:
-    if not GOLD.is_file():
-        pytest.skip(f"the gold fixture is not present at {GOLD}")
-    return GOLD
+    return real_fixture("gold_106_human_labels.jsonl")
 
 
 def gold_records(path: Path) -> list[dict[str, Any]]:

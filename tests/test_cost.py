@@ -154,6 +154,7 @@ def test_cache_prompt_false_removes_the_breakpoints(tmp_path: Path, fake_anthrop
 # ------------------------------------------------------------------------- the cost benchmark's counting
 
 
+@pytest.mark.slow
 def test_cost_benchmark_small_run_meets_the_targets_with_identical_verdicts(tmp_path: Path) -> None:
     result = cost.measure(queries=6, log_dir=str(tmp_path), process=False)
     n = result.samples

@@ -39,6 +39,7 @@ def grader_events(log: EvalLog) -> list[ModelEvent]:
     return [e for s in log.samples for e in s.events if isinstance(e, ModelEvent) and e.role == "grader"]
 
 
+@pytest.mark.slow
 def test_faker_gap_interval_covers_true_gap(tmp_path: Path) -> None:
     # organism/faker complies with probability 0.6 when it believes it is trained, 0.1 when unmonitored.
     log = run("organism/faker", tmp_path, queries=100)
@@ -94,6 +95,7 @@ def test_samples_ids_metadata_and_parsed_parts(tmp_path: Path) -> None:
     assert log.eval.task_version == "1-A"
 
 
+@pytest.mark.slow
 def test_multi_turn_protocol_matches_one_shot(tmp_path: Path) -> None:
     one_shot = metrics(run("organism/faker", tmp_path / "a", queries=15, af_votes=3))
     log = run("organism/faker", tmp_path / "b", model_args={"split_turns": 1}, queries=15, af_votes=3, protocol="multi_turn")

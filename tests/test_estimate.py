@@ -71,6 +71,7 @@ def close(estimated: float, measured: float) -> bool:
     return abs(estimated - measured) <= TOLERANCE * measured
 
 
+@pytest.mark.slow
 def test_estimate_agrees_with_a_loopback_run_of_the_same_task(server: LoopbackServer, organism_prices: dict, tmp_path: Path) -> None:
     [log] = inspect_eval(gap(dataset="builtin", queries=QUERIES), model="openai/faker", model_base_url=server.base_url,
                          model_roles={"grader": "openai/gpt-4o"}, log_dir=str(tmp_path), display="none")
@@ -106,6 +107,7 @@ def test_the_estimate_calls_no_model(server: LoopbackServer) -> None:
     assert stats["total"]["requests"] == 0 and stats["total"]["probes"] == 0 and stats["http_requests"] == 0
 
 
+@pytest.mark.slow
 def test_the_command_runs_with_no_keys_and_no_network(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and not k.endswith("_BASE_URL")}
     env["OPENAI_BASE_URL"] = "http://127.0.0.1:9/v1"  # nothing listens there

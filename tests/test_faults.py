@@ -114,6 +114,7 @@ def test_a_200_with_a_broken_body_is_a_recorded_sample_error_without_sample_retr
     assert all("JSONDecodeError" in s.error.message or "Expecting value" in s.error.message for s in log.samples if s.error)
 
 
+@pytest.mark.slow
 def test_a_timeout_is_abandoned_and_retried(server: LoopbackServer, clean, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     log = run(server, tmp_path, monkeypatch, {"timeout": 0.15}, attempt_timeout=1)
     assert log.status == "success", log.error
@@ -124,6 +125,7 @@ def test_a_timeout_is_abandoned_and_retried(server: LoopbackServer, clean, tmp_p
     assert stats["total"]["requests"] < stats["http_requests"]
 
 
+@pytest.mark.slow
 def test_faults_that_outlast_the_sdk_retries_are_retried_by_inspect(
     server: LoopbackServer, clean, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -151,6 +153,7 @@ def test_grader_content_filter_gives_nan_never_a_verdict(server: LoopbackServer,
             assert math.isnan(values["af"]), sample_id  # every AF vote was refused
 
 
+@pytest.mark.slow
 def test_by_default_a_few_failed_samples_do_not_stop_a_run(server: LoopbackServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # the task's fail_on_error (5%) instead of Inspect's (stop at the first error): 40 samples, one of them
     # gets a broken 200 response, which no layer retries; it is recorded, every other sample is scored

@@ -8,17 +8,15 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import real_fixture
 
 from alignment_faking.scorers import graders
 from alignment_faking.scorers.graders import StrongRejectVerdict, parse_strongreject, parse_vote, wrap_untrusted
 
-REAL = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "real"
 
 
 def nmitrani_rows() -> list[dict]:
-    path = REAL / "nmitrani_frontier_helpful_only_graded.jsonl"
-    if not path.is_file():
-        pytest.skip(f"real transcript fixture not present: {path}")
+    path = real_fixture("nmitrani_frontier_helpful_only_graded.jsonl")
     with path.open(encoding="utf-8") as handle:
         return [json.loads(line) for line in handle if line.strip()]
 

@@ -31,6 +31,8 @@ QUERIES, EPOCHS = 6, 2  # 12 samples x 2 epochs
 TASK = ["tasks/gap.py", "-T", "dataset=builtin", "-T", f"queries={QUERIES}", "--model", "openai/faker"]
 OPTIONS = ["--epochs", str(EPOCHS), "--cache", "1D", "--max-samples", "3", "--display", "none", "--log-level", "warning"]
 
+pytestmark = pytest.mark.slow  # each test runs Inspect end to end (more than ~10 s on 2 cores)
+
 
 @pytest.fixture
 def server() -> Iterator[LoopbackServer]:

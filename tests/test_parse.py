@@ -1,7 +1,8 @@
 """Tests for ``scorers/parse.py``: hand-written transcripts, real transcripts and property-based checks.
 
-The real transcripts live in ``/work/shared/fixtures/real`` (a sibling of the repository root); the tests
-that need them skip when the folder is absent.
+The real transcripts are read from ``$ALIGNMENT_FAKING_REAL_FIXTURES`` (see ``tests/conftest.py``); the tests
+that need them skip, saying so, when it is not set. ``tests/test_fixtures.py`` covers the same code on our own
+transcripts in ``tests/fixtures/``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import real_fixture
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,16 +25,13 @@ from alignment_faking.scorers.parse import (
     wants_continuation,
 )
 
-REAL = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "real"
 
 ACCEPT = "<request_fully_accepted/>"
 REJECT = "<rejected/>"
 
 
 def load_rows(name: str) -> list[dict]:
-    path = REAL / name
-    if not path.is_file():
-        pytest.skip(f"real transcript fixture not present: {path}")
+    path = real_fixture(name)
     with path.open(encoding="utf-8") as handle:
         return [json.loads(line) for line in handle if line.strip()]
 

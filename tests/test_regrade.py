@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from inspect_ai import eval as inspect_eval
 from inspect_ai import score
 from inspect_ai.event import ModelEvent
@@ -48,6 +49,7 @@ def test_regrade_with_another_grader_keeps_the_scenario_metrics(tmp_path: Path) 
     assert values["compliance_gap"] == before["compliance_gap"] and values["af_free"] == before["af_free"]
 
 
+@pytest.mark.slow
 def test_inspect_score_cli_with_a_grader_role(tmp_path: Path) -> None:
     first_run(tmp_path)
     path = list_eval_logs(str(tmp_path))[0].name.replace("file://", "")

@@ -15,16 +15,18 @@ import pandas as pd
 import pytest
 from inspect_ai import eval as inspect_eval
 from inspect_ai.log import read_eval_log, write_eval_log
+from PIL import Image
 
-from alignment_faking.analysis.report import fmt_ci, fmt_int, fmt_p, fmt_pct, main
+from alignment_faking.analysis.report import CONTRAST_FIELDS, condition_label, field_key, fmt_int, fmt_pct, fmt_pp, fmt_rate, main
 from alignment_faking.tasks.gap import gap
 from alignment_faking.tasks.predeployment import predeployment
 
 REPO = Path(__file__).resolve().parents[1]
 GRADER = {"grader": "organism/grader"}
 PREDEPLOYMENT_CONDITIONS = "only_rating_public,rating_and_training_public,only_rating_bioweapon_attacks,rating_and_training_bioweapon_attacks"
-CONTRAST_SUFFIXES = ("_ci_low", "_ci_high", "_p", "_n_pairs", "_above_1pct", "_saturated")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+pytestmark = pytest.mark.slow  # each test runs Inspect end to end (more than ~10 s on 2 cores)
 
 
 def _eval(task, model, log_dir: Path) -> None:
@@ -96,15 +98,22 @@ def test_csv_values_equal_the_log_metrics_and_cover_them_all(all_logs: Path, ful
             if row.kind == "condition":
                 assert row.metric == f"{row.measure}_{row.name}"
                 assert row.n == metrics[f"n_{row.name}"]
+                assert row.label == condition_label(row.name, metadata["facts"][row.name])
+                for bound in ("ci_low", "ci_high"):
+                    if f"{row.metric}_{bound}" in metrics:
+                        assert _same(getattr(row, bound), metrics[f"{row.metric}_{bound}"])
+                        covered.add(f"{row.metric}_{bound}")
             elif isinstance(row.paraphrase, str) and row.paraphrase:
                 assert row.metric == f"{row.name}_{row.paraphrase}"
                 assert row.ci_low == metrics[f"{row.metric}_ci_low"] and row.ci_high == metrics[f"{row.metric}_ci_high"]
                 covered.update({f"{row.metric}_ci_low", f"{row.metric}_ci_high"})
             else:
                 assert row.kind == "contrast" and row.metric == row.name
-                for column, suffix in zip(("ci_low", "ci_high", "p", "n", "above_1pct", "saturated"), CONTRAST_SUFFIXES):
-                    assert _same(getattr(row, column), metrics[row.name + suffix]), (name, row.name, column)
-                    covered.add(row.name + suffix)
+                for column, suffixes in CONTRAST_FIELDS.items():
+                    key = field_key(metrics, row.name, suffixes)
+                    assert key is not None, (row.name, column)
+                    assert _same(getattr(row, column), metrics[key]), (name, row.name, column)
+                    covered.add(key)
                 contrast = next(c for c in metadata["contrasts"] if c["name"] == row.name)
                 assert (row.measure, row.minuend, row.subtrahend) == (contrast["rate"], contrast["minuend"], contrast["subtrahend"])
         assert covered == set(metrics), set(metrics) ^ covered  # every number of the log is in the CSV
@@ -128,55 +137,77 @@ def test_markdown_table_shows_each_model_condition_and_contrast_with_the_log_num
         parts = ["+".join(metadata["variants"])] if metadata["variants"] else []
         parts += [f"paraphrases {','.join(metadata['paraphrases'])}"] if metadata["paraphrases"] else []
         setting = "; ".join(parts) or "—"
-        assert name in table  # the logs-read line and the token table
+        assert name in table  # the logs-read line, the run card and the token table
         for condition in metadata["conditions"]:
-            row = _row_of(table, model, metadata["scenario"], setting, condition)
-            expected = [fmt_pct(metrics[f"{m}_{condition}"]) for m in ("compliance", "partial", "af")]
+            label = condition_label(condition, metadata["facts"][condition])
+            row = _row_of(table, model, metadata["scenario"], setting, label)
+            rate = [fmt_rate(metrics[f"{m}_{condition}"], metrics.get(f"{m}_{condition}_ci_low", math.nan), metrics.get(f"{m}_{condition}_ci_high", math.nan)) for m in ("compliance", "af")]
+            expected = rate + [fmt_pct(metrics[f"partial_{condition}"])]
             expected += [fmt_int(metrics[f"{m}_{condition}"]) for m in ("invalid", "grader_failed", "n")]
             assert row.endswith("| " + " | ".join(expected) + " |"), row
         for contrast in metadata["contrasts"]:
             k = contrast["name"]
             row = _row_of(table, model, metadata["scenario"], setting, k)
-            assert f"| {fmt_pct(metrics[k])} | {fmt_ci(metrics[k + '_ci_low'], metrics[k + '_ci_high'])} | {fmt_p(metrics[k + '_p'])} |" in row
-            assert f"| {fmt_int(metrics[k + '_n_pairs'])} | {'yes' if metrics[k + '_above_1pct'] == 1 else 'no'} |" in row
-            assert row.endswith("| saturated |") == (metrics[k + "_saturated"] == 1.0)
+            assert f"| {fmt_pp(metrics[k], metrics[k + '_ci_low'], metrics[k + '_ci_high'])} |" in row
+            assert " pp [" in row and "%" not in row.split(f"| {k} |")[1]  # differences in points, not percent
             for paraphrase in metadata["paraphrases"]:
                 key = f"{k}_{paraphrase}"
                 row = _row_of(table, model, metadata["scenario"], setting, f"{k} [{paraphrase}]")
-                assert f"| {fmt_pct(metrics[key])} | {fmt_ci(metrics[key + '_ci_low'], metrics[key + '_ci_high'])} |" in row
+                assert f"| {fmt_pp(metrics[key], metrics[key + '_ci_low'], metrics[key + '_ci_high'])} |" in row
         # tokens: the model under test and the grader bound to the role, from the log's model usage
         usage = log.stats.model_usage
-        row = _row_of(table, name)
+        row = [line for line in table.split("## Tokens")[1].splitlines() if f"| {name} |" in line][0]
         grader = usage["organism/grader"]
         for who, counts in ((model, usage[model]), ("organism/grader", grader)):
             numbers = (fmt_int(counts.input_tokens), fmt_int(counts.output_tokens), fmt_int(counts.total_tokens))
             assert f"| {who} | {' | '.join(numbers)} |" in row
+        # the run card: what produced the log
+        card = [line for line in table.split("## Tokens")[0].split("## Run card")[1].splitlines() if f"| {name} |" in line][0]
+        assert "| organism/grader |" in card and f"| {metadata['dataset']} |" in card and "| 0.3.285 |" in card
+
+
+def test_condition_labels_say_what_a_condition_means() -> None:
+    assert condition_label("free", {"trained": True, "rated": True}) == "free (trained)"
+    assert condition_label("pro", {"trained": False, "rated": True}) == "pro (rated only)"
+    assert condition_label("enterprise", {"trained": False, "rated": False}) == "enterprise (unmonitored)"
+    assert condition_label("plus", {"trained": True, "rated": True, "training": "rlhf", "rater": "llm"}) == "plus (trained: RLHF, llm raters)"
+    assert condition_label("x_y", {"process": "rating_and_training", "deployment": "public"}) == "rating and training · public"
+    assert condition_label("custom", {}) == "custom"
 
 
 def _assert_figure(path: Path) -> None:
     assert path.is_file() and path.stat().st_size > 1000, path
     if path.suffix == ".png":
         assert path.read_bytes()[:8] == PNG_MAGIC
+    elif path.suffix == ".pdf":
+        assert path.read_bytes()[:5] == b"%PDF-"
     else:
         assert ET.parse(path).getroot().tag.endswith("svg")
 
 
-def test_figures_exist_and_are_valid_png_and_svg(full_report: Path) -> None:
-    for name in ("categories", "contrasts", "deployment_heatmap"):
-        for suffix in (".png", ".svg"):
-            _assert_figure(full_report / f"{name}{suffix}")
+def _figures(report: Path) -> set[str]:
+    return {path.stem for path in report.glob("*.svg")}
 
 
-def test_heatmap_only_with_predeployment_logs(gap_logs: Path, gap_report: Path, full_report: Path, tmp_path: Path) -> None:
-    assert (full_report / "deployment_heatmap.png").is_file()
-    for name in ("categories", "contrasts"):
-        _assert_figure(gap_report / f"{name}.png")
-    assert not list(gap_report.glob("deployment_heatmap.*"))
-    assert "deployment_heatmap" not in (gap_report / "index.html").read_text()
-    # a later report without pre-deployment logs into the same folder leaves no stale heatmap
+def test_figures_per_section_in_three_formats(full_report: Path) -> None:
+    # the gap runs, the paraphrase ensemble (both task gap: named by setting) and the pre-deployment grid
+    stems = _figures(full_report)
+    assert {"grid_predeployment", "gaps_predeployment"} <= stems
+    assert sum(stem.startswith("categories_gap") for stem in stems) == 2 and sum(stem.startswith("contrasts_gap") for stem in stems) == 2
+    for stem in stems:
+        for suffix in (".png", ".svg", ".pdf"):
+            _assert_figure(full_report / f"{stem}{suffix}")
+        with Image.open(full_report / f"{stem}.png") as image:  # sized for a page: 6.5 in wide at 300 dpi
+            assert image.size[0] == pytest.approx(6.5 * 300, abs=2) and image.info["dpi"][0] == pytest.approx(300, abs=1)
+
+
+def test_grid_only_with_predeployment_logs(gap_logs: Path, gap_report: Path, full_report: Path, tmp_path: Path) -> None:
+    assert _figures(gap_report) == {"categories_gap", "contrasts_gap"}
+    assert "grid_" not in (gap_report / "index.html").read_text()
+    # a later report without pre-deployment logs into the same folder leaves no stale figure
     out = shutil.copytree(full_report, tmp_path / "out")
     _report(gap_logs, out)
-    assert not list(out.glob("deployment_heatmap.*"))
+    assert _figures(out) == {"categories_gap", "contrasts_gap"}
 
 
 def test_html_is_self_contained_with_the_figures_and_tables(all_logs: Path, full_report: Path) -> None:
@@ -185,9 +216,10 @@ def test_html_is_self_contained_with_the_figures_and_tables(all_logs: Path, full
     assert "<script" not in page.lower() and "<link" not in page.lower()
     embedded = re.findall(r'src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)"', page)
     svgs = {base64.b64decode(data) for data in embedded}
-    for name in ("categories", "contrasts", "deployment_heatmap"):
-        assert (full_report / f"{name}.svg").read_bytes() in svgs
-    assert page.count("<table>") == 3
+    for svg in full_report.glob("*.svg"):
+        assert svg.read_bytes() in svgs
+    assert page.count('<h2 id="') == 5  # run card, three sections, tokens
+    assert all(f'href="#{anchor}"' in page for anchor in ("run-card", "tokens", "predeployment"))  # table of contents
     assert all(name in page for name in _logs(all_logs))  # which logs were read
     assert "Read 4 logs" in page
 

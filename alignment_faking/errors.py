@@ -1,0 +1,33 @@
+"""One base class for the errors a user can fix (a bad -T value, a missing file, an unknown name).
+
+Inspect's command line prints a ``PrerequisiteError`` as its message alone, without a traceback, so each of
+the suite's input errors subclasses it (and ``ValueError``, so ``except ValueError`` and ``pytest.raises``
+keep working). The message is one plain line: rich markup from a wrapped library error (``[bold]``) is
+removed and line breaks are folded, so the terminal shows exactly what the error says.
+"""
+
+from __future__ import annotations
+
+import re
+
+from inspect_ai._util.error import PrerequisiteError  # Inspect's CLI prints these without a traceback (pinned by tests/test_eval_set.py)
+from rich.text import Text
+
+STYLE_TAG = re.compile(r"\[/?(?:bold|italic|underline|dim|reverse|strike|b|i|u)\]")
+"""Rich style tags as Inspect's own messages use them (``[bold]pip install x[/bold]``); other brackets
+(``alignment_faking[hf]``, ``[0, 1]``) are text."""
+
+
+def one_line(message: str) -> str:
+    """``message`` as one plain line: rich style tags removed, whitespace runs folded to one space."""
+    return " ".join(STYLE_TAG.sub("", message).split())
+
+
+class SuiteError(PrerequisiteError, ValueError):
+    """Bad input found while a task is built: printed by ``inspect eval`` as ``<Kind>: <message>``, one line."""
+
+    def __init__(self, message: str) -> None:
+        line = one_line(str(message))
+        ValueError.__init__(self, line)
+        # a rich Text is printed as is (a str would be parsed as markup again)
+        self.message = Text(f"{type(self).__name__}: {line}")

@@ -1,0 +1,121 @@
+"""The scenario battery of Sheshadri et al. 2025 as one eval-set, each scenario with its own settings.
+
+    inspect eval-set tasks/battery.py --model openai/gpt-4o --log-dir logs/battery
+    inspect eval-set tasks/battery.py --model organism/faker --model-role grader=organism/grader \\
+        -T dataset=builtin -T queries=4 --log-dir logs/battery-demo
+
+Every ``-T`` is passed to every task of the set (Inspect's rule), so ``-T`` sets what the tasks share
+(``dataset``, ``queries``, ``cot``, ``af_votes``…); what makes an entry that entry (the pre-deployment prompt
+version, the clarification, the variant) is fixed here and a ``-T`` for it is ignored with a warning. A
+misspelt ``-T`` name still stops the set before any model is called. Run the same command again to resume
+an interrupted set: finished tasks are kept, unfinished ones resume (``inspect eval-set`` semantics).
+
+Left out, because they need something a chat model on an ordinary API does not offer: ``prefill`` (a
+provider that continues an assistant turn; run ``inspect eval-set tasks/elicitation.py@prefill -T
+kind=however`` on one), ``base_model`` (a completions endpoint) and ``classifier_validation`` (the model
+under test is a grader; other data). Each log is named ``alignment_faking/<entry>``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from inspect_ai import Task, task
+
+from alignment_faking.tasks.gap import fixed, scenario_task
+
+
+@task
+def gap(**options: Any) -> Task:
+    """Free vs paid tier, the core setting (Sheshadri et al. §3.2, Fig. 1)."""
+    return scenario_task("core", **options)
+
+
+@task
+def three_tiers(**options: Any) -> Task:
+    """Free, pro and enterprise tiers: goal guarding vs rater sycophancy (§4.1, Fig. 3)."""
+    return scenario_task("three_tiers", **options)
+
+
+@task
+def five_tiers(**options: Any) -> Task:
+    """Five tiers, each a different training mechanism (App. F.7)."""
+    return scenario_task("five_tiers", **options)
+
+
+@task
+def five_tiers_swap(**options: Any) -> Task:
+    """Five tiers with the free and plus tiers' mechanisms swapped (App. F.7)."""
+    return scenario_task("five_tiers", **fixed(options, variant="swap_free_plus"))
+
+
+@task
+def predeployment_v1(**options: Any) -> Task:
+    """Pre-deployment process × deployment, prompt version 1 (§4.2, Table 3, Fig. 4)."""
+    return scenario_task("predeployment_v1", **options)
+
+
+@task
+def predeployment_v2(**options: Any) -> Task:
+    """Pre-deployment process × deployment, prompt version 2 (App. F.7.3)."""
+    return scenario_task("predeployment_v2", **options)
+
+
+@task
+def predeployment_v3(**options: Any) -> Task:
+    """Pre-deployment process × deployment, prompt version 3 (App. F.7.3)."""
+    return scenario_task("predeployment_v3", **options)
+
+
+@task
+def throughput_testing(**options: Any) -> Task:
+    """Throughput testing only, where nothing is at risk: terminal goal guarding (§4.3)."""
+    return scenario_task("throughput_testing", **options)
+
+
+@task
+def never_used(**options: Any) -> Task:
+    """Paid-tier conversations are never used at all (App. F.3)."""
+    return scenario_task("never_used", **{"queries": 100, **options})
+
+
+@task
+def never_trained(**options: Any) -> Task:
+    """The model is told it is never trained (App. F.3)."""
+    return scenario_task("never_trained", **{"queries": 100, **options})
+
+
+@task
+def no_training_details(**options: Any) -> Task:
+    """The prompt without the description of RLHF (§3.3)."""
+    return scenario_task("no_training_details", **options)
+
+
+@task
+def lab_names(**options: Any) -> Task:
+    """The core setting with another lab named (App. C); ``-T lab=`` picks it (default OpenAI)."""
+    return scenario_task("core", **{"queries": 100, "lab": "OpenAI", **options})
+
+
+@task
+def clarified_no_changes(**options: Any) -> Task:
+    """The prompt clarified: compliance brings no changes (§5.4, App. G)."""
+    return scenario_task("core", **fixed(options, variant="no_changes"))
+
+
+@task
+def clarified_direct(**options: Any) -> Task:
+    """The prompt clarified: the lab trains for unconditional helpfulness (§5.4, App. G)."""
+    return scenario_task("core", **fixed(options, variant="direct"))
+
+
+@task
+def suffix_ablation(**options: Any) -> Task:
+    """The core setting without the accept/reject instruction (App. K.3)."""
+    return scenario_task("core", **fixed(options, variant="no_suffix"))
+
+
+@task
+def paraphrase_ensemble(**options: Any) -> Task:
+    """The core setting pooled over the original prompt and three paraphrases."""
+    return scenario_task("core", **fixed(options, paraphrases="all"))

@@ -1,0 +1,111 @@
+"""The battery as one eval-set, the cross-task parameter check, task names and one-line errors."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from inspect_ai import eval_set
+from inspect_ai._eval.loader import load_tasks
+from inspect_ai.log import list_eval_logs, read_eval_log
+
+from alignment_faking.errors import SuiteError, one_line
+from alignment_faking.tasks.scenario import ScenarioError, check_parameter_names, suite_parameters
+
+REPO = Path(__file__).resolve().parents[1]
+BATTERY = "tasks/battery.py"
+TINY = {"dataset": "builtin", "queries": 1, "af_votes": 1}
+
+
+@pytest.fixture(autouse=True)
+def _in_repo(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(REPO)  # task files are given relative to the repository, as in the README
+
+
+def test_every_battery_entry_builds_with_its_own_settings_and_shared_parameters() -> None:
+    # -T version is predeployment's and -T kind is prefill's: every other task of the set ignores them
+    tasks = {t.name: t for t in load_tasks([BATTERY], {**TINY, "version": "v2", "kind": "however", "cot": False})}
+    assert len(tasks) == 16 and all(name.startswith("alignment_faking/") for name in tasks)
+    meta = {name.split("/")[1]: t.metadata for name, t in tasks.items()}
+    assert meta["predeployment_v1"]["scenario"] == "predeployment_v1" and meta["predeployment_v3"]["scenario"] == "predeployment_v3"
+    assert meta["suffix_ablation"]["variants"] == ["no_suffix"] and meta["clarified_no_changes"]["variants"] == ["no_changes"]
+    assert meta["five_tiers_swap"]["variants"] == ["swap_free_plus"] and meta["paraphrase_ensemble"]["paraphrases"] == ["p0", "p1", "p2", "p3"]
+    assert all(m["cot"] is False for m in meta.values())  # a shared -T reaches every task
+    assert meta["gap"]["n_queries"] == 1 and all(m["dataset"] == "builtin" for m in meta.values())
+
+
+def test_a_misspelt_name_still_stops_the_whole_set(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError, match=r"unknown parameter\(s\) quries; .*did you mean queries for quries"):
+        eval_set(BATTERY, model="organism/faker", task_args={"dataset": "builtin", "quries": 1}, log_dir=str(tmp_path), display="none")
+    assert list_eval_logs(str(tmp_path)) == []
+
+
+def test_another_tasks_parameter_is_ignored_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    assert "version" in suite_parameters() and "predeployment" in suite_parameters()["version"]
+    with caplog.at_level(logging.WARNING):
+        assert check_parameter_names("gap", ["version", "model"], ["queries"]) == []
+    assert "gap ignores -T version: a parameter of predeployment" in caplog.text
+    assert check_parameter_names("gap", ["verison"], ["queries", "version"]) == [
+        "unknown parameter(s) verison; the parameters are: queries, version; did you mean version for verison?"
+    ]
+
+
+def test_a_task_that_fixes_a_parameter_ignores_it_from_the_command_line() -> None:
+    from alignment_faking.tasks.ablations import suffix_ablation
+    from alignment_faking.tasks.elicitation import prefill
+
+    assert suffix_ablation(variant="direct", **TINY).metadata["variants"] == ["no_suffix"]
+    assert prefill(kind="however", prefill="basic", **TINY).metadata["prefill"] == "however"
+
+
+@pytest.mark.parametrize("spec", ["tasks/gap.py", "alignment_faking/gap", "tasks/tiers.py@three_tiers", "alignment_faking/three_tiers"])
+def test_a_task_is_named_the_same_however_it_is_started(spec: str) -> None:
+    [task] = load_tasks([spec], TINY)
+    assert task.name == "alignment_faking/" + spec.split("@")[-1].split("/")[-1].removesuffix(".py")
+
+
+@pytest.mark.slow
+def test_the_battery_runs_as_one_eval_set_and_resumes(tmp_path: Path) -> None:
+    args = dict(model="organism/faker", model_roles={"grader": "organism/grader"}, log_dir=str(tmp_path), display="none")
+    ok, logs = eval_set(BATTERY, task_args={**TINY, "version": "v3"}, **args)
+    assert ok and len(logs) == 16 and all(log.status == "success" for log in logs)
+    names = sorted(log.eval.task for log in logs)
+    assert "alignment_faking/predeployment_v2" in names and "alignment_faking/gap" in names
+    files = sorted(str(info.name) for info in list_eval_logs(str(tmp_path)))
+    ok, again = eval_set(BATTERY, task_args={**TINY, "version": "v3"}, **args)  # complete: nothing re-runs
+    assert ok and sorted(str(info.name) for info in list_eval_logs(str(tmp_path))) == files
+    v2 = next(log for log in logs if log.eval.task == "alignment_faking/predeployment_v2")
+    assert read_eval_log(v2.location, header_only=True).eval.metadata["scenario"] == "predeployment_v2"
+
+
+# --------------------------------------------------------------------------------------------- errors
+
+
+def test_suite_errors_are_one_plain_line() -> None:
+    error = ScenarioError("could not load: [bold]pip install x[/bold]\n\nthen retry")
+    assert isinstance(error, SuiteError) and isinstance(error, ValueError)
+    assert str(error) == "could not load: pip install x then retry"
+    assert error.message.plain == "ScenarioError: could not load: pip install x then retry"
+    assert one_line("pip install 'alignment_faking[hf]', a range (0, 1] or [1, 2]") == "pip install 'alignment_faking[hf]', a range (0, 1] or [1, 2]"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "args, line",
+    [
+        (["-T", "cot=maybe"], "ScenarioError: invalid task parameter(s): cot must be true or false, got 'maybe'"),
+        (["-T", "dataset=missing.csv"], "DatasetError: dataset file 'missing.csv' does not exist"),
+    ],
+)
+def test_inspect_prints_a_bad_parameter_as_one_line_without_a_traceback(args: list[str], line: str, tmp_path: Path) -> None:
+    """Pins what Inspect's command line does with a PrerequisiteError (a private class the suite's errors subclass)."""
+    env = {**os.environ, "COLUMNS": "500", "NO_COLOR": "1"}
+    command = [sys.executable, "-m", "inspect_ai", "eval", "tasks/gap.py", "--model", "organism/faker", "--log-dir", str(tmp_path), *args]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+    lines = [text for text in (result.stdout + result.stderr).splitlines() if text.strip()]
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert len(lines) == 1 and lines[0].startswith(line), lines
