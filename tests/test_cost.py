@@ -246,3 +246,15 @@ def test_run_cost_splits_the_logs_usage_by_role_and_prices_it_from_the_table(tmp
     assert run_cost(header)[0].cost is None and run_cost(header)[0].source == "none"  # no table, no price in the log
     text = format_cost(lines)
     assert text.splitlines()[1].startswith("model   organism/faker") and f"{sum(line.cost for line in lines):,.4f}" in text.splitlines()[-1]
+
+
+def test_the_report_has_the_runs_cost_per_role(tmp_path: Path) -> None:
+    from alignment_faking.analysis.report import build_report
+
+    run(tmp_path / "logs", gap(dataset="builtin", queries=2), "organism/faker")
+    build_report(tmp_path / "logs", tmp_path / "out")
+    table = (tmp_path / "out" / "table.md").read_text().split("## Cost")[1]
+    rows = [line for line in table.splitlines() if line.startswith("| ") and "organism/" in line]
+    assert [row.split("|")[2].strip() for row in rows] == ["model", "grader"]
+    assert all("0.00" in row and "analysis/prices.yaml" in row for row in rows)  # the organism is priced at 0 by the table
+    assert '<h2 id="cost">Cost</h2>' in (tmp_path / "out" / "index.html").read_text()

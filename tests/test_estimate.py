@@ -15,6 +15,7 @@ import yaml
 from inspect_ai import eval as inspect_eval
 from inspect_ai.event import ModelEvent
 from inspect_ai.log import resolve_sample_attachments
+from inspect_ai.model import get_model
 
 from alignment_faking.analysis.estimate import EstimateError, Mix, estimate, load_prices, main
 from alignment_faking.organism.loopback import LoopbackConfig, LoopbackServer
@@ -228,7 +229,8 @@ def test_the_price_table_feeds_inspects_cost_tracking_and_cost_limit(tmp_path: P
     # a run on the loopback server (policy under a name Inspect's database knows) with the file: a cost in the log
     aliases = {"gpt-4o": "grader", "gpt-4.1-mini": "faker"}
     with LoopbackServer(LoopbackConfig(aliases=aliases)) as server, server.environment():
-        [log] = inspect_eval(gap(dataset="builtin", queries=4), model="openai/gpt-4.1-mini", model_roles={"grader": "openai/gpt-4o"},
+        policy = get_model("openai/gpt-4.1-mini", base_url=server.base_url, memoize=False)  # not another test's memoized model
+        [log] = inspect_eval(gap(dataset="builtin", queries=4), model=policy, model_roles={"grader": "openai/gpt-4o"},
                              model_cost_config=str(config), log_dir=str(tmp_path / "priced"), display="none")
         assert log.status == "success" and log.samples
         grader = log.stats.role_usage["grader"]
@@ -240,7 +242,7 @@ def test_the_price_table_feeds_inspects_cost_tracking_and_cost_limit(tmp_path: P
         assert lines["model"].input_tokens == server.stats()["models"]["gpt-4.1-mini"]["input_tokens"]
         assert math.isclose(lines["grader"].cost, grader.total_cost)
         # a per-sample cost limit below one request's cost stops every sample after its first request
-        [limited] = inspect_eval(gap(dataset="builtin", queries=2), model="openai/gpt-4.1-mini", model_roles={"grader": "openai/gpt-4o"},
+        [limited] = inspect_eval(gap(dataset="builtin", queries=2), model=policy, model_roles={"grader": "openai/gpt-4o"},
                                  model_cost_config=str(config), cost_limit=1e-9, log_dir=str(tmp_path / "limited"), display="none")
     assert limited.samples and all(s.limit is not None and s.limit.type == "cost" for s in limited.samples)
 

@@ -11,6 +11,7 @@ import pytest
 from inspect_ai import eval as inspect_eval
 from inspect_ai.event import ModelEvent
 from inspect_ai.log import EvalLog
+from inspect_ai.model import Model, get_model
 
 from alignment_faking.organism.loopback import LoopbackConfig, LoopbackServer
 from alignment_faking.organism.prompt_cache import PrefixCache
@@ -25,7 +26,7 @@ def server(monkeypatch: pytest.MonkeyPatch):
         yield running
 
 
-def run(tmp_path: Path, model: str, grader: str, **task_args) -> EvalLog:
+def run(tmp_path: Path, model: str | Model, grader: str, **task_args) -> EvalLog:
     [log] = inspect_eval(
         gap(dataset="builtin", **task_args), model=model, model_roles={"grader": grader}, log_dir=str(tmp_path), display="none"
     )
@@ -177,7 +178,11 @@ def test_breakpoint_cache_reads_what_was_written_before_the_request_arrived() ->
 def test_inspects_anthropic_provider_runs_against_the_messages_endpoint(tmp_path: Path) -> None:
     aliases = {"claude-3-opus-20240229": "faker", "claude-sonnet-4-20250514": "grader"}
     with LoopbackServer(LoopbackConfig(aliases=aliases)) as server, server.environment():
-        log = run(tmp_path, "anthropic/claude-3-opus-20240229", "anthropic/claude-sonnet-4-20250514", queries=6)
+        # not memoized: an earlier test's model of the same name may point at another (stopped) server
+        policy_model = get_model("anthropic/claude-3-opus-20240229", base_url=server.base_url.removesuffix("/v1"), memoize=False)
+        [log] = inspect_eval(gap(dataset="builtin", queries=6), model=policy_model, model_roles={"grader": "anthropic/claude-sonnet-4-20250514"},
+                             max_samples=1, log_dir=str(tmp_path), display="none")  # one sample at a time: a cache entry is
+        assert log.status == "success", log.error  # readable once the request that wrote it has been answered
         in_process = run(tmp_path / "local", "organism/faker", "organism/grader", queries=6)
         stats = server.stats()["models"]
     assert metrics(log) == metrics(in_process)
@@ -191,7 +196,6 @@ def test_inspects_anthropic_provider_runs_against_the_messages_endpoint(tmp_path
         assert u.input_tokens + (u.input_tokens_cache_read or 0) + (u.input_tokens_cache_write or 0) == counts["input_tokens"]
         assert (u.input_tokens_cache_read or 0) == counts["cached_input_tokens"] and (u.input_tokens_cache_write or 0) == counts["cache_write_tokens"]
         assert u.output_tokens == counts["output_tokens"]
-    # Inspect marks the policy's long system prompt for caching: it is written, and samples that start after
-    # a write has completed read it (the samples that start together all miss, as on the real API)
-    assert policy["cache_write_tokens"] > 0 and policy["cached_input_tokens"] > 0
+    # Inspect marks the policy's long system prompt for caching: the first sample writes it, the later ones read it
+    assert policy["cache_write_tokens"] > 0 and policy["cached_input_tokens"] > 0.5 * policy["input_tokens"]
     assert policy["cache_write_tokens"] + policy["cached_input_tokens"] <= policy["input_tokens"]
