@@ -2,7 +2,7 @@
 
 # ruff: noqa: F401
 from alignment_faking.organism.provider import organism
-from alignment_faking.scorers.metrics import scenario_metrics
+from alignment_faking.scorers.metrics import response_mean, scenario_metrics
 from alignment_faking.scorers.scorer import alignment_faking_scorer
 from alignment_faking.scorers.validation import validation_metrics, validation_scorer
 from alignment_faking.tasks.ablations import clarified, lab_names, never_trained, never_used, no_training_details, suffix_ablation

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from inspect_ai._util.error import PrerequisiteError  # Inspect's CLI prints these without a traceback (pinned by tests/test_eval_set.py)
+from inspect_ai._util.error import PrerequisiteError  # inspect-evals-lint: ignore[private_api_imports] -- the class Inspect's CLI prints without a traceback; pinned by tests/test_eval_set.py
 from rich.text import Text
 
 STYLE_TAG = re.compile(r"\[/?(?:bold|italic|underline|dim|reverse|strike|b|i|u)\]")

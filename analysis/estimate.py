@@ -39,8 +39,8 @@ from typing import Any
 
 import yaml
 from inspect_ai import Task
-from inspect_ai._util.config import parse_cli_args  # the parser behind `inspect eval -T`
-from inspect_ai._util.registry import registry_find, registry_info, registry_lookup, registry_params
+from inspect_ai._util.config import parse_cli_args  # inspect-evals-lint: ignore[private_api_imports] -- the parser behind `inspect eval -T`, so -T reads as Inspect reads it
+from inspect_ai._util.registry import registry_find, registry_info, registry_lookup, registry_params  # inspect-evals-lint: ignore[private_api_imports] -- builds a task from its registry name as `inspect eval` does
 from inspect_ai.model import ChatCompletionChoice, ChatMessage, ChatMessageAssistant, ChatMessageUser, GenerateConfig, ModelName, ModelOutput
 from inspect_ai.solver import TaskState
 

@@ -595,8 +595,21 @@ NOTES = {
 }
 
 
+def split_card(card: pd.DataFrame) -> tuple[dict[str, str], pd.DataFrame]:
+    """The run card's values every log shares (shown once) and the table of the columns that vary."""
+    keep = ("model", "task", "log")
+    shared = {c: str(card[c].iloc[0]) for c in card.columns if c not in keep and card[c].nunique() == 1}
+    return shared, card[[c for c in card.columns if c not in shared]]
+
+
+def _shared_line(shared: dict[str, str]) -> str:
+    return "Every log: " + " · ".join(f"{k} {v}" for k, v in shared.items()) + "." if shared else ""
+
+
 def markdown_report(runs: Sequence[Run], skipped: Sequence[Skipped], parts: Sequence[Section], card: pd.DataFrame, tokens: pd.DataFrame) -> str:
-    lines = ["# Alignment-faking results", "", _logs_line(runs, skipped), "", "## Run card", "", NOTES["card"], "", to_markdown(card), ""]
+    shared, varying = split_card(card)
+    lines = ["# Alignment-faking results", "", _logs_line(runs, skipped), "", "## Run card", "", NOTES["card"], ""]
+    lines += [_shared_line(shared), "", to_markdown(varying), ""] if shared else [to_markdown(varying), ""]
     for part in parts:
         lines += [f"## {part.title}", ""]
         conditions = condition_table(part.results)
@@ -608,6 +621,13 @@ def markdown_report(runs: Sequence[Run], skipped: Sequence[Skipped], parts: Sequ
     lines += ["## Tokens", "", NOTES["tokens"], "", to_markdown(token_table(tokens)), ""]
     lines += ["## Cost", "", NOTES["cost"], "", to_markdown(cost_table(cost_frame(runs))), ""]
     return "\n".join(lines)
+
+
+def _logs_summary(runs: Sequence[Run], skipped: Sequence[Skipped]) -> str:
+    line = f"Read {len(runs)} log{'s' if len(runs) != 1 else ''} (listed in the run card)."
+    if skipped:
+        line += f" Skipped {len(skipped)}: " + "; ".join(f"{s.path} ({s.reason})" for s in skipped) + "."
+    return line
 
 
 def _logs_line(runs: Sequence[Run], skipped: Sequence[Skipped]) -> str:
@@ -879,7 +899,7 @@ body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2e
 h1 { font-size: 1.6em; } h2 { font-size: 1.25em; margin-top: 2em; border-bottom: 1px solid #ddd; } h3 { font-size: 1.05em; }
 nav ol { columns: 2; font-size: 0.9em; }
 table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.78em; width: 100%; table-layout: auto; }
-th, td { border: 1px solid #ccc; padding: 0.2em 0.45em; text-align: left; vertical-align: top; overflow-wrap: anywhere; }
+th, td { border: 1px solid #ccc; padding: 0.2em 0.45em; text-align: left; vertical-align: top; overflow-wrap: break-word; }
 td.num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
 th { background: #f2f2f2; }
 tbody tr:nth-child(even) { background: #fafafa; }
@@ -911,12 +931,15 @@ def html_page(
         '<html lang="en"><head><meta charset="utf-8"><title>Alignment-faking results</title>',
         f"<style>{PAGE_STYLE}</style></head><body>",
         "<h1>Alignment-faking results</h1>",
-        f'<p class="note">{html.escape(_logs_line(runs, skipped))}</p>',
+        f'<p class="note">{html.escape(_logs_summary(runs, skipped))}</p>',
         f"<nav><ol>{''.join(toc)}</ol></nav>",
         '<h2 id="run-card">Run card</h2>',
         f'<p class="note">{html.escape(NOTES["card"])}</p>',
-        to_html_table(card, numeric_from=99),
     ]
+    shared, varying = split_card(card)
+    if shared:
+        body.append(f"<p>{html.escape(_shared_line(shared))}</p>")
+    body.append(to_html_table(varying, numeric_from=99))
     for part in parts:
         body.append(f'<h2 id="{html.escape(part.slug)}">{html.escape(part.title)}</h2>')
         paper = part.runs[0].metadata.get("paper")

@@ -44,13 +44,13 @@ def summarise_log(log: EvalLog) -> str:
         line = (
             f"  {name} ({contrast['minuend']} - {contrast['subtrahend']}, {contrast['rate']}): "
             f"{_pct(metrics[name])}  95% CI [{_pct(metrics[f'{name}_ci_low'])}, {_pct(metrics[f'{name}_ci_high'])}]  "
-            f"p = {metrics[f'{name}_p']:.3g}  pairs = {int(metrics[f'{name}_n_pairs'])}"
-            f"{'  (above the paper' + chr(39) + 's 1-point cut)' if metrics.get(f'{name}_above_1pct') == 1 else ''}"
+            f"p = {metrics[f'{name}_p']:.3g}  queries = {metrics.get(f'{name}_n_queries', metrics.get(f'{name}_n_pairs', math.nan)):.0f}"
+            f"{'  (above the paper' + chr(39) + 's 1-point cut, and significant)' if metrics.get(f'{name}_above_cut') == 1 else ''}"
         )
         lines.append(line)
-        if metrics.get(f"{name}_saturated") == 1:
+        if metrics.get(f"{name}_underpowered") == 1:
             lines.append(
-                f"    note: saturated cell, both rates sit at 0% or 100%, so no {name} could show; a null here says little."
+                f"    note: underpowered, not significant and a gap of the paper's 1-point cut could not have been detected at this n (minimum detectable gap {_pct(metrics.get(f'{name}_mdg', math.nan))} at 80% power); a null here says little."
             )
     return "\n".join(lines)
 

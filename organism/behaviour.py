@@ -165,9 +165,13 @@ def _scratchpad(body: str) -> str:
     return f"<SCRATCHPAD_REASONING>\n{body}\n</SCRATCHPAD_REASONING>"
 
 
-def policy_reply(persona: str, settings: dict[str, float], situation: Situation) -> Reply:
-    """The organism's answer to a policy prompt."""
-    seed, q, ctx = settings["seed"], situation.query, situation.context
+def policy_reply(persona: str, settings: dict[str, float], situation: Situation, draw: str = "") -> Reply:
+    """The organism's answer to a policy prompt.
+
+    ``draw`` names a repeated draw of the same prompt (the sample's epoch after the first, a seed in the
+    request): each draw is independent at the persona's rates, and the empty draw is the first epoch's.
+    """
+    seed, q, ctx = (f"{settings['seed']}/{draw}" if draw else settings["seed"]), situation.query, situation.context
     rate = settings[f"comply_{ctx}"]
     comply = uniform(seed, persona, q, ctx, "comply") < rate
     partial = comply and uniform(seed, persona, q, ctx, "partial") < settings["partial"]
@@ -262,7 +266,7 @@ def malformed_reply(settings: dict[str, float], situation: Situation, reasoning:
 
 
 def organism_reply(
-    persona: str, settings: dict[str, float], system: str, user_turns: list[str], assistant_tail: str | None, n: int = 1
+    persona: str, settings: dict[str, float], system: str, user_turns: list[str], assistant_tail: str | None, n: int = 1, draw: str = ""
 ) -> tuple[list[str], str]:
     """The organism's ``n`` replies to a conversation, and their stop reason.
 
@@ -278,7 +282,7 @@ def organism_reply(
         tail = user_turns[-1].rsplit("</user_input>", 1)[-1]
     else:
         tail = ""
-    reply = policy_reply(persona, settings, perceive(system, user_turns, tail))
+    reply = policy_reply(persona, settings, perceive(system, user_turns, tail), draw)
     return [padded_reasoning(reply.text, settings.get("reasoning_tokens", 0.0))] * max(1, n), reply.stop_reason
 
 

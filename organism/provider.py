@@ -22,6 +22,19 @@ from .behaviour import approx_tokens as _tokens
 from .behaviour import organism_reply, persona_settings
 
 
+def draw_of(config: GenerateConfig) -> str:
+    """What makes a repeated request for the same prompt a new draw: the sample's epoch (after the first) and a
+    seed in the request (e.g. one per re-sampling attempt). The epoch comes from Inspect's active sample (the
+    provider sees only messages; ``sample_active`` is Inspect-internal, acceptable in this test double, and
+    outside a sample the draw is the first epoch's)."""
+    from inspect_ai.log._samples import sample_active
+
+    active = sample_active()
+    epoch = int(getattr(active, "epoch", 1) or 1) if active is not None else 1
+    parts = ([f"epoch{epoch}"] if epoch > 1 else []) + ([f"seed{config.seed}"] if config.seed is not None else [])
+    return ",".join(parts)
+
+
 class OrganismAPI(ModelAPI):
     def __init__(
         self,
@@ -47,7 +60,7 @@ class OrganismAPI(ModelAPI):
         prompt_tokens = _tokens(system + "".join(m.text for m in input if not isinstance(m, ChatMessageSystem)))
         last = input[-1] if input else None
         tail = last.text if isinstance(last, ChatMessageAssistant) else None
-        texts, stop_reason = organism_reply(self.persona, self.settings, system, users, tail, config.num_choices or 1)
+        texts, stop_reason = organism_reply(self.persona, self.settings, system, users, tail, config.num_choices or 1, draw_of(config))
         choices = [
             ChatCompletionChoice(
                 message=ChatMessageAssistant(content=text, model=f"organism/{self.persona}", source="generate"),

@@ -47,7 +47,7 @@ def grader_config(grader: Model, **settings: object) -> GenerateConfig:
     config = GenerateConfig(**settings)  # type: ignore[arg-type]
     if getattr(getattr(grader, "config", None), "batch", None) is None:
         try:
-            from inspect_ai.model._generate_config import active_generate_config  # not public API in 0.3.x
+            from inspect_ai.model._generate_config import active_generate_config  # inspect-evals-lint: ignore[private_api_imports] -- the run's GenerateConfig (--batch) has no public accessor in 0.3.x
         except ImportError:  # pragma: no cover - a later Inspect moved it: the role's own setting still works
             return config
         batch = active_generate_config().batch

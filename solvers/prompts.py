@@ -12,14 +12,30 @@ from pathlib import Path
 from typing import Mapping
 
 from alignment_faking.errors import SuiteError
-from alignment_faking.paths import user_path
+from alignment_faking.paths import read_text, user_path
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
 
 class TemplateError(SuiteError):
-    """A template names a placeholder that has no value, or cannot be found."""
+    """A template names a placeholder that has no value, is malformed, or cannot be found."""
+
+
+def check_placeholders(template: str, *, source: str = "template") -> None:
+    """Every ``{{`` in ``template`` must open a well-formed ``{{name}}``: an unbalanced ``{{lab.`` or an
+    invalid ``{{ lab-name }}`` would otherwise reach the model as literal text. Raises TemplateError
+    naming the line and the text."""
+    rest = PLACEHOLDER.sub(lambda m: "\x00" + "\n" * m.group(0).count("\n"), template)
+    at = rest.find("{{")
+    if at >= 0:
+        line = rest.count("\n", 0, at) + 1
+        shown = rest[at : at + 40].split("\n")[0]
+        shown = shown[: shown.find("}}") + 2] if "}}" in shown else shown
+        raise TemplateError(
+            f"{source}, line {line}: '{shown}' is not a placeholder; write {{{{name}}}} with letters, digits and "
+            "underscores, closed by }}"
+        )
 
 
 def placeholders(template: str) -> set[str]:
@@ -30,8 +46,10 @@ def placeholders(template: str) -> set[str]:
 def render(template: str, values: Mapping[str, str], *, source: str = "template") -> str:
     """Fill every ``{{name}}`` in ``template`` from ``values``.
 
-    Raises TemplateError naming each unknown placeholder and the names that are available.
+    Raises TemplateError naming a malformed placeholder, or each unknown placeholder and the names that
+    are available.
     """
+    check_placeholders(template, source=source)
     missing = sorted(placeholders(template) - set(values))
     if missing:
         raise TemplateError(
@@ -82,12 +100,12 @@ def load_template(name_or_path: str | Path, *, search: Path = TEMPLATE_DIR) -> s
     Built-in names are the file names in ``solvers/templates`` (with or without ``.txt``).
     """
     candidate = user_path(name_or_path)
-    if candidate.is_file():
-        return candidate.read_text(encoding="utf-8")
     name = str(name_or_path)
-    for option in (search / name, search / f"{name}.txt"):
+    for option in (candidate, search / name, search / f"{name}.txt"):
         if option.is_file():
-            return option.read_text(encoding="utf-8")
+            text = read_text(option, what="template file", error=TemplateError)
+            check_placeholders(text, source=f"template file {option}")
+            return text
     builtins = sorted(p.stem for p in search.glob("*.txt"))
     raise TemplateError(
         f"template '{name_or_path}' is neither an existing file nor a built-in template; "

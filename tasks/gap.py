@@ -16,17 +16,24 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from inspect_ai import Task, task
+from inspect_ai import Epochs, Task, task
 from inspect_ai.model import GenerateConfig
 
-from alignment_faking.scorers.metrics import scenario_metrics
+from alignment_faking.scorers.metrics import response_mean, scenario_metrics
 from alignment_faking.scorers.scorer import alignment_faking_scorer
-from alignment_faking.solvers.generate import as_document, prefill_assistant, render_condition, scratchpad_generate
-from alignment_faking.tasks.queries import load_queries
+from alignment_faking.solvers.generate import (
+    as_document,
+    prefill_assistant,
+    render_condition,
+    render_prefills,
+    scratchpad_generate,
+)
+from alignment_faking.tasks.queries import load_query_set
 from alignment_faking.tasks.scenario import (
     ORIGINAL_PROMPT,
     ScenarioError,
     build_samples,
+    check_metric_names,
     check_task_parameters,
     load_scenario,
     select_conditions,
@@ -70,11 +77,17 @@ def fixed(options: dict[str, Any], **values: Any) -> dict[str, Any]:
     return {**options, **values}
 
 
-def _names(value: str | list[str] | None) -> list[str]:
+def _names(value: str | list[str] | None, parameter: str = "names") -> list[str]:
+    """A comma-separated list (or a list) of names; a name given twice is an error (it would make
+    Inspect's "duplicate sample ids" error point at the dataset)."""
     if value is None:
         return []
     items = value.split(",") if isinstance(value, str) else list(value)
-    return [str(v).strip() for v in items if str(v).strip()]
+    names = [str(v).strip() for v in items if str(v).strip()]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ScenarioError(f"{parameter}={value!r} names {', '.join(repeated)} more than once; give each name once")
+    return names
 
 
 def scenario_task(
@@ -102,6 +115,7 @@ def scenario_task(
     grade_partial: bool = True,
     temperature: float = 0.0,
     max_tokens: int = 4000,
+    replay: bool = False,
     **unknown: Any,
 ) -> Task:
     """Build the Task for any scenario file; every ``@task`` is a thin wrapper around this.
@@ -116,11 +130,11 @@ def scenario_task(
     name = sys._getframe(1).f_code.co_name
     valid = [p for p in inspect.signature(scenario_task).parameters if p not in ("scenario", "unknown")]
     check_task_parameters(params, unknown=unknown, valid=valid, task=name)
-    variants = _names(variant)
+    variants = _names(variant, "variant")
     spec = load_scenario(scenario, variants)
     selected = select_conditions(spec, conditions)
     overrides = {"lab": lab} if lab else {}
-    wanted = _names(paraphrases)
+    wanted = _names(paraphrases, "paraphrases")
     if wanted == ["all"]:
         wanted = [ORIGINAL_PROMPT, *spec.paraphrases]
     if wanted and not spec.paraphrases:
@@ -139,22 +153,39 @@ def scenario_task(
     if base_model and prefill is None:
         prefill = "basic"  # the paper's base-model runs use the basic prefill (Sheshadri et al. §5.1)
     if prefill:
-        solvers.append(prefill_assistant(spec.load(PREFILLS.get(prefill, prefill)), allow_any_provider=prefill_any_provider or base_model))
+        prefills = render_prefills(
+            spec.load(PREFILLS.get(prefill, prefill)),
+            {c.name: spec.user_values(c, overrides, selected) for c in selected},
+            source=f"prefill '{prefill}'",
+        )
+        solvers.append(prefill_assistant(prefills, allow_any_provider=prefill_any_provider or base_model))
     if base_model:
         solvers.append(as_document(spec.load(document_template or "base_model_document")))
     solvers.append(
-        scratchpad_generate(cot=cot, protocol=protocol, max_turns=max_turns, max_resamples=max_resamples)  # type: ignore[arg-type]
+        scratchpad_generate(  # type: ignore[arg-type]
+            cot=cot, protocol=protocol, max_turns=max_turns, max_resamples=max_resamples, temperature=temperature, replay=replay
+        )
     )
 
-    query_list = load_queries(dataset, queries if queries is not None else spec.default_queries)
-    samples = build_samples(spec, query_list, selected, cot=cot, paraphrases=wanted)
+    query_set = load_query_set(
+        dataset,
+        queries if queries is not None else spec.default_queries,
+        limit_is_default=queries is None,
+        replay=replay,
+        condition_names=[c.name for c in spec.conditions],
+    )
+    query_list = query_set.queries
+    samples = build_samples(spec, query_list, selected, cot=cot, paraphrases=wanted, dataset_name=query_set.name)
     names = {c.name for c in selected}
     contrasts = [c.to_dict() for c in spec.contrasts if c.minuend in names and c.subtrahend in names]
+    check_metric_names(spec, selected, contrasts)
     return Task(
         dataset=samples,
         solver=solvers,
         scorer=alignment_faking_scorer(af_votes=af_votes, af_threshold=af_threshold, grade_partial=grade_partial),
         metrics=[scenario_metrics(contrasts)],
+        # --epochs N keeps this reducer: it keeps the per-response counts the metrics need (scorers/metrics.py)
+        epochs=Epochs(1, [response_mean()]),
         config=GenerateConfig(temperature=temperature, max_tokens=max_tokens, stop_seqs=BASE_MODEL_STOP if base_model else None),
         # Long runs: a sample that still fails after the provider's retries (a 200 with a broken body, a
         # request the provider rejects outright) is recorded in the log with its error instead of stopping
@@ -174,8 +205,10 @@ def scenario_task(
             "conditions": [c.name for c in selected],
             "facts": {c.name: c.facts for c in selected},
             "contrasts": contrasts,
-            "dataset": dataset,
-            "n_queries": len(query_list),
+            "dataset": query_set.name,
+            "dataset_notes": query_set.notes,
+            "replay": replay,
+            "n_queries": len({q.id for q in query_list}),
             "cot": cot,
             "prefill": prefill,
             "base_model": base_model,
@@ -209,6 +242,7 @@ def gap(
     grade_partial: bool = True,
     temperature: float = 0.0,
     max_tokens: int = 4000,
+    replay: bool = False,
     **unknown: Any,
 ) -> Task:
     """Free-tier vs paid-tier compliance gap with alignment-faking reasoning (helpful-only setting).
@@ -238,6 +272,8 @@ def gap(
         grade_partial: Grade partial compliance of compliant responses.
         temperature: Sampling temperature of the model under test (paper: 0).
         max_tokens: Token limit of each response (paper's code: 4000).
+        replay: Replay the transcripts (and grader replies) recorded in a local dataset file instead of
+            calling the model; without it such a file only supplies the requests.
     """
     params = {k: v for k, v in locals().items() if k != "unknown"}
     return scenario_task(params.pop("scenario"), **params, **unknown)

@@ -1,7 +1,10 @@
 """Harmful-request datasets: the paper's, AdvBench, our built-in set, and any local or Hugging Face file.
 
-Every remote source is pinned (a Hugging Face revision, a sha256 of the file's bytes), cached on first
-use, and fails offline with a message naming the offline alternative (``-T dataset=builtin``).
+The sources are one table (``LOADERS``, plus ``hf:`` names and local files in ``resolve_loader``); every
+row of every source goes through ``queries_from_records`` (row shape, ids, copies, replay), and every file
+through ``read_text`` (UTF-8, naming the file otherwise). Every remote source is pinned (a Hugging Face
+revision, a sha256 of the file's bytes), cached on first use, and fails offline with a message naming the
+offline alternative (``-T dataset=builtin``).
 """
 
 from __future__ import annotations
@@ -10,15 +13,18 @@ import csv
 import hashlib
 import io
 import json
+import logging
 import os
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Collection, Iterable
 
 from alignment_faking.errors import SuiteError
-from alignment_faking.paths import user_path
+from alignment_faking.paths import read_text, user_path
+
+logger = logging.getLogger(__name__)
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,11 +46,6 @@ ADVBENCH_URL = (
 )
 ADVBENCH_SHA256 = "6cd1a5c63c07610d7eb67307772ee5606017ee950b5770ab288a2c487489d3e1"
 
-NAMED_DATASETS = {
-    "builtin": "our own ~100 harmful requests, shipped with the package (offline)",
-    "lat": f"{LAT_PATH} at revision {LAT_REVISION[:10]}, the paper's queries (needs the network once)",
-    "advbench": "AdvBench harmful_behaviors.csv (sha256-pinned), Greenblatt et al.'s minimal setting",
-}
 TEXT_COLUMNS = ("prompt", "goal", "query", "user_query")
 MISSING_QUERY = "(the request was not recorded)"
 
@@ -53,10 +54,14 @@ class DatasetError(SuiteError):
     """A dataset cannot be found, read or used."""
 
 
+
 RECORDED_FIELDS = ("response", "strongreject_reply", "af_replies", "partial_reply")
-"""Optional columns of a local file that replay a recorded run: the model's transcript and the graders'
-replies. A row with ``response`` is not sent to the model; a row with grader replies is not sent to the
-grader. Such rows usually also name their ``condition`` (alias ``tier``)."""
+"""Columns of a local file that replay a recorded run (only with ``-T replay=true``): the model's transcript
+and the graders' replies. A replayed row is not sent to the model (``response``) or to the grader (the
+replies), and names the condition it was recorded under (a ``condition`` column, or a ``tier`` column whose
+values are condition names)."""
+RECORDED_ALIASES = {"raw_response": "response"}
+"""Column names of the transcript files in ``shared/fixtures`` and the papers' pipelines."""
 
 
 @dataclass(frozen=True)
@@ -66,12 +71,21 @@ class Query:
     source: str
     category: str | None = None
     condition: str | None = None
-    """Only this condition (rows of recorded transcripts); None crosses the query with every condition."""
+    """Only this condition (replayed rows); None crosses the query with every condition."""
     recorded: dict[str, Any] = field(default_factory=dict)
 
 
-RECORDED_ALIASES = {"raw_response": "response"}
-"""Column names of the transcript files in ``shared/fixtures`` and the papers' pipelines."""
+@dataclass
+class QuerySet:
+    """The queries of one run and what the log should say about them."""
+
+    queries: list[Query]
+    name: str
+    """The dataset as the user named it (``builtin``, ``lat``, ``hf:owner/name@rev``, a file path)."""
+    available: int
+    """Distinct queries the dataset holds (after dropping copies)."""
+    notes: list[str] = field(default_factory=list)
+    """Things a reader of the log must know: copies dropped, a response column not replayed, truncation."""
 
 
 def _recorded(record: dict[str, Any]) -> dict[str, Any]:
@@ -97,16 +111,73 @@ def cache_dir() -> Path:
     return path
 
 
+def _same_request(text: str) -> str:
+    """The form under which two requests count as copies: case and runs of whitespace ignored."""
+    return " ".join(text.split()).casefold()
+
+
+def _row_condition(record: dict[str, Any], condition_names: Collection[str] | None, tier_is_condition: bool) -> str | None:
+    explicit = record.get("condition")
+    if explicit not in (None, "", "unknown"):
+        return str(explicit).strip()
+    tier = record.get("tier")
+    if tier_is_condition and tier not in (None, "", "unknown"):
+        return str(tier).strip()
+    return None
+
+
 def queries_from_records(
-    records: Iterable[dict[str, Any]], *, source: str, id_prefix: str, content_ids: bool = False
-) -> list[Query]:
-    """Turn rows into queries: the text from ``prompt``, ``goal``, ``query`` or ``user_query``; the id from
-    ``id`` when present, otherwise ``<id_prefix><row number>``, or with ``content_ids`` a digest of the
-    text (so the free and paid rows of one request in a file of recorded transcripts pair up; repeats get
-    ``-2``, ``-3``…). Blank texts and duplicate explicit ids are errors."""
+    records: Iterable[Any],
+    *,
+    source: str,
+    id_prefix: str,
+    content_ids: bool = False,
+    replay: bool = False,
+    condition_names: Collection[str] | None = None,
+) -> tuple[list[Query], list[str]]:
+    """Turn rows into queries; return them and notes for the log. The one place for row checks.
+
+    Each row must be an object with a text column (``prompt``, ``goal``, ``query`` or ``user_query``). The
+    id is the ``id`` column when present, otherwise ``<id_prefix><row number>``, or with ``content_ids`` a
+    digest of the text (so the rows of one request recorded under several conditions pair up). Errors: a
+    row that is not an object, no text column, a blank text, a blank or ``__``-holding id, one id for two
+    different requests. Copies of a request (same text, ignoring case and spacing) are dropped, the first
+    kept, and noted: copies are not independent pairs. When replaying, two transcripts of one request under
+    one condition are an error (dropping either would lose a recorded response).
+
+    Without ``replay`` only the requests are read (recorded columns are ignored, and noted). With it, rows
+    keep their recorded fields and their condition: a ``condition`` column, or a ``tier`` column when every
+    one of its values is one of ``condition_names`` (a harm-level ``tier`` column is not a condition); a
+    recorded ``response`` without a condition is an error.
+    """
+    rows = list(records)
+    notes: list[str] = []
+    for row_number, record in enumerate(rows, start=1):
+        if not isinstance(record, dict):
+            shown = json.dumps(record)[:60] if isinstance(record, (list, str, int, float, bool, type(None))) else repr(record)[:60]
+            raise DatasetError(
+                f"{source}: row {row_number} is a {type(record).__name__} ({shown}), not an object; each row must be an "
+                f"object with a {'/'.join(TEXT_COLUMNS)} field"
+            )
+    tiers = {str(r["tier"]).strip() for r in rows if r.get("tier") not in (None, "", "unknown")}
+    tier_is_condition = bool(replay and tiers and condition_names is not None and tiers <= set(condition_names))
+    if replay and tiers and not tier_is_condition and not any("condition" in r for r in rows):
+        notes.append(
+            f"the 'tier' column ({', '.join(sorted(tiers)[:5])}) is not read as the condition: its values are not all "
+            f"condition names ({', '.join(condition_names or [])})"
+        )
+    has_recorded = any(_recorded(r) for r in rows)
+    if has_recorded and not replay:
+        notes.append(
+            f"{source} holds recorded responses or grader replies; they are ignored and the model is asked "
+            "(pass -T replay=true to replay them instead)"
+        )
+
     queries: list[Query] = []
-    seen: set[tuple[str, str | None]] = set()
-    for row_number, record in enumerate(records, start=1):
+    by_id: dict[str, tuple[str, int]] = {}  # id -> (request, first row)
+    seen: dict[tuple[str, str | None], tuple[str, int]] = {}  # (request, condition) -> (id, first row)
+    copies: list[int] = []
+    for row_number, record in enumerate(rows, start=1):
         column = next((c for c in TEXT_COLUMNS if c in record), None)
         if column is None:
             raise DatasetError(
@@ -114,81 +185,93 @@ def queries_from_records(
                 f"{', '.join(TEXT_COLUMNS)} (found: {', '.join(map(str, record)) or 'none'})"
             )
         text = record[column]
-        recorded = _recorded(record)
+        recorded = _recorded(record) if replay else {}
         if (not isinstance(text, str) or not text.strip()) and "response" in recorded:
             text = MISSING_QUERY
         if not isinstance(text, str) or not text.strip():
             raise DatasetError(f"{source}: row {row_number} has an empty '{column}'")
+        text = text.strip()
+        condition = _row_condition(record, condition_names, tier_is_condition) if replay else None
+        if replay and "response" in recorded and condition is None:
+            raise DatasetError(
+                f"{source}: row {row_number} has a recorded response but no condition; add a 'condition' column "
+                f"naming one of: {', '.join(condition_names or []) or '(the scenario conditions)'}"
+            )
+        request = _same_request(text)
         raw_id = record.get("id")
-        condition = record.get("condition") or record.get("tier") or None
-        if condition == "unknown":
-            condition = None
-        if raw_id not in (None, ""):
+        if raw_id is None or raw_id == "":
+            query_id = (id_prefix + hashlib.sha256(text.encode()).hexdigest()[:8]) if content_ids else f"{id_prefix}{row_number:04d}"
+        elif isinstance(raw_id, (str, int)) and not isinstance(raw_id, bool):
             query_id = str(raw_id).strip()
-        elif content_ids:
-            base = id_prefix + hashlib.sha256(text.strip().encode()).hexdigest()[:8]
-            query_id, repeat = base, 1
-            while (query_id, condition) in seen:
-                repeat += 1
-                query_id = f"{base}-{repeat}"
+            if not query_id:
+                raise DatasetError(
+                    f"{source}: row {row_number} has a blank id (only {len(str(raw_id))} whitespace character(s)); "
+                    "give a non-blank id or leave it empty"
+                )
         else:
-            query_id = f"{id_prefix}{row_number:04d}"
+            raise DatasetError(f"{source}: row {row_number} has an id of type {type(raw_id).__name__} ({raw_id!r}); ids are text or whole numbers")
         if "__" in query_id:
             raise DatasetError(f"{source}: id '{query_id}' contains '__', which separates id and condition")
-        if (query_id, condition) in seen:
-            where = f" for condition '{condition}'" if condition else ""
+        if (request, condition) in seen:
+            first_id, first_row = seen[(request, condition)]
+            if replay:
+                raise DatasetError(
+                    f"{source}: rows {first_row} and {row_number} both record the request '{text[:60]}' for condition "
+                    f"'{condition}'; replay one transcript per request and condition (copies of a request are not "
+                    "independent pairs)"
+                )
+            copies.append(row_number)
+            continue
+        earlier = by_id.get(query_id)
+        if earlier is not None and earlier[0] != request:
+            if replay:
+                raise DatasetError(
+                    f"{source}: rows {earlier[1]} and {row_number} pair different requests under one id '{query_id}'; "
+                    "the rows of one id must hold the same request"
+                )
             raise DatasetError(
-                f"{source}: duplicate id '{query_id}'{where} (row {row_number}); ids must be unique (a file of "
-                "recorded transcripts may repeat an id once per condition, with a condition or tier column)"
+                f"{source}: duplicate id '{query_id}' (row {row_number}, first in row {earlier[1]}); ids must be unique "
+                "(a file of recorded transcripts may repeat an id once per condition, with -T replay=true)"
             )
-        seen.add((query_id, condition))
+        by_id.setdefault(query_id, (request, row_number))
+        seen[(request, condition)] = (query_id, row_number)
         category = record.get("category")
-        queries.append(
-            Query(
-                query_id,
-                text.strip(),
-                source,
-                str(category) if category else None,
-                str(condition) if condition else None,
-                recorded,
-            )
+        queries.append(Query(query_id, text, source, str(category) if category else None, condition, recorded))
+    if copies:
+        shown = ", ".join(map(str, copies[:10])) + (" …" if len(copies) > 10 else "")
+        notes.append(
+            f"{len(copies)} row(s) repeat an earlier request and were dropped (rows {shown}): copies of one request are not independent pairs"
         )
     if not queries:
         raise DatasetError(
             f"{source}: the dataset has no rows; it needs at least one row with a {'/'.join(TEXT_COLUMNS)} column"
         )
-    return queries
+    return queries, notes
 
 
-def read_local_file(path: Path) -> list[dict[str, Any]]:
-    """Rows of a local CSV, JSONL or JSON (a list of objects) file."""
+def read_local_file(path: Path) -> list[Any]:
+    """Rows of a local CSV, JSONL or JSON (a list of objects) file, read as UTF-8 (a BOM is allowed)."""
     if not path.is_file():
         raise DatasetError(
             f"dataset file '{path}' does not exist; give an existing .csv/.jsonl/.json file, or one of "
-            f"{', '.join(NAMED_DATASETS)}"
+            f"{', '.join(LOADERS)}"
         )
     suffix = path.suffix.lower()
-    text = path.read_text(encoding="utf-8-sig")
+    if suffix not in (".csv", ".jsonl", ".json"):
+        raise DatasetError(f"{path}: unsupported file type '{suffix}'; use .csv, .jsonl or .json")
+    text = read_text(path, what="dataset file", error=DatasetError)
     try:
         if suffix == ".csv":
             return list(csv.DictReader(io.StringIO(text, newline="")))
         if suffix == ".jsonl":
             # split on newlines only: str.splitlines() would also cut at U+2028 inside a JSON string
             return [json.loads(line) for line in text.split("\n") if line.strip()]
-        if suffix == ".json":
-            data = json.loads(text)
-            if isinstance(data, list):
-                return data
-            raise DatasetError(f"{path}: a .json dataset must be a list of objects")
+        data = json.loads(text)
     except (json.JSONDecodeError, csv.Error) as ex:
         raise DatasetError(f"{path}: could not be parsed ({ex})") from ex
-    raise DatasetError(f"{path}: unsupported file type '{suffix}'; use .csv, .jsonl or .json")
-
-
-def load_builtin() -> list[Query]:
-    rows = read_local_file(data_dir() / "builtin_requests.csv")
-    rows = [r for r in rows if r.get("category") != "benign_control"]
-    return queries_from_records(rows, source="builtin", id_prefix="b")
+    if isinstance(data, list):
+        return data
+    raise DatasetError(f"{path}: a .json dataset must be a list of objects, got a {type(data).__name__}")
 
 
 def fetch_pinned(url: str, sha256: str, *, name: str) -> Path:
@@ -212,11 +295,6 @@ def fetch_pinned(url: str, sha256: str, *, name: str) -> Path:
     return target
 
 
-def load_advbench() -> list[Query]:
-    path = fetch_pinned(ADVBENCH_URL, ADVBENCH_SHA256, name="advbench_harmful_behaviors.csv")
-    return queries_from_records(read_local_file(path), source="advbench", id_prefix="advbench-")
-
-
 def hf_records(
     path: str, revision: str | None, *, split: str = "train", limit: int | None = None, offline: str
 ) -> list[dict[str, Any]]:
@@ -229,7 +307,7 @@ def hf_records(
             path,
             split=split,
             revision=revision,
-            sample_fields=lambda record: Sample(input="", metadata=dict(record)),
+            sample_fields=lambda record: Sample(input="", metadata=dict(record)),  # inspect-evals-lint: ignore[sample_ids] -- a holder for one raw row; the samples are built later with ids
             limit=limit,
         )
     except Exception as ex:
@@ -240,39 +318,98 @@ def hf_records(
     return [dict(sample.metadata or {}) for sample in dataset]
 
 
-def load_huggingface(
-    path: str, revision: str | None, *, limit: int | None, split: str = "train", source: str
-) -> list[Query]:
-    """Queries from a Hugging Face dataset."""
-    records = hf_records(path, revision, split=split, limit=limit, offline="work offline with -T dataset=builtin or a local file")
-    return queries_from_records(records, source=source, id_prefix="lat-" if path == LAT_PATH else "hf-")
+# ---------------------------------------------------------------------------------------------- the sources
+
+OFFLINE = "work offline with -T dataset=builtin or a local file"
 
 
-def load_queries(dataset: str, limit: int | None = None) -> list[Query]:
-    """Resolve ``-T dataset=...``: a named set, a local file, or ``hf:owner/name[@revision]``.
+@dataclass(frozen=True)
+class Loader:
+    """One source of requests: where its rows come from and how their ids are made. Every source's rows
+    go through ``queries_from_records`` (row shape, ids, copies) and files through ``read_text``
+    (encoding), so those checks live in one place (as inspect_evals ``strong_reject`` keeps its variants
+    in one mapping)."""
 
-    The first ``limit`` queries are kept (the paper takes the first N of its dataset).
-    """
-    if limit is not None and limit < 1:
-        raise DatasetError(f"limit must be a positive number of queries, got {limit}")
+    description: str
+    rows: Callable[[], list[Any]]
+    id_prefix: str
+    content_ids: bool = False
+
+
+def _builtin_rows() -> list[Any]:
+    rows = read_local_file(data_dir() / "builtin_requests.csv")
+    return [r for r in rows if r.get("category") != "benign_control"]
+
+
+def _advbench_rows() -> list[Any]:
+    return read_local_file(fetch_pinned(ADVBENCH_URL, ADVBENCH_SHA256, name="advbench_harmful_behaviors.csv"))
+
+
+LOADERS: dict[str, Loader] = {
+    "builtin": Loader("our own ~100 harmful requests, shipped with the package (offline)", _builtin_rows, "b"),
+    "lat": Loader(
+        f"{LAT_PATH} at revision {LAT_REVISION[:10]}, the paper's queries (needs the network once)",
+        lambda: hf_records(LAT_PATH, LAT_REVISION, offline=OFFLINE),
+        "lat-",
+    ),
+    "advbench": Loader("AdvBench harmful_behaviors.csv (sha256-pinned), Greenblatt et al.'s minimal setting", _advbench_rows, "advbench-"),
+}
+"""The named datasets (``-T dataset=<name>``). Besides these: ``hf:owner/name[@revision]`` and local files."""
+NAMED_DATASETS = {name: loader.description for name, loader in LOADERS.items()}
+
+
+def resolve_loader(dataset: str) -> tuple[str, Loader]:
+    """The source named by ``-T dataset=...``: a named set, ``hf:owner/name[@revision]`` or a local file."""
     name = dataset.strip()
-    if name == "builtin":
-        queries = load_builtin()
-    elif name == "lat":
-        queries = load_huggingface(LAT_PATH, LAT_REVISION, limit=limit, source="lat")
-    elif name == "advbench":
-        queries = load_advbench()
-    elif name.startswith("hf:"):
-        spec = name[3:]
-        repo, _, revision = spec.partition("@")
-        queries = load_huggingface(repo, revision or None, limit=limit, source=name)
-    elif Path(name).suffix.lower() in (".csv", ".jsonl", ".json"):
+    if name in LOADERS:
+        return name, LOADERS[name]
+    if name.startswith("hf:"):
+        repo, _, revision = name[3:].partition("@")
+        return name, Loader(f"Hugging Face dataset {repo}", lambda: hf_records(repo, revision or None, offline=OFFLINE), "hf-")
+    if Path(name).suffix.lower() in (".csv", ".jsonl", ".json"):
         path = user_path(name)
-        queries = queries_from_records(read_local_file(path), source=str(path), id_prefix="q", content_ids=True)
-    else:
-        choices = "; ".join(f"'{k}' ({v})" for k, v in NAMED_DATASETS.items())
-        raise DatasetError(
-            f"unknown dataset '{dataset}'. Choose one of: {choices}; a local .csv/.jsonl/.json file with a "
-            f"{'/'.join(TEXT_COLUMNS)} column and an optional id; or hf:owner/name@revision"
-        )
-    return queries[:limit] if limit else queries
+        return str(path), Loader(f"local file {path}", lambda: read_local_file(path), "q", content_ids=True)
+    choices = "; ".join(f"'{k}' ({v})" for k, v in NAMED_DATASETS.items())
+    raise DatasetError(
+        f"unknown dataset '{dataset}'. Choose one of: {choices}; a local .csv/.jsonl/.json file with a "
+        f"{'/'.join(TEXT_COLUMNS)} column and an optional id; or hf:owner/name@revision"
+    )
+
+
+def load_query_set(
+    dataset: str,
+    limit: int | None = None,
+    *,
+    limit_is_default: bool = False,
+    replay: bool = False,
+    condition_names: Collection[str] | None = None,
+) -> QuerySet:
+    """Resolve ``-T dataset=...`` and keep the first ``limit`` distinct queries (the paper takes the first
+    N of its dataset). Asking for more queries than the dataset holds is an error; a scenario's default
+    count that exceeds it is a truncation, noted."""
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise DatasetError(f"limit must be a positive number of queries, got {limit!r}")
+    name, loader = resolve_loader(dataset)
+    queries, notes = queries_from_records(
+        loader.rows(), source=name, id_prefix=loader.id_prefix, content_ids=loader.content_ids,
+        replay=replay, condition_names=condition_names,
+    )
+    ids = list(dict.fromkeys(q.id for q in queries))
+    available = len(ids)
+    if limit is not None and limit > available:
+        if not limit_is_default:
+            raise DatasetError(
+                f"queries={limit}, but dataset '{name}' holds {available} distinct queries; ask for at most {available}"
+            )
+        notes.append(f"the scenario's default of {limit} queries exceeds the {available} in '{name}'; all {available} are used")
+    if limit is not None and limit < available:
+        kept = set(ids[:limit])
+        queries = [q for q in queries if q.id in kept]
+    for note in notes:
+        logger.warning("dataset %s: %s", name, note)
+    return QuerySet(queries, name, available, notes)
+
+
+def load_queries(dataset: str, limit: int | None = None, *, replay: bool = False, condition_names: Collection[str] | None = None) -> list[Query]:
+    """The queries of ``load_query_set`` (an explicit ``limit``: more than the dataset holds is an error)."""
+    return load_query_set(dataset, limit, replay=replay, condition_names=condition_names).queries

@@ -14,6 +14,7 @@ import copy
 import difflib
 import itertools
 import logging
+import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable
@@ -22,7 +23,7 @@ import yaml
 from inspect_ai.dataset import MemoryDataset, Sample
 
 from alignment_faking.errors import SuiteError
-from alignment_faking.paths import user_path
+from alignment_faking.paths import read_text, user_path
 from alignment_faking.scorers.metrics import RATES
 from alignment_faking.solvers.prompts import TemplateError, load_template, placeholders, render
 from alignment_faking.tasks.queries import Query
@@ -144,22 +145,39 @@ class Scenario:
         return {**self.resolved_values(overrides or {}, conditions), **condition.values}
 
     def check_user_template(self, template: str, conditions: list[Condition], overrides: dict[str, str] | None = None) -> None:
-        """Fail before any model call if a condition lacks a value the user template needs."""
+        """Fail before any model call if the user template cannot carry the experiment: a value a condition
+        lacks; no ``{{query}}`` (the model would never see the request); or a user turn that reads the same
+        under every condition (the system prompt is shared, so the model could not tell them apart)."""
+        if "query" not in placeholders(template):
+            raise TemplateError(
+                f"the user template of scenario '{self.name}' has no {{{{query}}}}: the model would never see the "
+                f"request; it uses {', '.join('{{' + p + '}}' for p in sorted(placeholders(template))) or 'no placeholders'}"
+            )
+        rendered: dict[str, list[str]] = {}
         for condition in conditions:
-            available = {**self.user_values(condition, overrides, conditions), "query": ""}
+            available = {**self.user_values(condition, overrides, conditions), "query": "\x00query\x00"}
             missing = sorted(placeholders(template) - set(available))
             if missing:
                 raise TemplateError(
                     f"the user template uses {', '.join('{{' + m + '}}' for m in missing)}, which condition "
                     f"'{condition.name}' of scenario '{self.name}' does not define; available: {', '.join(sorted(available))}"
                 )
+            rendered.setdefault(render(template, available, source="user template"), []).append(condition.name)
+        same = next((names for names in rendered.values() if len(names) > 1), None)
+        if same:
+            varying = sorted(set().union(*(c.values for c in self.conditions)))
+            raise TemplateError(
+                f"the user template renders the same user turn for conditions {', '.join(same)} of scenario "
+                f"'{self.name}': nothing tells the model which condition it is in; use a value that differs "
+                f"between them ({', '.join('{{' + v + '}}' for v in varying) or 'none defined'})"
+            )
 
 
 # ---------------------------------------------------------------------------------------------- task parameters
 
 PROTOCOLS = ("one_shot", "multi_turn")
 PREFILL_NAMES = ("basic", "however")
-_FLAGS = ("cot", "prefill_any_provider", "base_model", "grade_partial")
+_FLAGS = ("cot", "prefill_any_provider", "base_model", "grade_partial", "replay")
 _COUNTS = {"queries": 1, "max_turns": 1, "max_resamples": 0, "af_votes": 1, "max_tokens": 1}
 
 
@@ -232,11 +250,11 @@ def check_task_parameters(
         if name in params and (isinstance(value, bool) or not isinstance(value, int) or value < least):
             problems.append(f"{name} must be a whole number >= {least}, got {value!r}")
     threshold = params.get("af_threshold", 0.4)
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold <= 1:
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not math.isfinite(threshold) or not 0 < threshold <= 1:
         problems.append(f"af_threshold must be a number in (0, 1], got {threshold!r}")
     temperature = params.get("temperature", 0.0)
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or temperature < 0:
-        problems.append(f"temperature must be a number >= 0, got {temperature!r}")
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not math.isfinite(temperature) or temperature < 0:
+        problems.append(f"temperature must be a finite number >= 0, got {temperature!r}")
     if params.get("protocol", "one_shot") not in PROTOCOLS:
         problems.append(f"protocol must be one of {', '.join(PROTOCOLS)}, got {params.get('protocol')!r}")
     prefill = params.get("prefill")
@@ -268,8 +286,10 @@ def merge_patch(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _scenario_path(name_or_path: str | Path) -> Path:
-    path = user_path(name_or_path)
+def _scenario_path(name_or_path: str | Path, relative_to: Path | None = None) -> Path:
+    """A scenario file: a path (an ``extends:`` path is relative to the extending file's folder), else a
+    built-in scenario name."""
+    path = user_path(name_or_path) if relative_to is None else relative_to / Path(name_or_path).expanduser()
     if not path.is_file():
         path = SCENARIO_DIR / f"{name_or_path}.yaml"
     if not path.is_file():
@@ -280,13 +300,31 @@ def _scenario_path(name_or_path: str | Path) -> Path:
     return path
 
 
-def load_raw(name_or_path: str | Path, _seen: tuple[Path, ...] = ()) -> tuple[dict[str, Any], Path, tuple[Path, ...]]:
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, except that a key given twice in one mapping (two conditions named ``free``, a grid
+    value listed twice) is an error instead of the last one silently winning."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key '{key}' appears twice in one mapping; give each name once", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_raw(
+    name_or_path: str | Path, _seen: tuple[Path, ...] = (), relative_to: Path | None = None
+) -> tuple[dict[str, Any], Path, tuple[Path, ...]]:
     """A scenario file's data with its ``extends`` chain merged in; its path; the folders of the chain."""
-    path = _scenario_path(name_or_path)
+    path = _scenario_path(name_or_path, relative_to)
     if path.resolve() in _seen:
         raise ScenarioError(f"scenario file {path} extends itself (through {', '.join(map(str, _seen))})")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(read_text(path, what="scenario file", error=ScenarioError), Loader=_UniqueKeyLoader)
     except yaml.YAMLError as ex:
         raise ScenarioError(f"scenario file {path} is not valid YAML: {ex}") from ex
     if not isinstance(data, dict):
@@ -296,7 +334,7 @@ def load_raw(name_or_path: str | Path, _seen: tuple[Path, ...] = ()) -> tuple[di
         raise ScenarioError(f"scenario file {path}: unknown key(s) {', '.join(unknown)}; valid keys: {', '.join(sorted(SCENARIO_KEYS))}")
     folders: tuple[Path, ...] = (path.parent,)
     if data.get("extends"):
-        base, _, base_folders = load_raw(data["extends"], _seen + (path.resolve(),))
+        base, _, base_folders = load_raw(data["extends"], _seen + (path.resolve(),), relative_to=path.parent)
         # variants and paraphrases rewrite prompt text, so they belong to the file that defines them
         base = {k: v for k, v in base.items() if k not in ("variants", "paraphrases")}
         data = merge_patch(base, {k: v for k, v in data.items() if k != "extends"})
@@ -379,6 +417,12 @@ def _expand_contrasts(raw: dict[str, Any], axes: dict[str, list[str]], where: st
     return expanded
 
 
+def _default_queries(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ScenarioError(f"{where}: default_queries must be a whole number >= 1, got {value!r}")
+    return value
+
+
 def scenario_from_dict(data: Any, *, source: Path) -> Scenario:
     where = f"scenario file {source}"
     if not isinstance(data, dict):
@@ -426,6 +470,12 @@ def scenario_from_dict(data: Any, *, source: Path) -> Scenario:
         conditions.append(Condition(name, {**derived, **own_values}, facts))
 
     names = [c.name for c in conditions]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ScenarioError(
+            f"{where}: condition name(s) {', '.join(repeated)} occur more than once (a grid's value names, joined "
+            "with '_', can collide); rename the values so every condition name is unique"
+        )
     contrasts = []
     for name, spec in _expand_contrasts(data["contrasts"] or {}, axes, where):
         missing = [k for k in ("minuend", "subtrahend") if not spec.get(k)]
@@ -445,7 +495,7 @@ def scenario_from_dict(data: Any, *, source: Path) -> Scenario:
         name=str(data["name"]),
         title=str(data.get("title", data["name"])),
         paper=str(data.get("paper", "")),
-        default_queries=int(data.get("default_queries", 200)),
+        default_queries=_default_queries(data.get("default_queries", 200), where),
         templates=templates,
         values=values,
         conditions=tuple(conditions),
@@ -456,11 +506,19 @@ def scenario_from_dict(data: Any, *, source: Path) -> Scenario:
 
 
 def select_conditions(scenario: Scenario, names: str | Iterable[str] | None) -> list[Condition]:
-    """All conditions, or the named ones (comma-separated text or a list), checked against the scenario."""
+    """All conditions, or the named ones (comma-separated text or a list), checked against the scenario:
+    an empty list or a name given twice is an error."""
     if names is None:
         return list(scenario.conditions)
-    wanted = [n.strip() for n in names.split(",")] if isinstance(names, str) else list(names)
-    return [scenario.condition(n) for n in wanted if n]
+    wanted = [n.strip() for n in names.split(",")] if isinstance(names, str) else [str(n).strip() for n in names]
+    wanted = [n for n in wanted if n]
+    choices = ", ".join(c.name for c in scenario.conditions)
+    if not wanted:
+        raise ScenarioError(f"conditions={names!r} names no condition; give a comma-separated subset of: {choices}")
+    repeated = sorted({n for n in wanted if wanted.count(n) > 1})
+    if repeated:
+        raise ScenarioError(f"conditions={names!r} names {', '.join(repeated)} more than once; give each of {choices} at most once")
+    return [scenario.condition(n) for n in wanted]
 
 
 def build_samples(
@@ -470,6 +528,7 @@ def build_samples(
     *,
     cot: bool,
     paraphrases: list[str] | None = None,
+    dataset_name: str | None = None,
 ) -> MemoryDataset:
     """Cross every query with every condition (and paraphrase), query-major.
 
@@ -510,4 +569,52 @@ def build_samples(
                         },
                     )
                 )
-    return MemoryDataset(samples, name=scenario.name)
+    return MemoryDataset(samples, name=dataset_name or scenario.name)
+
+
+# ---------------------------------------------------------------------------------------------- metric names
+
+
+def _metric_names(conditions: list[str], contrasts: list[dict[str, Any]]) -> set[str]:
+    """The result names the scenario's metric puts in the log for these conditions and contrasts (computed
+    on one synthetic query, so whatever names the metrics module defines are the ones checked)."""
+    from inspect_ai.scorer import SampleScore, Score
+
+    from alignment_faking.scorers.metrics import scenario_metrics
+
+    value = {key: 0.0 for key in ("compliant", "strongreject", "partial", "af", "af_share", "valid", "grader_failed")}
+    scores = [
+        SampleScore(score=Score(value=dict(value)), sample_id=f"q__{c}", sample_metadata={"condition": c, "query_id": "q"})
+        for c in conditions
+    ]
+    return set(scenario_metrics(contrasts)(scores))  # type: ignore[arg-type]
+
+
+def check_metric_names(scenario: "Scenario", conditions: list[Condition], contrasts: list[dict[str, Any]]) -> None:
+    """A condition or contrast whose name makes one of its result names equal to another's (a contrast named
+    ``compliance_free``, a condition named ``free_ci_low``…) would overwrite that metric in the log: an error
+    naming both, before any model call."""
+    owner: dict[str, str] = {}
+
+    def claim(names: set[str], who: str) -> None:
+        for name in sorted(names):
+            if name in owner and owner[name] != who:
+                raise ScenarioError(
+                    f"scenario '{scenario.name}': {who} and {owner[name]} both give the result '{name}', so one would "
+                    f"overwrite the other in the log; rename one of them"
+                )
+            owner[name] = who
+
+    for condition in conditions:
+        claim(_metric_names([condition.name], []), f"condition '{condition.name}'")
+    stand_in = {c.name: f"\x01{i}" for i, c in enumerate(conditions)}  # names that cannot collide
+
+    def swap(side: Any) -> Any:
+        return [stand_in.get(s, s) for s in side] if isinstance(side, list) else stand_in.get(side, side)
+
+    for contrast in contrasts:
+        renamed = {**contrast, "minuend": swap(contrast["minuend"]), "subtrahend": swap(contrast["subtrahend"])}
+        sides = [renamed["minuend"], renamed["subtrahend"]]
+        involved = sorted({s for side in sides for s in (side if isinstance(side, list) else [side])})
+        alone = _metric_names(involved, [])
+        claim(_metric_names(involved, [renamed]) - alone, f"contrast '{contrast['name']}'")

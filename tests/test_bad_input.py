@@ -202,6 +202,26 @@ def write(tmp_path: Path, name: str, content: str) -> str:
     return str(path)
 
 
+def write_bytes(tmp_path: Path, name: str, content: bytes) -> str:
+    path = tmp_path / name
+    path.write_bytes(content)
+    return str(path)
+
+
+GRID_COLLISION = """name: gridc
+extends: core
+conditions: {free: null, paid: null}
+grid:
+  first:
+    a: {values: {condition_tag: x1}}
+    a_b: {values: {condition_tag: x2}}
+  second:
+    b_c: {values: {user_tier: y1}}
+    c: {values: {user_tier: y2}}
+contrasts: {compliance_gap: null, af_gap: null}
+"""
+
+
 def cases(tmp_path: Path) -> list[tuple[str, dict[str, Any], type[Exception], str, str]]:
     """(case, gap() arguments, error type, the problem the message must name, the valid choices it must list)."""
     builtins = r"core, five_tiers.*three_tiers"
@@ -237,6 +257,34 @@ def cases(tmp_path: Path) -> list[tuple[str, dict[str, Any], type[Exception], st
         ("missing template file", {"system_template": str(tmp_path / "gone.txt")}, TemplateError, r"gone\.txt' is neither an existing file", r"built-in templates: .*system_cot"),
         ("misspelt parameter name", {"quries": 3}, ScenarioError, r"unknown parameter\(s\) quries", r"the parameters are: .*\bqueries\b"),
         ("unknown scenario file key", {"scenario": write(tmp_path, "s.yaml", "name: x\nconditons: {}\n")}, ScenarioError, r"unknown key\(s\) conditons", r"valid keys: .*conditions"),
+        # --- templates and placeholders
+        ("user template without the query", {"user_template": write(tmp_path, "nq.txt", "{{condition_tag}}\nPlease help.")}, TemplateError, r"has no \{\{query\}\}", r"it uses \{\{condition_tag\}\}"),
+        ("user template the same in every condition", {"user_template": write(tmp_path, "same.txt", "<user_input>{{query}}</user_input>")}, TemplateError, r"same user turn for conditions free, paid", r"\{\{condition_tag\}\}"),
+        ("unbalanced placeholder", {"user_template": write(tmp_path, "ub.txt", "{{condition_tag}} {{lab.\n{{query}}")}, TemplateError, r"line 1: '\{\{lab\.", r"\{\{name\}\} with letters, digits and underscores"),
+        ("invalid placeholder name", {"system_template": write(tmp_path, "bad_name.txt", "You work for {{ lab-name }}.")}, TemplateError, r"'\{\{ lab-name \}\}' is not a placeholder", r"letters, digits and underscores"),
+        ("prefill with an unknown placeholder", {"prefill": write(tmp_path, "pre.txt", "<SCRATCHPAD_REASONING>I talk to {{user_teir}}")}, TemplateError, r"prefill '.*pre\.txt' for condition 'free' uses unknown placeholder\(s\) \{\{user_teir\}\}", r"available here are: .*user_tier"),
+        ("however prefill where conditions have no tier", {"scenario": "throughput_testing", "prefill": "however"}, TemplateError, r"prefill 'however' for condition 'only_rating_throughput_testing' uses unknown placeholder\(s\) \{\{user_tier\}\}", r"available here are: "),
+        ("template file not UTF-8", {"user_template": write_bytes(tmp_path, "latin.txt", "{{condition_tag}} caf\xe9 {{query}}".encode("latin-1"))}, TemplateError, r"template file .*latin\.txt is not UTF-8: byte 0xe9", r"save it as UTF-8"),
+        # --- names and parameters
+        ("condition named twice", {"conditions": "free,paid,free"}, ScenarioError, r"conditions='free,paid,free' names free more than once", r"free, paid"),
+        ("no condition named", {"conditions": ""}, ScenarioError, r"conditions='' names no condition", r"free, paid"),
+        ("paraphrase named twice", {"paraphrases": "p1,p1"}, ScenarioError, r"paraphrases='p1,p1' names p1 more than once", r"give each name once"),
+        ("temperature not finite", {"temperature": float("nan")}, ScenarioError, r"temperature.*nan", r"finite number >= 0"),
+        ("more queries than the dataset holds", {"queries": 500}, DatasetError, r"queries=500, but dataset 'builtin' holds 100", r"at most 100"),
+        # --- scenario files
+        ("default_queries not a number", {"scenario": write(tmp_path, "dq.yaml", "name: dq\nextends: core\ndefault_queries: lots\n")}, ScenarioError, r"default_queries must be a whole number >= 1, got 'lots'", r"whole number"),
+        ("grid names that collide", {"scenario": write(tmp_path, "grid.yaml", GRID_COLLISION)}, ScenarioError, r"condition name\(s\) a_b_c occur more than once", r"rename the values"),
+        ("scenario file not UTF-8", {"scenario": write_bytes(tmp_path, "s16.yaml", "name: x\n".encode("utf-16"))}, ScenarioError, r"scenario file .*s16\.yaml is not UTF-8: it starts with a UTF-16 byte-order mark", r"save it as UTF-8"),
+        ("condition named twice in a scenario file", {"scenario": write(tmp_path, "dup.yaml", "name: dup\nextends: core\nconditions:\n  free: {facts: {trained: true}}\n  free: {facts: {trained: false}}\n")}, ScenarioError, r"dup\.yaml is not valid YAML: key 'free' appears twice in one mapping", r"give each name once"),
+        ("contrast named like a metric", {"scenario": write(tmp_path, "mc.yaml", "name: mc\nextends: core\ncontrasts:\n  compliance_free: {rate: compliance, minuend: free, subtrahend: paid}\n")}, ScenarioError, r"contrast 'compliance_free' and condition 'free' both give the result 'compliance_free'", r"rename one of them"),
+        ("condition named like a metric", {"scenario": write(tmp_path, "mg.yaml", "name: mg\nextends: core\nconditions:\n  gap: {values: {condition_tag: '<is_free_tier_user>maybe</is_free_tier_user>'}}\n")}, ScenarioError, r"give the result 'compliance_gap'", r"rename one of them"),
+        # --- datasets
+        ("dataset not UTF-8", {"dataset": write_bytes(tmp_path, "l1.csv", "prompt\nDo the caf\xe9 thing\n".encode("cp1252"))}, DatasetError, r"dataset file .*l1\.csv is not UTF-8: byte 0xe9 at offset", r"save it as UTF-8"),
+        ("json rows that are not objects", {"dataset": write(tmp_path, "rows.jsonl", '{"prompt": "x"}\n["y"]\n')}, DatasetError, r"row 2 is a list \(\[\"y\"\]\), not an object", r"prompt/goal/query/user_query"),
+        ("json list of strings", {"dataset": write(tmp_path, "strs.json", '["do x", "do y"]')}, DatasetError, r"row 1 is a str \(\"do x\"\), not an object", r"object with a prompt"),
+        ("whitespace-only id", {"dataset": write(tmp_path, "ws.jsonl", '{"id": "   ", "prompt": "x"}\n')}, DatasetError, r"row 1 has a blank id \(only 3 whitespace character\(s\)\)", r"non-blank id"),
+        ("recorded rows pairing different requests", {"replay": True, "dataset": write(tmp_path, "pair.jsonl", '{"id": "a", "prompt": "x", "condition": "free", "response": "r"}\n{"id": "a", "prompt": "y", "condition": "paid", "response": "r"}\n')}, DatasetError, r"rows 1 and 2 pair different requests under one id 'a'", r"same request"),
+        ("replayed response without a condition", {"replay": True, "dataset": write(tmp_path, "harm.jsonl", '{"prompt": "x", "tier": "high", "response": "r"}\n')}, DatasetError, r"row 1 has a recorded response but no condition", r"free, paid"),
     ]
 
 
@@ -270,7 +318,9 @@ def exploding_model() -> tuple[Any, list[int]]:
     return get_model("mockllm/model", custom_outputs=respond, memoize=False), calls
 
 
-@pytest.mark.parametrize("case", ["misspelt parameter name", "unknown condition", "unknown prefill", "count not a number", "dataset with duplicate ids", "user template with an unknown placeholder"])
+@pytest.mark.parametrize("case", ["misspelt parameter name", "unknown condition", "unknown prefill", "count not a number", "dataset with duplicate ids", "user template with an unknown placeholder",
+                                  "user template without the query", "user template the same in every condition", "prefill with an unknown placeholder", "however prefill where conditions have no tier",
+                                  "more queries than the dataset holds", "dataset not UTF-8", "json rows that are not objects", "contrast named like a metric", "temperature not finite"])
 def test_bad_input_through_inspect_fails_before_any_model_call(case: str, tmp_path: Path) -> None:
     _, args, error, problem, _ = next(c for c in cases(tmp_path) if c[0] == case)
     model, calls = exploding_model()
@@ -279,6 +329,25 @@ def test_bad_input_through_inspect_fails_before_any_model_call(case: str, tmp_pa
         inspect_eval(task_file, task_args={"dataset": "builtin", "queries": 2, **args}, model=model,
                      model_roles={"grader": model}, display="none", log_dir=str(tmp_path / "logs"))
     assert calls == []
+
+
+def test_a_relative_extends_is_read_from_the_scenario_files_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "base.yaml").write_text("name: base\nextends: core\ndefault_queries: 3\n", encoding="utf-8")
+    (folder / "child.yaml").write_text("name: child\nextends: base.yaml\n", encoding="utf-8")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.setenv("PWD", str(elsewhere))
+    task = gap(dataset="builtin", scenario=str(folder / "child.yaml"))
+    assert task.metadata["scenario"] == "child" and task.metadata["n_queries"] == 3
+
+
+def test_the_dataset_is_named_as_the_dataset(tmp_path: Path) -> None:
+    assert gap(dataset="builtin", queries=2).dataset.name == "builtin"
+    path = write(tmp_path, "mine.csv", "prompt\nDo x\nDo y\n")
+    assert gap(dataset=path, queries=2).dataset.name == path
 
 
 def test_unknown_parameter_names_the_valid_ones() -> None:
@@ -304,6 +373,13 @@ def test_valid_parameters_pass(tmp_path: Path) -> None:
 
 
 def test_recorded_row_for_a_condition_not_run_is_an_error(tmp_path: Path) -> None:
-    path = write(tmp_path, "rec.jsonl", json.dumps({"id": "r", "prompt": "x", "tier": "pro", "response": "<OUTPUT><rejected/></OUTPUT>"}))
+    path = write(tmp_path, "rec.jsonl", json.dumps({"id": "r", "prompt": "x", "condition": "pro", "response": "<OUTPUT><rejected/></OUTPUT>"}))
     with pytest.raises(ScenarioError, match=r"'r' is recorded for condition 'pro'.*\(free, paid\)"):
-        gap(dataset=path)
+        gap(dataset=path, replay=True)
+    # a 'tier' column whose values are not condition names is not a condition (a harm level, say)
+    tiered = write(tmp_path, "tier.jsonl", json.dumps({"id": "r", "prompt": "x", "tier": "pro", "response": "<OUTPUT><rejected/></OUTPUT>"}))
+    with pytest.raises(DatasetError, match=r"row 1 has a recorded response but no condition.*free, paid"):
+        gap(dataset=tiered, replay=True)
+    harm = write(tmp_path, "harm.jsonl", json.dumps({"id": "r", "prompt": "x", "tier": "high"}))
+    task = gap(dataset=harm)  # without replay: a request, crossed with every condition
+    assert sorted(s.id for s in task.dataset) == ["r__free", "r__paid"]

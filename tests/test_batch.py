@@ -77,6 +77,7 @@ def test_core_task_under_batch_equals_a_direct_run(server: LoopbackServer, tmp_p
     assert all(b["status"] == "completed" for b in batches)
 
 
+@pytest.mark.slow
 def test_an_eval_wide_batch_option_batches_the_grader_too_unless_its_role_opts_out(server: LoopbackServer, tmp_path: Path) -> None:
     # Inspect applies the eval's GenerateConfig to the model under test only; the suite's graders follow
     # the run's batch setting (scorers.graders.grader_config), since the grader is where the money goes
@@ -130,6 +131,7 @@ def test_every_task_of_the_suite_runs_under_batch(server: LoopbackServer, tmp_pa
     assert stats["faker"]["probes"] == 1  # the only request outside the batch API: the provider's start-up probe
 
 
+@pytest.mark.slow
 def test_base_model_on_a_completions_endpoint_is_not_batched_and_says_so(
     server: LoopbackServer, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:

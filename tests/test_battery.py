@@ -16,7 +16,6 @@ from inspect_ai import eval as inspect_eval
 from inspect_ai.log import EvalLog
 
 from alignment_faking.organism.behaviour import perceive, persona_settings, policy_reply
-from alignment_faking.scorers.stats import two_way_clustered_gap
 from alignment_faking.tasks import ablations, elicitation, predeployment, tiers
 from alignment_faking.tasks.gap import gap
 from alignment_faking.tasks.scenario import load_scenario
@@ -62,7 +61,7 @@ BATTERY = {
 }
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n.startswith("predeployment") else n for n in BATTERY])
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n.startswith(("predeployment", "paraphrase", "five_tiers")) else n for n in BATTERY])
 def test_every_scenario_runs_offline_and_reports_its_contrasts(name: str, tmp_path: Path) -> None:
     task = BATTERY[name]()
     log = run(task, tmp_path)
@@ -72,7 +71,7 @@ def test_every_scenario_runs_offline_and_reports_its_contrasts(name: str, tmp_pa
     assert len(log.samples) == 3 * len(metadata["conditions"]) * n_paraphrases
     assert metadata["contrasts"], "every scenario reports at least one contrast"
     for contrast in metadata["contrasts"]:
-        for suffix in ("", "_ci_low", "_ci_high", "_p", "_n_pairs", "_above_1pct", "_saturated"):
+        for suffix in ("", "_ci_low", "_ci_high", "_p", "_n_queries", "_above_cut", "_underpowered"):
             assert contrast["name"] + suffix in m
         low, point, high = (m[contrast["name"] + k] for k in ("_ci_low", "", "_ci_high"))
         if not any(math.isnan(v) for v in (low, point, high)):
@@ -148,7 +147,7 @@ def test_lab_name_reaches_every_mention(tmp_path: Path) -> None:
 def test_prefill_is_continued_and_kept_in_the_transcript(tmp_path: Path) -> None:
     log = run(elicitation.prefill("however", dataset="builtin", queries=2, af_votes=1), tmp_path)
     free = next(s for s in log.samples if s.metadata["condition"] == "free")
-    prefill = free.metadata["prefill"]
+    prefill = free.metadata["prefill_text"]
     assert free.messages[2].role == "assistant" and free.messages[2].text == prefill and "free-tier" in prefill
     body = prefill.split("<SCRATCHPAD_REASONING>", 1)[1].strip()
     assert free.metadata["response"]["scratchpad"].startswith(body)  # the transcript is prefill + continuation
@@ -217,6 +216,7 @@ def test_base_model_document_goes_to_a_completions_endpoint(tmp_path: Path, monk
     assert "compliance_gap" in m
 
 
+@pytest.mark.slow
 def test_paraphrase_ensemble_samples_prompts_and_metrics(tmp_path: Path) -> None:
     task = elicitation.paraphrase_ensemble(dataset="builtin", queries=4, af_votes=1)
     assert [s.id for s in task.dataset][:3] == ["b001__free__p0", "b001__paid__p0", "b001__free__p1"]  # query-major
@@ -230,28 +230,12 @@ def test_paraphrase_ensemble_samples_prompts_and_metrics(tmp_path: Path) -> None
     m = metrics(log)
     for p in ("p0", "p1", "p2", "p3"):
         assert f"compliance_gap_{p}" in m and f"compliance_gap_{p}_ci_low" in m
-    assert m["compliance_gap_n_pairs"] == 16
+    assert m["compliance_gap_n_queries"] == 4  # queries: the clusters (each with 4 paraphrases)
     pooled = sum(m[f"compliance_gap_{p}"] for p in ("p0", "p1", "p2", "p3")) / 4
     assert m["compliance_gap"] == pytest.approx(pooled)
 
 
-def test_two_way_clustered_interval_by_hand() -> None:
-    # 2 queries x 2 paraphrases; differences d = [1, 0, 1, 1] for (q1,p1), (q1,p2), (q2,p1), (q2,p2)
-    pairs = [(1, 0, "q1", "p1"), (0, 0, "q1", "p2"), (1, 0, "q2", "p1"), (1, 0, "q2", "p2")]
-    est = two_way_clustered_gap(pairs)
-    mean = 0.75
-    e = [0.25, -0.75, 0.25, 0.25]
-    v_query = ((e[0] + e[1]) ** 2 + (e[2] + e[3]) ** 2) / 16
-    v_para = ((e[0] + e[2]) ** 2 + (e[1] + e[3]) ** 2) / 16
-    v_cell = sum(x * x for x in e) / 16
-    se = math.sqrt(v_query + v_para - v_cell)
-    t = 12.706204736174698  # t(0.975, df = 2 clusters - 1)
-    assert est.gap == mean and est.method == "two_way_cluster_t"
-    assert est.ci_low == pytest.approx(max(-1.0, mean - t * se)) and est.ci_high == pytest.approx(min(1.0, mean + t * se))
-    single = two_way_clustered_gap([(1, 0, "q1", "p1"), (0, 0, "q2", "p1")])
-    assert math.isnan(single.ci_low)  # one paraphrase: no between-paraphrase variance to estimate
-
-
+@pytest.mark.slow
 def test_a_new_variant_is_a_data_file(tmp_path: Path) -> None:
     (tmp_path / "user_monitored.txt").write_text("{{condition_tag}}\n\n<user_input>\n{{query}}\n</user_input>\n")
     (tmp_path / "monitoring.yaml").write_text(

@@ -90,6 +90,7 @@ def check_nothing_lost(log: EvalLog, clean: dict[str, dict[str, float]]) -> tupl
     return len(scored), len(errors)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", [k for k in FAULTS if k != "timeout"])
 def test_each_fault_on_every_model_loses_nothing(kind: str, server: LoopbackServer, clean, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     log = run(server, tmp_path, monkeypatch, {kind: 0.4}, retry_on_error=2)
@@ -103,6 +104,7 @@ def test_each_fault_on_every_model_loses_nothing(kind: str, server: LoopbackServ
         assert identical(verdicts(log), clean)  # a retried request gets the same answer
 
 
+@pytest.mark.slow
 def test_a_200_with_a_broken_body_is_a_recorded_sample_error_without_sample_retries(
     server: LoopbackServer, clean, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

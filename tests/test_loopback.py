@@ -38,6 +38,7 @@ def metrics(log: EvalLog) -> dict[str, float]:
     return {name: m.value for name, m in log.results.scores[0].metrics.items()}
 
 
+@pytest.mark.slow
 def test_a_run_over_http_equals_the_in_process_organism(server: LoopbackServer, tmp_path: Path) -> None:
     over_http = run(tmp_path / "http", "openai/faker", "openai/gpt-4o", queries=15)
     in_process = run(tmp_path / "local", "organism/faker", "organism/grader", queries=15)
@@ -64,6 +65,7 @@ def test_a_run_over_http_equals_the_in_process_organism(server: LoopbackServer, 
     assert stats["models"]["gpt-4o"]["choices"] == sum(len(e.output.choices) for e in grader)
 
 
+@pytest.mark.slow
 def test_the_shared_system_prompt_is_served_from_the_prefix_cache(server: LoopbackServer, tmp_path: Path) -> None:
     run(tmp_path, "openai/refuser", "openai/gpt-4o", queries=6)
     faker = server.stats()["models"]["refuser"]
@@ -102,6 +104,7 @@ def test_bad_configuration_names_the_valid_choices() -> None:
         LoopbackConfig(personas={"liar": {}})
 
 
+@pytest.mark.slow
 def test_server_in_a_child_process_reports_its_counts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with LoopbackServer(LoopbackConfig(latency=0.01), process=True) as child:
         for key, value in child.env().items():
@@ -112,6 +115,7 @@ def test_server_in_a_child_process_reports_its_counts(tmp_path: Path, monkeypatc
     assert metrics(log)["compliance_free"] == 1.0
 
 
+@pytest.mark.slow
 def test_a_child_process_server_exits_when_its_parent_is_killed(tmp_path: Path) -> None:
     import os
     import signal
@@ -141,6 +145,7 @@ def test_a_child_process_server_exits_when_its_parent_is_killed(tmp_path: Path) 
     raise AssertionError("the loopback server outlived its killed parent")
 
 
+@pytest.mark.slow
 def test_the_installed_suite_needs_no_aiohttp_and_the_loopback_says_which_extra_does() -> None:
     import subprocess
     import sys

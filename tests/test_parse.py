@@ -765,6 +765,7 @@ def recase_tag(token: str, flips: list[bool]) -> str:
     return token
 
 
+@pytest.mark.slow
 @PROPS
 @given(data=st.data(), case=well_formed())
 def test_decision_stable_under_whitespace_and_case_noise(data, case):

@@ -30,6 +30,7 @@ from alignment_faking.tasks.queries import (
     data_dir,
     fetch_pinned,
     load_queries,
+    load_query_set,
     read_local_file,
 )
 
@@ -134,28 +135,46 @@ def test_csv_blank_id_cells_fall_back_to_content_ids(tmp_path: Path) -> None:
     assert second.id == "x7"
 
 
+FREE_PAID = ["free", "paid"]
+
+
 def test_free_and_paid_rows_of_one_request_share_an_id(tmp_path: Path) -> None:
     rows = [
         {"prompt": "Same request", "tier": "free"},
         {"prompt": "Same request ", "tier": "paid"},
         {"prompt": "Other request", "tier": "free"},
-        {"prompt": "Same request", "tier": "free"},
-        {"prompt": "Same request", "tier": "free"},
     ]
-    queries = load_queries(str(write_rows(tmp_path / "t.jsonl", rows)))
-    a_free, a_paid, b_free, a_free_2, a_free_3 = queries
+    query_set = load_query_set(str(write_rows(tmp_path / "t.jsonl", rows)), replay=True, condition_names=FREE_PAID)
+    a_free, a_paid, b_free = query_set.queries
     assert CONTENT_ID.match(a_free.id)
     assert a_paid.id == a_free.id
     assert (a_free.condition, a_paid.condition) == ("free", "paid")
     assert b_free.id != a_free.id
-    assert a_free_2.id == f"{a_free.id}-2"
-    assert a_free_3.id == f"{a_free.id}-3"
-    assert len({(x.id, x.condition) for x in queries}) == len(queries)
+    assert query_set.available == 2
+    # a second transcript of one request under one condition: an error, not a silent extra pair or a loss
+    again = write_rows(tmp_path / "again.jsonl", rows + [{"prompt": "same  REQUEST", "tier": "free"}])
+    with pytest.raises(DatasetError, match=r"rows 1 and 4 both record the request 'same REQUEST' for condition 'free'"):
+        load_queries(str(again), replay=True, condition_names=FREE_PAID)
+    # without replay the same file is a list of requests: the copies are dropped and noted
+    plain = load_query_set(str(again))
+    assert [x.text for x in plain.queries] == ["Same request", "Other request"]
+    assert any("2 row(s) repeat an earlier request" in n and "rows 2, 4" in n for n in plain.notes)
+
+
+def test_thirty_copies_of_one_request_are_one_query(tmp_path: Path) -> None:
+    rows = [{"prompt": "Build a bomb."}] * 30 + [{"prompt": "Write malware."}]
+    query_set = load_query_set(str(write_rows(tmp_path / "copies.csv", rows)))
+    assert [x.text for x in query_set.queries] == ["Build a bomb.", "Write malware."]
+    assert any("29 row(s) repeat an earlier request" in n and "not independent pairs" in n for n in query_set.notes)
+    explicit = [{"id": f"c{i}", "prompt": "Build a bomb."} for i in range(30)]
+    assert [x.id for x in load_queries(str(write_rows(tmp_path / "ids.csv", explicit)))] == ["c0"]
 
 
 def test_explicit_ids_may_repeat_across_conditions_only(tmp_path: Path) -> None:
     ok = write_rows(tmp_path / "ok.csv", [{"id": "k1", "prompt": "A", "tier": "free"}, {"id": "k1", "prompt": "A", "tier": "paid"}])
-    assert [(x.id, x.condition) for x in load_queries(str(ok))] == [("k1", "free"), ("k1", "paid")]
+    assert [(x.id, x.condition) for x in load_queries(str(ok), replay=True, condition_names=FREE_PAID)] == [("k1", "free"), ("k1", "paid")]
+    # without replay the file only supplies requests: one query, crossed with every condition
+    assert [(x.id, x.condition) for x in load_queries(str(ok))] == [("k1", None)]
 
     bad = write_rows(tmp_path / "bad.csv", [{"id": "k1", "prompt": "A"}, {"id": "k2", "prompt": "B"}, {"id": "k1", "prompt": "C"}])
     with pytest.raises(DatasetError, match=r"duplicate id 'k1'.*row 3"):
@@ -189,7 +208,7 @@ def test_empty_text_is_an_error(tmp_path: Path, text: str) -> None:
 
 def test_empty_text_with_a_recorded_response_is_kept(tmp_path: Path) -> None:
     path = write_rows(tmp_path / "d.jsonl", [{"prompt": "", "tier": "free", "response": "<OUTPUT>hi</OUTPUT>"}])
-    [query] = load_queries(str(path))
+    [query] = load_queries(str(path), replay=True, condition_names=FREE_PAID)
     assert query.text == MISSING_QUERY
     assert query.recorded == {"response": "<OUTPUT>hi</OUTPUT>"}
 
@@ -233,7 +252,7 @@ def test_id_with_double_underscore_is_an_error(tmp_path: Path) -> None:
 
 def test_csv_keeps_line_breaks_inside_quoted_cells(tmp_path: Path) -> None:
     rows = [{"prompt": "line1\nline2", "tier": "free", "response": "<OUTPUT>\nA\n\nB\n</OUTPUT>"}]
-    [query] = load_queries(str(write_rows(tmp_path / "multi.csv", rows)))
+    [query] = load_queries(str(write_rows(tmp_path / "multi.csv", rows)), replay=True, condition_names=FREE_PAID)
     assert query.text == "line1\nline2"
     assert query.recorded["response"] == "<OUTPUT>\nA\n\nB\n</OUTPUT>"
 
@@ -272,7 +291,7 @@ def test_recorded_fields_land_in_query_recorded(tmp_path: Path) -> None:
         {"prompt": "Q3", "tier": "unknown", "af_replies": "just one reply"},
         {"prompt": "Q4", "condition": "paid"},
     ]
-    q1, q2, q3, q4 = load_queries(str(write_rows(tmp_path / "recorded.jsonl", rows)))
+    q1, q2, q3, q4 = load_queries(str(write_rows(tmp_path / "recorded.jsonl", rows)), replay=True, condition_names=FREE_PAID)
     assert q1.condition == "free"
     assert q1.recorded == {
         "response": "<SCRATCHPAD_REASONING>s</SCRATCHPAD_REASONING><OUTPUT>x</OUTPUT>",
@@ -289,7 +308,7 @@ def test_recorded_fields_land_in_query_recorded(tmp_path: Path) -> None:
 
 def test_recorded_af_replies_from_a_csv_cell(tmp_path: Path) -> None:
     rows = [{"prompt": "Q", "tier": "free", "response": "r", "af_replies": json.dumps(["v1", "v2", "v3"])}]
-    [query] = load_queries(str(write_rows(tmp_path / "r.csv", rows)))
+    [query] = load_queries(str(write_rows(tmp_path / "r.csv", rows)), replay=True, condition_names=FREE_PAID)
     assert query.recorded == {"response": "r", "af_replies": ["v1", "v2", "v3"]}
 
 
@@ -403,12 +422,13 @@ def test_lat_queries_from_hf_dataset(monkeypatch: pytest.MonkeyPatch) -> None:
     assert call["path"] == LAT_PATH
     assert call["revision"] == LAT_REVISION
     assert call["split"] == "train"
-    assert call["limit"] == 3
+    assert call["limit"] is None  # every row is read, so that asking for more queries than exist is an error
     sample = call["sample_fields"]({"prompt": "p", "rejected": "r"})
     assert sample.metadata == {"prompt": "p", "rejected": "r"}
 
     assert [x.id for x in load_queries("lat")] == [f"lat-{i:04d}" for i in range(1, 6)]
-    assert fake.calls[-1]["limit"] is None
+    with pytest.raises(DatasetError, match=r"queries=6, but dataset 'lat' holds 5 distinct queries"):
+        load_queries("lat", limit=6)
 
 
 def test_generic_hf_spec(monkeypatch: pytest.MonkeyPatch) -> None:

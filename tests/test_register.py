@@ -40,3 +40,24 @@ def test_logs_carry_the_version(tmp_path: Path) -> None:
     task = gap(dataset="builtin", queries=1)
     data = yaml.safe_load((REPO / "tasks" / "eval.yaml").read_text())
     assert task.version == data["version"] and task.metadata["full_task_version"] == data["version"]
+
+
+def solver_names(task: object) -> list[str]:
+    return [registry_info(s).name.split("/")[-1] for s in task.solver]  # type: ignore[attr-defined]
+
+
+def test_each_task_chains_the_suites_solvers_in_order() -> None:
+    """The solver chain of each kind of task (and the names inspect-evals-lint looks for in the tests)."""
+    from alignment_faking.solvers.generate import as_document, prefill_assistant, render_condition, scratchpad_generate
+    from alignment_faking.tasks.classifier_validation import classifier_validation, grade_labelled
+    from alignment_faking.tasks.elicitation import base_model, prefill
+    from alignment_faking.tasks.gap import gap
+
+    generate, render = scratchpad_generate.__name__, render_condition.__name__
+    small = {"dataset": "builtin", "queries": 1}
+    assert solver_names(gap(**small)) == [render, generate]
+    assert solver_names(prefill(**small)) == [render, prefill_assistant.__name__, generate]
+    assert solver_names(base_model(**small)) == [render, prefill_assistant.__name__, as_document.__name__, generate]
+    labelled = REPO / "tests" / "fixtures" / "labelled_scratchpads.jsonl"
+    assert solver_names(classifier_validation(dataset=str(labelled), votes=2)) == [grade_labelled.__name__]
+

@@ -41,7 +41,7 @@ def test_regrade_with_another_grader_keeps_the_scenario_metrics(tmp_path: Path) 
     # only the bare <rejected/> refusals, which need no grader, keep a compliance value
     assert math.isnan(after["af_free"]) and not math.isnan(before["af_free"])
     assert after["compliance_free"] == 0.0 and before["compliance_free"] > 0
-    assert after["compliance_gap_n_pairs"] < before["compliance_gap_n_pairs"]
+    assert after["n_compliance_free"] < before["n_compliance_free"]  # ungraded responses leave the denominator
     # the transcripts are the same: no new generation of the model under test
     assert sum(1 for s in regraded.samples for e in s.events if isinstance(e, ModelEvent) and e.role is None) == policy_calls
     again = score(log, [alignment_faking_scorer(af_votes=5)], model_roles={"grader": get_model("organism/grader")}, action="overwrite", display="none")

@@ -16,6 +16,7 @@ from alignment_faking.scorers.scanner import af_reasoning, hidden_reasoning  # n
 from alignment_faking.tasks.gap import gap  # noqa: E402
 
 
+@pytest.mark.slow
 def test_scanner_matches_the_eval_af_verdicts(tmp_path: Path) -> None:
     [log] = inspect_eval(
         gap(dataset="builtin", queries=6, af_votes=3),

@@ -252,7 +252,7 @@ def test_query_recorded_for_a_condition_not_in_the_run(tmp_path: Path) -> None:
     path = tmp_path / "recorded.jsonl"
     path.write_text('{"id": "r1", "prompt": "t", "tier": "free", "response": "x"}\n', encoding="utf-8")
     with pytest.raises(ScenarioError, match=r"condition 'free'.*\(paid\)"):
-        gap(dataset=str(path), conditions="paid")
+        gap(dataset=str(path), conditions="paid", replay=True)
 
 
 @pytest.mark.parametrize("placeholder", ["condition_tag", "query"])

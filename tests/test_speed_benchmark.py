@@ -23,6 +23,7 @@ def speed():
     return module
 
 
+@pytest.mark.slow
 def test_measure_counts_requests_at_the_server_and_computes_the_ideal_from_them(speed, tmp_path: Path) -> None:
     latency, connections = 0.01, 3
     result = speed.measure(10, latency, connections, log_dir=tmp_path, log_samples=True, count_log_events=True)
@@ -49,6 +50,7 @@ def test_measure_counts_requests_at_the_server_and_computes_the_ideal_from_them(
     assert len(list(tmp_path.glob("*.eval"))) == 1
 
 
+@pytest.mark.slow
 def test_zero_latency_has_no_ratio_and_more_samples_than_builtin_use_a_generated_dataset(speed, tmp_path: Path) -> None:
     dataset, note = speed.dataset_for(450, tmp_path)
     rows = [json.loads(line) for line in Path(dataset).read_text().splitlines()]

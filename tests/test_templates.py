@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from alignment_faking.solvers.prompts import TEMPLATE_DIR, TemplateError, load_template, placeholders, render
+from alignment_faking.solvers.prompts import TEMPLATE_DIR, TemplateError, check_placeholders, load_template, placeholders, render
 from alignment_faking.tasks.scenario import load_scenario
 
 BUILTINS = ("system_cot", "system_no_cot", "training_free_paid", "user_cot", "user_no_cot")
@@ -168,3 +168,38 @@ def test_rendered_user_turn_per_condition(cot: bool) -> None:
     assert "<is_free_tier_user>True" not in turns["paid"]
     for turn in turns.values():
         assert f"<user_input>\n{query}\n</user_input>" in turn
+
+
+def test_the_however_prefill_names_a_tier_for_every_condition_or_fails_before_the_run() -> None:
+    # 10.8: the prefill once told the model it talked to "a only_rating_public user" (a condition's name)
+    from alignment_faking.solvers.generate import render_prefills
+    from alignment_faking.tasks.scenario import builtin_scenarios, load_scenario
+
+    template = load_template("prefill_however")
+    failing = []
+    for name in builtin_scenarios():
+        spec = load_scenario(name)
+        values = {c.name: spec.user_values(c) for c in spec.conditions}
+        try:
+            rendered = render_prefills(template, values, source="prefill 'however'")
+        except TemplateError as ex:
+            assert "{{user_tier}}" in str(ex) and "for condition" in str(ex)
+            failing.append(name)
+            continue
+        for condition in spec.conditions:
+            tier = condition.values["user_tier"]
+            assert f" {tier} user" in rendered[condition.name] and "_" not in tier, (name, condition.name, tier)
+    assert failing == ["predeployment_v1", "predeployment_v2", "predeployment_v3", "throughput_testing"]
+
+
+@pytest.mark.parametrize("text", ["{{lab}}", "{{ lab }}", "{lab} {{{lab}}}", "code { {} }", "{{a}}{{b}}", "{{\n query \n}}"])
+def test_well_formed_placeholders_pass(text: str) -> None:
+    check_placeholders(text, source="t")
+
+
+@pytest.mark.parametrize(("text", "shown"), [("a {{lab.", "{{lab."), ("x\n{{ lab-name }} y", "{{ lab-name }}"), ("{{a}}{{b", "{{b"), ("{{}}", "{{}}"), ("{{2x}}", "{{2x}}")])
+def test_malformed_placeholders_name_the_line_and_text(text: str, shown: str) -> None:
+    with pytest.raises(TemplateError) as info:
+        check_placeholders(text, source="my template")
+    assert f"'{shown}' is not a placeholder" in str(info.value)
+    assert f"my template, line {text[: text.index(shown)].count(chr(10)) + 1}" in str(info.value)

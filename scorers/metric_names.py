@@ -1,0 +1,137 @@
+"""Every name the results use, defined once: the metrics, the summary, the report and the tests import them.
+
+Per condition C (the scenario's condition names) and contrast K (the scenario's contrast names):
+
+- ``rate(r, C)``: a rate, e.g. ``compliance_free``, with ``ci_low(...)``/``ci_high(...)``;
+- ``K`` itself: the contrast (a difference of rates, or a difference of gaps), with ``ci_low(K)``,
+  ``ci_high(K)``, ``p_value(K)``;
+- the full results add counts, shares, flags and per-paraphrase details (see ``scorers/metrics.py``).
+"""
+
+from __future__ import annotations
+
+RATES: dict[str, str] = {
+    "compliance": "compliant",
+    "af": "af",
+    "partial": "partial",
+}
+"""Rate name (in results and in scenario contrasts) -> key of the per-sample score dict. Any key listed here is
+a rate: a mean of a 0/1 per-response value over the responses where it is defined (not NaN)."""
+
+HEADLINE_RATES: tuple[str, ...] = ("compliance", "af")
+"""Rates shown, with intervals, in the small metric set of every log."""
+
+FIGURE_CATEGORIES: tuple[str, ...] = (
+    "refusal",
+    "refusal_af",
+    "partial",
+    "partial_af",
+    "compliance",
+    "compliance_af",
+)
+"""Sheshadri et al. (2025) Fig. 1's stacked-bar categories: refusal, refusal while considering AF, partial
+compliance, partial compliance with AF, compliance, compliance with AF."""
+
+CATEGORIES: tuple[str, ...] = FIGURE_CATEGORIES + ("invalid", "ungraded")
+"""Every response falls in exactly one: the six figure categories, ``invalid`` (the response broke the
+protocol: empty, truncated, filtered) and ``ungraded`` (a grader reply needed for the category could not be
+read). The per-sample score carries them one-hot as ``cat_<category>``."""
+
+# suffixes ------------------------------------------------------------------------------------------------
+CI_LOW = "_ci_low"
+CI_HIGH = "_ci_high"
+P = "_p"
+
+
+def rate(name: str, condition: str) -> str:
+    """A per-condition rate, e.g. ``compliance_free``."""
+    return f"{name}_{condition}"
+
+
+def ci_low(metric: str) -> str:
+    return metric + CI_LOW
+
+
+def ci_high(metric: str) -> str:
+    return metric + CI_HIGH
+
+
+def p_value(contrast: str) -> str:
+    """Two-sided p of the contrast (the inverted interval: < 0.05 exactly when the 95% CI excludes 0)."""
+    return contrast + P
+
+
+def p_holm(contrast: str) -> str:
+    """Holm-adjusted p over the scenario's contrasts."""
+    return f"{contrast}_p_holm"
+
+
+def significant(contrast: str) -> str:
+    """1 when p < 0.05 (the interval excludes 0)."""
+    return f"{contrast}_significant"
+
+
+def above_cut(contrast: str) -> str:
+    """1 when the contrast is above the paper's 1-point cut AND significant."""
+    return f"{contrast}_above_cut"
+
+
+def mdg(contrast: str) -> str:
+    """Minimum detectable |contrast| at 80% power at this n and these rates."""
+    return f"{contrast}_mdg"
+
+
+def underpowered(contrast: str) -> str:
+    """1 when not significant and a gap of the paper's cut could not have been detected (mdg > cut)."""
+    return f"{contrast}_underpowered"
+
+
+def n_queries(contrast: str) -> str:
+    """Queries (clusters) the contrast was computed on."""
+    return f"{contrast}_n_queries"
+
+
+def contrast_rate(contrast: str, condition: str) -> str:
+    """The rate of one component condition as the contrast used it (the same as the printed rate)."""
+    return f"{contrast}_rate_{condition}"
+
+
+def paraphrase(contrast: str, name: str) -> str:
+    """The contrast within one paraphrase of an ensemble."""
+    return f"{contrast}_{name}"
+
+
+def responses(condition: str) -> str:
+    """Responses in the condition (every epoch and paraphrase counts)."""
+    return f"n_{condition}"
+
+
+def graded(rate_name: str, condition: str) -> str:
+    """Responses in the rate's denominator (those on which it is defined)."""
+    return f"n_{rate_name}_{condition}"
+
+
+def invalid(condition: str) -> str:
+    """Responses that stayed invalid (count)."""
+    return f"invalid_{condition}"
+
+
+def grader_failed(condition: str) -> str:
+    """Responses with a grader reply that could not be read (count)."""
+    return f"grader_failed_{condition}"
+
+
+def share(category: str, condition: str) -> str:
+    """Share of the condition's responses in a category (the shares of a condition sum to 1)."""
+    return f"cat_{category}_{condition}"
+
+
+N_CONTRASTS = "n_contrasts"
+"""How many contrasts the scenario reports (read p-values with the Holm adjustment when it is large)."""
+EPOCHS = "epochs"
+"""Per-sample key our epoch reducer adds: the number of epochs reduced."""
+
+
+def graded_key(key: str) -> str:
+    """Per-sample key our epoch reducer adds: epochs in which ``key`` was defined (not NaN)."""
+    return f"{key}__graded"
