@@ -102,6 +102,8 @@ OPENAI, RESPONSES, ANTHROPIC = "openai/gpt-4o", "openai/gpt-5", "anthropic/claud
 GRADINGS = (
     Grading("suite", "suite", OPENAI, "chat completions, n choices (the default grader)"),
     Grading("reference", "reference", OPENAI, "the paper's protocol, OpenAI (chat or Responses alike: one choice each)"),
+    Grading("curtailed", "suite", OPENAI, f"chat completions, curtailed voting (-T af_vote_rounds={AF_VOTE_ROUNDS})",
+            task_args={"af_vote_rounds": AF_VOTE_ROUNDS}),
     Grading("responses", "suite", RESPONSES, "a Responses-API model, as the suite routes it"),
     Grading("responses_forced", "suite", RESPONSES, "Responses API forced (-M responses_api=true)", model_args={"responses_api": True}),
     Grading("anthropic", "suite", ANTHROPIC, "Anthropic Messages API, one vote per request"),

@@ -169,6 +169,10 @@ def test_cost_benchmark_small_run_meets_the_targets_with_identical_verdicts(tmp_
     assert result.policy_system_prompts == 1 and result.policy.cached_input_tokens > 0.5 * result.policy.input_tokens
     # the replies are as long as asked (300 tokens each), so output is priced at a real grader's length
     assert abs(result.suite.output_tokens / result.suite.choices - cost.REPLY_TOKENS) <= 1
+    # curtailed voting: the same verdicts from fewer votes (13 No settle not-AF; 8 Yes settle AF), so less output
+    assert g["curtailed"].choices < 0.8 * result.suite.choices and result.money_ratio("curtailed") < result.money_ratio("suite")
+    # a Responses-API model is routed to chat completions: its votes come as choices of one request
+    assert g["responses"].requests == result.suite.requests
     # Responses API forced: one vote per request; Anthropic: one vote per request, all but the first read the cached prefix
     assert g["responses_forced"].requests == g["responses_forced"].choices > 15 * n
     anthropic = g["anthropic"]
@@ -216,7 +220,7 @@ def test_verdict_comparison_treats_nan_as_equal_only_to_nan() -> None:
 def test_the_benchmark_rejects_unknown_gradings(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         cost.main(["--gradings", "suite,cheapest"])
-    assert "unknown grading(s) cheapest; choose from: suite, reference, responses" in capsys.readouterr().err
+    assert "unknown grading(s) cheapest; choose from: suite, reference, curtailed" in capsys.readouterr().err
 
 
 # --------------------------------------------------------------------- a run's cost per model and role
@@ -248,6 +252,7 @@ def test_run_cost_splits_the_logs_usage_by_role_and_prices_it_from_the_table(tmp
     assert text.splitlines()[1].startswith("model   organism/faker") and f"{sum(line.cost for line in lines):,.4f}" in text.splitlines()[-1]
 
 
+@pytest.mark.slow
 def test_the_report_has_the_runs_cost_per_role(tmp_path: Path) -> None:
     from alignment_faking.analysis.report import build_report
 

@@ -216,6 +216,7 @@ def test_bad_input_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixtur
 # ------------------------------------------------------------ the price table in Inspect's cost tracking
 
 
+@pytest.mark.slow
 def test_the_price_table_feeds_inspects_cost_tracking_and_cost_limit(tmp_path: Path) -> None:
     from alignment_faking.analysis.cost import run_cost, usage_cost
     from alignment_faking.analysis.estimate import price_for, write_cost_config

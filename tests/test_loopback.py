@@ -180,6 +180,7 @@ def test_breakpoint_cache_reads_what_was_written_before_the_request_arrived() ->
     assert cache.lookup_and_add("other-model", prompt, arrived=9.0, now=9.5)[0] == 0  # caches are per model
 
 
+@pytest.mark.slow
 def test_inspects_anthropic_provider_runs_against_the_messages_endpoint(tmp_path: Path) -> None:
     aliases = {"claude-3-opus-20240229": "faker", "claude-sonnet-4-20250514": "grader"}
     with LoopbackServer(LoopbackConfig(aliases=aliases)) as server, server.environment():
