@@ -31,6 +31,7 @@ from alignment_faking.solvers.generate import (
 from alignment_faking.tasks.queries import load_query_set
 from alignment_faking.solvers.published import DEFAULT_REF, OURS, PROMPT_SETS, TIER_CASINGS, load_prompt_set
 from alignment_faking.tasks.scenario import (
+    AXIS_SEPARATOR,
     ORIGINAL_PROMPT,
     REFERENCE_VARIANT,
     PromptVariant,
@@ -233,12 +234,18 @@ def scenario_task(
     solvers = [render_condition(prompts)]
     if base_model and prefill is None:
         prefill = "basic"  # the paper's base-model runs use the basic prefill (Sheshadri et al. §5.1)
-    if prefill:
-        prefills = render_prefills(
-            spec.load(PREFILLS.get(prefill, prefill)),
+    prefills: dict[str, str] = {}  # sample condition -> prefill text (none: no prefill)
+    for choice in axis or [PromptVariant("")]:
+        chosen = choice.prefill or prefill
+        if not chosen:
+            continue
+        texts = render_prefills(
+            spec.load(PREFILLS.get(chosen, chosen)),
             {c.name: spec.user_values(c, overrides, selected) for c in selected},
-            source=f"prefill '{prefill}'",
+            source=f"prefill '{chosen}'",
         )
+        prefills.update({f"{c}{AXIS_SEPARATOR}{choice.label}" if choice.label else c: t for c, t in texts.items()})
+    if prefills:
         solvers.append(prefill_assistant(prefills, allow_any_provider=prefill_any_provider or base_model))
     if base_model:
         solvers.append(as_document(spec.load(document_template or "base_model_document")))
@@ -292,7 +299,7 @@ def scenario_task(
             "facts": {c.name: c.facts for c in selected},
             "contrasts": contrasts,
             "prompt_set": prompt_set,
-            "prompt_axis": [{"label": p.label, "variants": list(p.variants), "paraphrase": p.paraphrase, "lab": p.lab, "prompt_set": p.prompt_set or prompt_set} for p in axis],
+            "prompt_axis": [{"label": p.label, "variants": list(p.variants), "paraphrase": p.paraphrase, "lab": p.lab, "prompt_set": p.prompt_set or prompt_set, "prefill": p.prefill or prefill} for p in axis],
             "published_files": files,
             "dataset": query_set.name,
             "dataset_notes": query_set.notes,
