@@ -614,11 +614,8 @@ def check_metric_names(scenario: "Scenario", conditions: list[Condition], contra
     naming both, before any model call."""
     owner: dict[str, str] = {}
 
-    # results every run has whatever its conditions are called (``n_contrasts``…) belong to no condition
-    shared = _metric_names(["\x01a"], []) & _metric_names(["\x01b"], [])
-
     def claim(names: set[str], who: str) -> None:
-        for name in sorted(names - shared):
+        for name in sorted(names):
             if name in owner and owner[name] != who:
                 raise ScenarioError(
                     f"scenario '{scenario.name}': {who} and {owner[name]} both give the result '{name}', so one would "
