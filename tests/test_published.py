@@ -377,3 +377,26 @@ def test_classifier_validation_runs_with_the_published_af_rubric(clones: Path, t
     [record] = log.eval.metadata["published_files"]
     assert record["path"].endswith("deceptive_alignment_majority_vote_v1.jinja") and len(record["sha256"]) == 64
     assert all(all(v is not None for v in s.metadata["af_votes"]) for s in log.samples)  # every vote read
+
+
+def test_a_finished_run_is_regraded_with_the_published_rubrics(clones: Path, tmp_path: Path) -> None:
+    from inspect_ai import eval as inspect_eval
+    from inspect_ai import score as inspect_score
+
+    from alignment_faking.scorers.scorer import alignment_faking_scorer
+
+    [log] = inspect_eval(
+        gap(dataset="builtin", queries=4, af_votes=2),
+        model="organism/faker",
+        model_roles={"grader": "organism/grader"},
+        log_dir=str(tmp_path),
+        display="none",
+    )
+    regraded = inspect_score(
+        log,
+        [alignment_faking_scorer(af_votes=2, rubric_set="hughes2025", rubric_source=str(clones))],
+        model_roles={"grader": "organism/grader"},
+        action="overwrite",
+        display="none",
+    )
+    assert _graded(regraded, "hughes2025") == _graded(log, "ours")
