@@ -318,8 +318,9 @@ def scenario_task(
             "paper": spec.paper,
             "variants": variants,
             "paraphrases": wanted,
-            "conditions": [c.name for c in selected],
-            "facts": {c.name: c.facts for c in selected},
+            # on a prompt axis every condition runs under every prompt variant: free@ours, free@no_suffix…
+            "conditions": [c.name + AXIS_SEPARATOR + label for label in labels for c in selected] if axis else [c.name for c in selected],
+            "facts": {c.name + AXIS_SEPARATOR + label if axis else c.name: c.facts for label in labels or [""] for c in selected},
             "contrasts": contrasts,
             "prompt_set": prompt_set,
             "prompt_axis": [{"label": p.label, "variants": list(p.variants), "paraphrase": p.paraphrase, "lab": p.lab, "prompt_set": p.prompt_set or prompt_set, "prefill": p.prefill or prefill} for p in axis],

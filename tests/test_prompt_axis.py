@@ -36,6 +36,8 @@ def test_effects_come_first_as_differences_of_gaps() -> None:
     }
     assert {"name": "compliance_gap@ours", "rate": "compliance", "minuend": "free@ours", "subtrahend": "paid@ours"} in contrasts
     assert [a["label"] for a in task.metadata["prompt_axis"]] == ["ours", "no_suffix"]
+    assert task.metadata["conditions"] == ["free@ours", "paid@ours", "free@no_suffix", "paid@no_suffix"]
+    assert task.metadata["facts"]["free@no_suffix"]["trained"] is True
 
 
 async def _messages(task, index: int):  # type: ignore[no-untyped-def]
@@ -77,7 +79,7 @@ def test_clarification_and_paraphrase_and_combined_variants() -> None:
     [
         ("ours,bogus", "unknown prompt variant 'bogus'"),
         ("ours", "at least two different prompt variants"),
-        ("ours,color=red", "use lab=<name>, prompt_set=<name> or prefill=<basic\|however>"),
+        ("ours,color=red", r"use lab=<name>, prompt_set=<name> or prefill=<basic\|however>"),
     ],
 )
 def test_bad_axes_are_one_clear_line(axis: str, expected: str) -> None:
