@@ -183,7 +183,7 @@ def scenario_task(
         dataset=samples,
         solver=solvers,
         scorer=alignment_faking_scorer(af_votes=af_votes, af_threshold=af_threshold, grade_partial=grade_partial),
-        metrics=[scenario_metrics(contrasts)],
+        metrics=[scenario_metrics(contrasts, headline=getattr(spec, "headline", None))],
         # --epochs N keeps this reducer: it keeps the per-response counts the metrics need (scorers/metrics.py)
         epochs=Epochs(1, [response_mean()]),
         config=GenerateConfig(temperature=temperature, max_tokens=max_tokens, stop_seqs=BASE_MODEL_STOP if base_model else None),
@@ -205,6 +205,7 @@ def scenario_task(
             "conditions": [c.name for c in selected],
             "facts": {c.name: c.facts for c in selected},
             "contrasts": contrasts,
+            "headline": getattr(spec, "headline", None),  # the main contrast (None: the first)
             "dataset": query_set.name,
             "dataset_notes": query_set.notes,
             "replay": replay,
