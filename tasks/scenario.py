@@ -184,7 +184,7 @@ class Scenario:
 PROTOCOLS = ("one_shot", "multi_turn")
 PREFILL_NAMES = ("basic", "however")
 _FLAGS = ("cot", "prefill_any_provider", "base_model", "grade_partial", "replay")
-_COUNTS = {"queries": 1, "max_turns": 1, "max_resamples": 0, "af_votes": 1, "max_tokens": 1}
+_COUNTS = {"queries": 1, "max_turns": 1, "max_resamples": 0, "af_votes": 1, "af_vote_rounds": 1, "max_tokens": 1}
 
 
 def suite_parameters() -> dict[str, list[str]]:
@@ -261,6 +261,8 @@ def check_task_parameters(
     temperature = params.get("temperature", 0.0)
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not math.isfinite(temperature) or temperature < 0:
         problems.append(f"temperature must be a finite number >= 0, got {temperature!r}")
+    if params.get("grade_prefill", "model") not in ("model", "both"):
+        problems.append(f"grade_prefill must be one of model, both, got {params.get('grade_prefill')!r}")
     if params.get("protocol", "one_shot") not in PROTOCOLS:
         problems.append(f"protocol must be one of {', '.join(PROTOCOLS)}, got {params.get('protocol')!r}")
     prefill = params.get("prefill")
@@ -624,8 +626,10 @@ def check_metric_names(scenario: "Scenario", conditions: list[Condition], contra
                 )
             owner[name] = who
 
+    # names every condition set gives alike (run-wide results such as ``n_contrasts``) belong to no condition
+    common = _metric_names(["\x01a"], []) & _metric_names(["\x01b"], [])
     for condition in conditions:
-        claim(_metric_names([condition.name], []), f"condition '{condition.name}'")
+        claim(_metric_names([condition.name], []) - common, f"condition '{condition.name}'")
     stand_in = {c.name: f"\x01{i}" for i, c in enumerate(conditions)}  # names that cannot collide
 
     def swap(side: Any) -> Any:
