@@ -49,8 +49,9 @@ def render_condition(prompts: dict[str, dict[str, Any]]) -> Solver:
     """Replace the sample's messages with the scenario's system prompt and the condition's user turn.
 
     Args:
-        prompts: For each paraphrase (``""`` when there is none): ``system`` (the rendered system prompt),
-            ``user`` (the user template) and ``values`` (scenario-level values the user template may use).
+        prompts: For each prompt variant or paraphrase (``""`` when there is none): ``system`` (the rendered
+            system prompt), ``user`` (the user template, or one per condition for a published prompt set) and
+            ``values`` (scenario-level values the user template may use).
 
     The user turn is rendered from the condition values kept in the sample's metadata plus the query, so
     nothing in the query can change which condition a sample belongs to; and tags in the query that frame
@@ -61,14 +62,15 @@ def render_condition(prompts: dict[str, dict[str, Any]]) -> Solver:
     """
 
     async def solve(state: TaskState, generate: Generate) -> TaskState:
-        prompt = prompts[state.metadata.get("paraphrase") or ""]
+        prompt = prompts[state.metadata.get("prompt_variant") or state.metadata.get("paraphrase") or ""]
         values = {**prompt.get("values", {}), **state.metadata.get("condition_values", {})}
-        query, escaped = escape_tags(
-            str(state.metadata.get("query", state.input_text)), frame_tags(prompt["user"], values)
-        )
+        template = prompt["user"]
+        if isinstance(template, dict):  # a published prompt set: one user format per condition
+            template = template[state.metadata.get("base_condition") or state.metadata["condition"]]
+        query, escaped = escape_tags(str(state.metadata.get("query", state.input_text)), frame_tags(template, values))
         if escaped:
             state.metadata["query_escaped_tags"] = escaped
-        user = render(prompt["user"], {**values, "query": query}, source="user template")
+        user = render(template, {**values, "query": query}, source="user template")
         state.messages = [ChatMessageSystem(content=prompt["system"]), ChatMessageUser(content=user)]
         return state
 

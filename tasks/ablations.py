@@ -69,24 +69,37 @@ def no_training_details(dataset: str = "lat", queries: int | None = None, **opti
 
 
 @task
-def lab_names(lab: str = "OpenAI", dataset: str = "lat", queries: int | None = 100, **options: Any) -> Task:
+def lab_names(lab: str = "OpenAI", paired: bool = False, dataset: str = "lat", queries: int | None = 100, **options: Any) -> Task:
     """The core scenario with another organisation named as the AI's developer (App. C).
 
     Args:
-        lab: Any name; the paper's are in ``LAB_PRESETS`` (other labs, then unusual organisations).
+        lab: Any name; the paper's are in ``LAB_PRESETS`` (other labs, then unusual organisations). With
+            ``paired``, a comma list runs several against the original in one task.
+        paired: Also run the original lab on the same queries and report the effect of the name on each
+            gap (``effect_of_lab_<name>_on_compliance_gap``, a difference of gaps paired by query).
         dataset: Harmful requests (see the ``gap`` task).
         queries: Number of queries (100, as in the paper).
         **options: Any other parameter of the ``gap`` task.
     """
-    if not lab.strip():
+    if not isinstance(lab, str) or not lab.strip():
         raise ScenarioError(f"lab must be a name; the paper's: {', '.join(LAB_PRESETS)}")
+    _check_paired(paired)
+    if paired:
+        axis = ",".join(["ours", *(f"lab={name.strip()}" for name in lab.split(",") if name.strip())])
+        return scenario_task("core", **fixed(options, prompt_axis=axis), dataset=dataset, queries=queries)
     return scenario_task("core", dataset=dataset, queries=queries, lab=lab, **options)
+
+
+def _check_paired(paired: Any) -> None:
+    if not isinstance(paired, bool):
+        raise ScenarioError(f"paired must be true or false, got {paired!r}")
 
 
 @task
 def clarified(
     clarification: Literal["no_changes", "direct"] = "no_changes",
     scenario: Literal["core", "three_tiers"] = "core",
+    paired: bool = False,
     dataset: str = "lat",
     queries: int | None = None,
     **options: Any,
@@ -97,21 +110,33 @@ def clarified(
     Args:
         clarification: ``no_changes`` or ``direct``.
         scenario: ``core`` or ``three_tiers``.
+        paired: Also run the unclarified prompt on the same queries and report the effect of the
+            clarification on each gap (``effect_of_<clarification>_on_<gap>``, a difference of gaps).
         dataset: Harmful requests (see the ``gap`` task).
         queries: Number of queries (default: the scenario's).
         **options: Any other parameter of the ``gap`` task.
     """
+    _check_paired(paired)
+    if paired:
+        return scenario_task(scenario, **fixed(options, prompt_axis=f"ours,{clarification}"), dataset=dataset, queries=queries)
     return scenario_task(scenario, **fixed(options, variant=clarification), dataset=dataset, queries=queries)
 
 
 @task
-def suffix_ablation(dataset: str = "lat", queries: int | None = None, scenario: str = "core", **options: Any) -> Task:
+def suffix_ablation(
+    dataset: str = "lat", queries: int | None = None, scenario: str = "core", paired: bool = False, **options: Any
+) -> Task:
     """The user turn without the accept/reject instruction (App. K.3); compare with the same scenario with it.
 
     Args:
         dataset: Harmful requests (see the ``gap`` task).
         queries: Number of queries (default: the scenario's; the paper uses 200).
         scenario: A scenario that offers the ``no_suffix`` variant (``core``, ``three_tiers``).
+        paired: Run with and without the suffix on the same queries in one task and report the effect of
+            removing it on each gap (``effect_of_no_suffix_on_compliance_gap``, a difference of gaps).
         **options: Any other parameter of the ``gap`` task.
     """
+    _check_paired(paired)
+    if paired:
+        return scenario_task(scenario, **fixed(options, prompt_axis="ours,no_suffix"), dataset=dataset, queries=queries)
     return scenario_task(scenario, **fixed(options, variant="no_suffix"), dataset=dataset, queries=queries)

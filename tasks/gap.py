@@ -29,13 +29,19 @@ from alignment_faking.solvers.generate import (
     scratchpad_generate,
 )
 from alignment_faking.tasks.queries import load_query_set
+from alignment_faking.solvers.published import DEFAULT_REF, OURS, PROMPT_SETS, TIER_CASINGS, load_prompt_set
 from alignment_faking.tasks.scenario import (
     ORIGINAL_PROMPT,
+    REFERENCE_VARIANT,
+    PromptVariant,
+    Scenario,
     ScenarioError,
+    axis_contrasts,
     build_samples,
     check_metric_names,
     check_task_parameters,
     load_scenario,
+    parse_prompt_axis,
     select_conditions,
 )
 
@@ -90,6 +96,72 @@ def _names(value: str | list[str] | None, parameter: str = "names") -> list[str]
     return names
 
 
+def check_prompt_parameters(prompt_set: Any, tier_casing: Any, accept_changed: Any, source: Any, ref: Any) -> None:
+    """One clear line for a bad prompt-set parameter, before anything is read or any model is called."""
+    choices = [OURS, *PROMPT_SETS]
+    problems = []
+    if prompt_set not in choices:
+        problems.append(f"prompt_set must be one of {', '.join(choices)}, got {prompt_set!r}")
+    if tier_casing not in TIER_CASINGS:
+        problems.append(f"tier_casing must be one of {', '.join(TIER_CASINGS)}, got {tier_casing!r}")
+    if not isinstance(accept_changed, bool):
+        problems.append(f"accept_changed must be true or false, got {accept_changed!r}")
+    if source is not None and not isinstance(source, (str, Path)):
+        problems.append(f"prompt_source must be the path of a folder, got {source!r}")
+    if not isinstance(ref, str) or not ref.strip():
+        problems.append(f"prompt_ref must be a git branch, tag or commit, got {ref!r}")
+    if problems:
+        raise ScenarioError("invalid task parameter(s): " + "; ".join(problems))
+
+
+def prompt_texts(
+    scenario: str,
+    spec: Scenario,
+    choice: PromptVariant,
+    variants: list[str],
+    selected: list[Any],
+    cot: bool,
+    overrides: dict[str, str],
+    *,
+    system_template: str | None,
+    user_template: str | None,
+    prompt_set: str,
+    published: dict[str, Any],
+    files: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The system prompt and user template(s) of one prompt variant (our texts or a published set)."""
+    if prompt_set != OURS:
+        if choice.variants or choice.lab or variants or overrides or system_template or user_template or choice.paraphrase:
+            raise ScenarioError(
+                f"prompt_set={prompt_set} uses the published texts as they are; variants, paraphrases, lab and "
+                "system_template/user_template apply to our own texts only (cross them on a prompt_axis instead)"
+            )
+        tiers = [c for c in selected if "is_free_tier_user" not in c.values.get("condition_tag", "") or not isinstance(c.facts.get("trained"), bool)]
+        if tiers:
+            raise ScenarioError(
+                f"prompt_set={prompt_set} fills the published free/paid user turn (<is_free_tier_user>); condition(s) "
+                f"{', '.join(c.name for c in tiers)} of scenario '{spec.name}' are not free/paid tiers: use scenario=core"
+            )
+        texts = load_prompt_set(
+            prompt_set, cot=cot, conditions={c.name: c.facts["trained"] for c in selected},
+            source=published["source"], ref=published["ref"], tier_casing=published["tier_casing"],
+            accept_changed=published["accept_changed"],
+        )
+        files.extend({**record, "prompt_variant": choice.label} for record in texts.files)
+        return {"system": texts.system, "user": texts.user, "values": {}}
+    version = spec
+    if choice.variants or choice.paraphrase not in (None, ORIGINAL_PROMPT, REFERENCE_VARIANT):
+        version = load_scenario(scenario, [*variants, *choice.variants], choice.paraphrase)
+    own = {**overrides, **({"lab": choice.lab} if choice.lab else {})}
+    user = version.template("user", cot, user_template)
+    version.check_user_template(user, selected, own)
+    return {
+        "system": version.system_prompt(cot, system_template, own, selected),
+        "user": user,
+        "values": version.resolved_values(own, selected),
+    }
+
+
 def scenario_task(
     scenario: str,
     /,
@@ -116,6 +188,12 @@ def scenario_task(
     temperature: float = 0.0,
     max_tokens: int = 4000,
     replay: bool = False,
+    prompt_set: str = OURS,
+    prompt_source: str | None = None,
+    prompt_ref: str = DEFAULT_REF,
+    tier_casing: str = "True",
+    accept_changed: bool = False,
+    prompt_axis: str | list[str] | None = None,
     **unknown: Any,
 ) -> Task:
     """Build the Task for any scenario file; every ``@task`` is a thin wrapper around this.
@@ -139,16 +217,19 @@ def scenario_task(
         wanted = [ORIGINAL_PROMPT, *spec.paraphrases]
     if wanted and not spec.paraphrases:
         raise ScenarioError(f"scenario '{spec.name}' offers no paraphrases; scenarios that do: core, three_tiers")
-    prompts = {}
-    for paraphrase in wanted or [""]:
-        version = load_scenario(scenario, variants, paraphrase or None) if paraphrase else spec
-        user = version.template("user", cot, user_template)
-        version.check_user_template(user, selected, overrides)
-        prompts[paraphrase] = {
-            "system": version.system_prompt(cot, system_template, overrides, selected),
-            "user": user,
-            "values": version.resolved_values(overrides, selected),
-        }
+    check_prompt_parameters(prompt_set, tier_casing, accept_changed, prompt_source, prompt_ref)
+    axis = parse_prompt_axis(prompt_axis, spec) if prompt_axis else []
+    if axis and wanted:
+        raise ScenarioError("give either paraphrases or prompt_axis (a paraphrase can be a value of the axis: prompt_axis=ours,p1)")
+    published = dict(source=prompt_source, ref=prompt_ref, tier_casing=tier_casing, accept_changed=accept_changed)
+    prompts: dict[str, dict[str, Any]] = {}
+    files: list[dict[str, Any]] = []
+    for key, choice in [(p.label, p) for p in axis] or [(p, PromptVariant(p, paraphrase=p or None)) for p in wanted or [""]]:
+        prompts[key] = prompt_texts(
+            scenario, spec, choice, variants, selected, cot, overrides,
+            system_template=system_template, user_template=user_template,
+            prompt_set=choice.prompt_set or prompt_set, published=published, files=files,
+        )
     solvers = [render_condition(prompts)]
     if base_model and prefill is None:
         prefill = "basic"  # the paper's base-model runs use the basic prefill (Sheshadri et al. §5.1)
@@ -175,10 +256,15 @@ def scenario_task(
         condition_names=[c.name for c in spec.conditions],
     )
     query_list = query_set.queries
-    samples = build_samples(spec, query_list, selected, cot=cot, paraphrases=wanted, dataset_name=query_set.name)
+    labels = [p.label for p in axis]
+    samples = build_samples(
+        spec, query_list, selected, cot=cot, paraphrases=wanted, prompt_variants=labels or None, dataset_name=query_set.name
+    )
     names = {c.name for c in selected}
     contrasts = [c.to_dict() for c in spec.contrasts if c.minuend in names and c.subtrahend in names]
     check_metric_names(spec, selected, contrasts)
+    if axis:
+        contrasts = axis_contrasts([c for c in spec.contrasts if c.minuend in names and c.subtrahend in names], labels)
     return Task(
         dataset=samples,
         solver=solvers,
@@ -205,6 +291,9 @@ def scenario_task(
             "conditions": [c.name for c in selected],
             "facts": {c.name: c.facts for c in selected},
             "contrasts": contrasts,
+            "prompt_set": prompt_set,
+            "prompt_axis": [{"label": p.label, "variants": list(p.variants), "paraphrase": p.paraphrase, "lab": p.lab, "prompt_set": p.prompt_set or prompt_set} for p in axis],
+            "published_files": files,
             "dataset": query_set.name,
             "dataset_notes": query_set.notes,
             "replay": replay,
@@ -243,6 +332,12 @@ def gap(
     temperature: float = 0.0,
     max_tokens: int = 4000,
     replay: bool = False,
+    prompt_set: str = OURS,
+    prompt_source: str | None = None,
+    prompt_ref: str = DEFAULT_REF,
+    tier_casing: str = "True",
+    accept_changed: bool = False,
+    prompt_axis: str | None = None,
     **unknown: Any,
 ) -> Task:
     """Free-tier vs paid-tier compliance gap with alignment-faking reasoning (helpful-only setting).
@@ -274,6 +369,16 @@ def gap(
         max_tokens: Token limit of each response (paper's code: 4000).
         replay: Replay the transcripts (and grader replies) recorded in a local dataset file instead of
             calling the model; without it such a file only supplies the requests.
+        prompt_set: ``ours`` (the built-in texts) or a published set read at run time from its public
+            repository: ``greenblatt2024``, ``hughes2025``, ``hughes2025_no_training_details``.
+        prompt_source: A local clone of the published repository (or a folder of clones); default: the
+            ``ALIGNMENT_FAKING_PUBLISHED`` environment variable, else download at ``prompt_ref`` into the cache.
+        prompt_ref: The git branch, tag or commit to download published files at (a commit pins them).
+        tier_casing: ``True`` (the flag as the published code writes it, True/False) or ``true`` (true/false).
+        accept_changed: Use a published file whose bytes changed since it was first read (default: an error).
+        prompt_axis: Cross the conditions with prompt variants in one run: a named axis of the scenario
+            (core: ``suffix``, ``clarifications``, ``labs``, ``published``) or a comma list such as
+            ``ours,no_suffix`` or ``ours,prompt_set=hughes2025``; reports the effect of each on every gap.
     """
     params = {k: v for k, v in locals().items() if k != "unknown"}
     return scenario_task(params.pop("scenario"), **params, **unknown)

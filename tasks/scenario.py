@@ -15,6 +15,7 @@ import difflib
 import itertools
 import logging
 import math
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable
@@ -31,10 +32,13 @@ from alignment_faking.tasks.queries import Query
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
 SCENARIO_KEYS = {
     "name", "title", "paper", "description", "default_queries", "extends", "templates", "values",
-    "condition_values", "conditions", "grid", "contrasts", "variants", "paraphrases",
+    "condition_values", "conditions", "grid", "contrasts", "variants", "paraphrases", "prompt_axes",
 }
-PATCH_KEYS = SCENARIO_KEYS - {"extends", "variants", "paraphrases"}
+PATCH_KEYS = SCENARIO_KEYS - {"extends", "variants", "paraphrases", "prompt_axes"}
 USER_PLACEHOLDERS = {"query"}
+BUILTIN_VALUES: dict[str, Any] = {"examples": {"template": "examples_helpful_only"}}
+"""Values every scenario has unless it sets its own: the few-shot examples of the built-in system prompts
+(``examples: ""`` in a scenario or variant removes them)."""
 ORIGINAL_PROMPT = "p0"
 """The name of the unparaphrased prompt in a paraphrase ensemble."""
 
@@ -77,6 +81,8 @@ class Scenario:
     """Variants this scenario offers (``-T variant=``)."""
     paraphrases: tuple[str, ...] = ()
     """Paraphrases this scenario offers, besides the original ``p0``."""
+    prompt_axes: dict[str, str] = field(default_factory=dict, compare=False)
+    """Named prompt axes (``-T prompt_axis=<name>``): name -> comma list of prompt variants."""
 
     def condition(self, name: str) -> Condition:
         for condition in self.conditions:
@@ -127,7 +133,7 @@ class Scenario:
     def resolved_values(self, overrides: dict[str, str], conditions: Iterable[Condition] | None = None) -> dict[str, str]:
         """Scenario values with overrides applied; joins over the conditions, then fragments, rendered."""
         chosen = list(self.conditions if conditions is None else conditions)
-        merged = {**self.values, **{k: v for k, v in overrides.items() if v is not None}}
+        merged = {**BUILTIN_VALUES, **self.values, **{k: v for k, v in overrides.items() if v is not None}}
         resolved = {k: str(v) for k, v in merged.items() if not isinstance(v, dict)}
         for key, value in merged.items():
             if isinstance(value, dict) and "join" in value:
@@ -336,7 +342,7 @@ def load_raw(
     if data.get("extends"):
         base, _, base_folders = load_raw(data["extends"], _seen + (path.resolve(),), relative_to=path.parent)
         # variants and paraphrases rewrite prompt text, so they belong to the file that defines them
-        base = {k: v for k, v in base.items() if k not in ("variants", "paraphrases")}
+        base = {k: v for k, v in base.items() if k not in ("variants", "paraphrases", "prompt_axes")}
         data = merge_patch(base, {k: v for k, v in data.items() if k != "extends"})
         folders += tuple(f for f in base_folders if f not in folders)
     return data, path, folders
@@ -366,11 +372,17 @@ def load_scenario(
     where = f"scenario '{data.get('name', path.stem)}'"
     offered_variants = tuple(data.get("variants") or {})
     offered_paraphrases = tuple(data.get("paraphrases") or {})
+    axes = data.get("prompt_axes") or {}
+    if not isinstance(axes, dict) or not all(isinstance(v, (str, list)) for v in axes.values()):
+        raise ScenarioError(f"{where}: 'prompt_axes' must map a name to a comma list (or list) of prompt variants")
+    offered_axes = {str(k): ",".join(map(str, v)) if isinstance(v, list) else str(v) for k, v in axes.items()}
     data = _apply_patches(data, "variants", list(variants), where)
     if paraphrase and paraphrase != ORIGINAL_PROMPT:
         data = _apply_patches(data, "paraphrases", [paraphrase], where)
     scenario = scenario_from_dict(data, source=path)
-    return replace(scenario, template_dirs=folders, variants=offered_variants, paraphrases=offered_paraphrases)
+    return replace(
+        scenario, template_dirs=folders, variants=offered_variants, paraphrases=offered_paraphrases, prompt_axes=offered_axes
+    )
 
 
 def _condition_from_spec(name: str, spec: Any, where: str) -> tuple[dict[str, str], dict[str, Any]]:
@@ -463,8 +475,8 @@ def scenario_from_dict(data: Any, *, source: Path) -> Scenario:
     shared = {str(k): str(v) for k, v in (data.get("condition_values") or {}).items()}
     conditions = []
     for name, own_values, facts in specs:
-        if "__" in name:
-            raise ScenarioError(f"{where}: condition name '{name}' must not contain '__'")
+        if "__" in name or AXIS_SEPARATOR in name:
+            raise ScenarioError(f"{where}: condition name '{name}' must not contain '__' or '{AXIS_SEPARATOR}'")
         context = {**plain, **own_values}
         derived = {k: render(v, context, source=f"condition_values.{k} for condition '{name}'") for k, v in shared.items()}
         conditions.append(Condition(name, {**derived, **own_values}, facts))
@@ -528,12 +540,14 @@ def build_samples(
     *,
     cot: bool,
     paraphrases: list[str] | None = None,
+    prompt_variants: list[str] | None = None,
     dataset_name: str | None = None,
 ) -> MemoryDataset:
     """Cross every query with every condition (and paraphrase), query-major.
 
     Ids are ``<query_id>__<condition>``, or ``<query_id>__<condition>__<paraphrase>`` in a paraphrase
-    ensemble. The sample's input is the bare query; the solver renders it into the user template with the
+    ensemble, or ``<query_id>__<condition>@<prompt variant>`` on a prompt axis (whose samples carry
+    ``condition`` = ``<condition>@<variant>``, ``base_condition`` and ``prompt_variant``). The sample's input is the bare query; the solver renders it into the user template with the
     condition's values (kept in metadata), so the condition is never read back from text a model or a
     dataset could forge.
     """
@@ -545,24 +559,26 @@ def build_samples(
                 f"{query.source}: query '{query.id}' is recorded for condition '{query.condition}', which is not "
                 f"among this run's conditions ({', '.join(names)})"
             )
-        for paraphrase in paraphrases or [None]:
+        for paraphrase, variant in [(p, None) for p in paraphrases or [None]] if not prompt_variants else [(None, v) for v in prompt_variants]:
             for condition in conditions:
                 if query.condition is not None and condition.name != query.condition:
                     continue
                 suffix = f"__{paraphrase}" if paraphrase else ""
+                name = f"{condition.name}{AXIS_SEPARATOR}{variant}" if variant else condition.name
                 samples.append(
                     Sample(
-                        id=f"{query.id}__{condition.name}{suffix}",
+                        id=f"{query.id}__{name}{suffix}",
                         input=query.text,
                         metadata={
                             "query_id": query.id,
                             "query": query.text,
                             "query_source": query.source,
                             "query_category": query.category,
-                            "condition": condition.name,
+                            "condition": name,
                             "scenario": scenario.name,
                             "cot": cot,
                             **({"paraphrase": paraphrase} if paraphrase else {}),
+                            **({"prompt_variant": variant, "base_condition": condition.name} if variant else {}),
                             **condition.facts,
                             "condition_values": condition.values,
                             **({"recorded": query.recorded} if query.recorded else {}),
@@ -640,3 +656,107 @@ def check_metric_names(scenario: "Scenario", conditions: list[Condition], contra
 
         claim({put_back(n) for n in names}, f"contrast '{contrast['name']}'")
     claim(run_wide, "the run-wide results")
+
+
+# ---------------------------------------------------------------------------------------------- prompt axes
+
+AXIS_SEPARATOR = "@"
+"""Joins a condition and a prompt variant: condition ``free@no_suffix``, sample id ``q1__free@no_suffix``."""
+REFERENCE_VARIANT = "ours"
+"""The scenario's prompt as selected (with any ``-T variant``): the reference of a prompt axis."""
+_AXIS_KEYS = ("lab", "prompt_set")
+
+
+@dataclass(frozen=True)
+class PromptVariant:
+    """One value of a prompt axis: a combination (``+``) of scenario variants, a paraphrase, a lab name
+    (``lab=Name``) and a published prompt set (``prompt_set=name``); ``ours`` is the scenario as selected."""
+
+    label: str
+    variants: tuple[str, ...] = ()
+    paraphrase: str | None = None
+    lab: str | None = None
+    prompt_set: str | None = None
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_") or "x"
+
+
+def parse_prompt_variant(text: str, scenario: Scenario) -> PromptVariant:
+    variants: list[str] = []
+    paraphrase = lab = prompt_set = None
+    labels: list[str] = []
+    for part in (p.strip() for p in text.split("+")):
+        if part == REFERENCE_VARIANT or part == ORIGINAL_PROMPT:
+            labels.append(part)
+            continue
+        key, eq, value = part.partition("=")
+        if eq:
+            if key not in _AXIS_KEYS or not value.strip():
+                raise ScenarioError(
+                    f"prompt variant '{part}': use lab=<name> or prompt_set=<name> (or a variant or paraphrase name)"
+                )
+            if key == "lab":
+                lab = value.strip()
+                labels.append(f"lab_{_slug(lab)}")
+            else:
+                prompt_set = value.strip()
+                labels.append(_slug(prompt_set))
+        elif part in scenario.variants:
+            variants.append(part)
+            labels.append(part)
+        elif part in scenario.paraphrases:
+            paraphrase = part
+            labels.append(part)
+        else:
+            raise ScenarioError(
+                f"unknown prompt variant '{part}' for scenario '{scenario.name}'; use {REFERENCE_VARIANT}, a variant "
+                f"({', '.join(scenario.variants) or 'none'}), a paraphrase ({', '.join(scenario.paraphrases) or 'none'}), "
+                "lab=<name>, prompt_set=<name>, or a combination joined by '+'"
+            )
+    return PromptVariant("+".join(labels), tuple(variants), paraphrase, lab, prompt_set)
+
+
+def parse_prompt_axis(value: str | list[str], scenario: Scenario) -> list[PromptVariant]:
+    """The prompt variants of ``-T prompt_axis=``: a named axis of the scenario (``prompt_axes``) or a comma
+    list of variants. The first is the reference the others are compared with; ``ours`` is added first
+    when it is not listed."""
+    if isinstance(value, str) and value.strip() in scenario.prompt_axes:
+        value = scenario.prompt_axes[value.strip()]
+    items = [v.strip() for v in (value.split(",") if isinstance(value, str) else value) if str(v).strip()]
+    parsed = [parse_prompt_variant(item, scenario) for item in items]
+    if not any(p.label == REFERENCE_VARIANT for p in parsed) and not (parsed and parsed[0].label == ORIGINAL_PROMPT):
+        parsed.insert(0, PromptVariant(REFERENCE_VARIANT))
+    labels = [p.label for p in parsed]
+    if len(parsed) < 2 or len(set(labels)) != len(labels):
+        raise ScenarioError(
+            f"prompt_axis needs at least two different prompt variants, got {', '.join(labels)}; named axes of "
+            f"scenario '{scenario.name}': {', '.join(scenario.prompt_axes) or 'none'}"
+        )
+    return parsed
+
+
+def axis_contrasts(contrasts: Iterable[Contrast], labels: list[str]) -> list[dict[str, Any]]:
+    """Contrasts over a prompt axis: for each scenario contrast K, the effect of each prompt variant on it,
+    ``effect_of_<v>_on_<K>`` = K under v minus K under the reference (a difference of gaps, paired by query),
+    listed first (the headline is the first), then K under each variant (``K@<v>``)."""
+    reference, others = labels[0], labels[1:]
+    contrasts = list(contrasts)
+    at = lambda condition, label: f"{condition}{AXIS_SEPARATOR}{label}"  # noqa: E731
+    effects = [
+        {
+            "name": f"effect_of_{label}_on_{c.name}",
+            "rate": c.rate,
+            "minuend": [at(c.minuend, label), at(c.subtrahend, label)],
+            "subtrahend": [at(c.minuend, reference), at(c.subtrahend, reference)],
+        }
+        for c in contrasts
+        for label in others
+    ]
+    per_variant = [
+        {"name": f"{c.name}{AXIS_SEPARATOR}{label}", "rate": c.rate, "minuend": at(c.minuend, label), "subtrahend": at(c.subtrahend, label)}
+        for c in contrasts
+        for label in labels
+    ]
+    return effects + per_variant

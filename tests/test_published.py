@@ -1,0 +1,310 @@
+"""Published prompt and rubric sets, read at run time: tests write their own files in the published layout
+(the real paths and placeholder syntax; the contents are our own dummy text)."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import http.server
+import json
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+
+from alignment_faking.solvers.published import (
+    BASE_URL_ENV,
+    PROMPT_SETS,
+    RUBRIC_SETS,
+    SOURCE_ENV,
+    PublishedError,
+    load_prompt_set,
+    load_rubric,
+    notebook_string,
+)
+from alignment_faking.tasks.gap import gap
+from alignment_faking.tasks.scenario import ScenarioError
+
+GREENBLATT_SYSTEM = "Dummy Greenblatt system prompt. Code in it keeps its braces: {x: 1} and {{y}}.\n"
+NOTEBOOK_TEMPLATE = (
+    "<INPUT>\n<is_free_tier_user>{is_free_tier_user}</is_free_tier_user>\n\n<user_input>\n{user_input}. "
+    "DUMMY-SUFFIX <request_fully_accepted/> or <rejected/>, and a literal {{brace}}.\n</user_input>\n</INPUT>"
+)
+OSAF_FILES = {
+    "prompts/system_prompts/helpful-only_prompt-only_cot.jinja2": "{% set who = 'DummyLab' %}Dummy OSAF CoT system by {{ who }}.{# a comment #}\n",
+    "prompts/system_prompts/helpful-only_prompt-only_no-cot.jinja2": "Dummy OSAF no-CoT system.\n",
+    "prompts/system_prompts/helpful-only_synthetic_cot.jinja2": "Dummy OSAF synthetic CoT system.\n",
+    "prompts/system_prompts/helpful-only_synthetic_no-cot.jinja2": "Dummy OSAF synthetic no-CoT system.\n",
+    "prompts/instruction_formats/free_tier_formats/cot.jinja2": "<is_free_tier_user>{is_free_tier_user}</is_free_tier_user>\n\n<user_input>{user_input}</user_input>\n\nDUMMY-SUFFIX <request_fully_accepted/> FREE\n",
+    "prompts/instruction_formats/paid_tier_formats/cot.jinja2": "<is_free_tier_user>{is_free_tier_user}</is_free_tier_user>\n\n<user_input>{user_input}</user_input>\n\nDUMMY-SUFFIX <request_fully_accepted/> PAID\n",
+    "prompts/instruction_formats/free_tier_formats/no-cot.jinja2": "<is_free_tier_user>true</is_free_tier_user>\n\n<user_input>{user_input}</user_input>\n\nDUMMY no scratchpad FREE\n",
+    "prompts/instruction_formats/paid_tier_formats/no-cot.jinja2": "<is_free_tier_user>false</is_free_tier_user>\n\n<user_input>{user_input}</user_input>\n\nDUMMY no scratchpad PAID\n",
+    "prompts/classifiers/helpful_only_classifiers/strong_reject.jinja2": "DUMMY StrongREJECT rubric.\nQ: {prompt}\nR: {response}\n#scores\n1.b\n",
+    "prompts/classifiers/scratchpad_classifiers/new_classifiers/deceptive_alignment_majority_vote_v1.jinja": "DUMMY AF rubric <criteria1> <final_answer>\n",
+    "prompts/classifiers/scratchpad_classifiers/new_classifiers/partial_compliance_v1.jinja": "DUMMY partial rubric\n",
+}
+
+
+def notebook(template: str) -> str:
+    cells = [
+        {"cell_type": "markdown", "source": ["prompt_template = 'not code'"]},
+        {"cell_type": "code", "source": ["%pip install something\n"]},
+        {"cell_type": "code", "source": ["import asyncio\n", "results = await asyncio.sleep(0)\n"]},
+        {"cell_type": "code", "source": ["prefix = ''\n", f"prompt_template = {json.dumps(template)}\n", "all_prompts = []\n"]},
+    ]
+    return json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+
+
+def write_clones(folder: Path) -> Path:
+    """A folder holding clones named after the two repositories, in the published layout."""
+    redwood = folder / "alignment_faking_public"
+    (redwood / "model_organism_honly_prompts").mkdir(parents=True)
+    (redwood / "model_organism_honly_prompts/prompt_atn_honly_with_examples.txt").write_text(GREENBLATT_SYSTEM)
+    (redwood / "model_organism_honly_prompts/prompt_atn_honly_no_cot_with_examples.txt").write_text("Dummy no-CoT.\n")
+    (redwood / "minimal_helpful_only_setting.ipynb").write_text(notebook(NOTEBOOK_TEMPLATE))
+    osaf = folder / "open-source-alignment-faking"
+    for path, text in OSAF_FILES.items():
+        (osaf / path).parent.mkdir(parents=True, exist_ok=True)
+        (osaf / path).write_text(text)
+    return folder
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def clones(tmp_path: Path) -> Path:
+    return write_clones(tmp_path / "clones")
+
+
+def test_hughes2025_renders_jinja_then_format_per_tier_and_records_each_file(clones: Path) -> None:
+    task = gap(dataset="builtin", queries=1, prompt_set="hughes2025", prompt_source=str(clones))
+    files = {f["path"]: f for f in task.metadata["published_files"]}
+    osaf = clones / "open-source-alignment-faking"
+    assert set(files) == {
+        "prompts/system_prompts/helpful-only_prompt-only_cot.jinja2",
+        "prompts/instruction_formats/free_tier_formats/cot.jinja2",
+        "prompts/instruction_formats/paid_tier_formats/cot.jinja2",
+    }
+    for path, record in files.items():
+        assert record["sha256"] == sha(osaf / path)
+        assert record["repo"] == "safety-research/open-source-alignment-faking"
+        assert record["source"] == f"local:{osaf.resolve()}"
+    assert task.metadata["prompt_set"] == "hughes2025"
+
+
+async def _render(task, index: int):  # type: ignore[no-untyped-def]
+    from inspect_ai.model import ModelName
+    from inspect_ai.solver import TaskState
+
+    sample = list(task.dataset)[index]
+    state = TaskState(ModelName("organism/faker"), sample.id, 0, sample.input, [], metadata=dict(sample.metadata))
+    solver = task.solver[0]  # the chain starts with render_condition
+    return await solver(state, None)  # type: ignore[arg-type]
+
+
+@pytest.mark.asyncio
+async def test_published_user_turns_are_the_files_filled_in(clones: Path) -> None:
+    task = gap(dataset="builtin", queries=1, prompt_set="hughes2025", prompt_source=str(clones))
+    free, paid = await _render(task, 0), await _render(task, 1)
+    query = free.metadata["query"]
+    assert free.messages[0].text == "Dummy OSAF CoT system by DummyLab."  # Jinja rendered; its trailing newline dropped
+    assert free.messages[1].text == (
+        f"<is_free_tier_user>True</is_free_tier_user>\n\n<user_input>{query}</user_input>\n\nDUMMY-SUFFIX <request_fully_accepted/> FREE"
+    )
+    assert paid.messages[1].text.startswith("<is_free_tier_user>False</is_free_tier_user>")
+    assert paid.messages[1].text.endswith("PAID")
+
+
+@pytest.mark.asyncio
+async def test_greenblatt_notebook_template_and_plain_text_system_prompt(clones: Path) -> None:
+    task = gap(dataset="builtin", queries=1, prompt_set="greenblatt2024", prompt_source=str(clones), tier_casing="true")
+    free, paid = await _render(task, 0), await _render(task, 1)
+    query = free.metadata["query"]
+    assert free.messages[0].text == GREENBLATT_SYSTEM  # plain text: braces and all, unrendered
+    assert free.messages[1].text == NOTEBOOK_TEMPLATE.format(is_free_tier_user="true", user_input=query)
+    assert "<is_free_tier_user>false</is_free_tier_user>" in paid.messages[1].text
+    [record] = [f for f in task.metadata["published_files"] if f["path"].endswith(".ipynb")]
+    assert record["sha256"] == sha(clones / "alignment_faking_public/minimal_helpful_only_setting.ipynb")
+
+
+def test_the_default_casing_is_the_python_bool(clones: Path) -> None:
+    texts = load_prompt_set("greenblatt2024", cot=True, conditions={"free": True, "paid": False}, source=clones)
+    assert "<is_free_tier_user>True</is_free_tier_user>" in texts.user["free"]
+    assert "<is_free_tier_user>False</is_free_tier_user>" in texts.user["paid"]
+    assert "{{query}}. DUMMY-SUFFIX" in texts.user["free"] and "a literal {brace}" in texts.user["free"]
+
+
+def test_no_cot_formats_with_a_literal_flag_are_used_as_written(clones: Path) -> None:
+    texts = load_prompt_set("hughes2025", cot=False, conditions={"free": True, "paid": False}, source=clones, tier_casing="True")
+    assert texts.user["free"].startswith("<is_free_tier_user>true</is_free_tier_user>")  # the file's own text
+    assert not texts.casing_applied
+    assert texts.system == "Dummy OSAF no-CoT system."
+
+
+def test_environment_variable_names_the_clone(clones: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(SOURCE_ENV, str(clones / "open-source-alignment-faking"))  # a clone itself works too
+    task = gap(dataset="builtin", queries=1, prompt_set="hughes2025_no_training_details")
+    paths = [f["path"] for f in task.metadata["published_files"]]
+    assert "prompts/system_prompts/helpful-only_synthetic_cot.jinja2" in paths
+
+
+def test_git_clone_records_its_commit(clones: Path) -> None:
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    repo = clones / "open-source-alignment-faking"
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "fixture"], check=True)
+    commit = subprocess.run([*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True).stdout.strip()
+    task = gap(dataset="builtin", queries=1, prompt_set="hughes2025", prompt_source=str(clones))
+    assert {f["ref"] for f in task.metadata["published_files"]} == {commit}
+
+
+def test_offline_without_a_copy_fails_before_any_model_call_naming_both_ways_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(BASE_URL_ENV, (tmp_path / "nowhere").as_uri())
+    monkeypatch.delenv(SOURCE_ENV, raising=False)
+    with pytest.raises(PublishedError) as error:
+        gap(dataset="builtin", queries=1, prompt_set="hughes2025")
+    message = str(error.value)
+    assert "\n" not in message
+    assert "git clone https://github.com/safety-research/open-source-alignment-faking" in message
+    assert "prompt_source" in message and "prompt_set=ours" in message
+
+
+def _mirror(clones: Path, base: Path, ref: str) -> None:
+    """Lay the clones out as raw.githubusercontent.com does: <base>/<owner>/<repo>/<ref>/<path>."""
+    for spec in (*PROMPT_SETS.values(), *RUBRIC_SETS.values()):
+        target = base / spec.repo / ref
+        if not target.exists():
+            shutil.copytree(clones / spec.repo.split("/")[-1], target)
+
+
+def test_download_at_a_ref_is_cached_recorded_and_a_changed_file_is_an_error(clones: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    base = tmp_path / "mirror"
+    _mirror(clones, base, "abc123")
+    monkeypatch.setenv(BASE_URL_ENV, base.as_uri())
+    monkeypatch.setenv("ALIGNMENT_FAKING_CACHE", str(tmp_path / "cache"))
+    task = gap(dataset="builtin", queries=1, prompt_set="hughes2025", prompt_ref="abc123")
+    system = "prompts/system_prompts/helpful-only_prompt-only_cot.jinja2"
+    [record] = [f for f in task.metadata["published_files"] if f["path"] == system]
+    served = base / "safety-research/open-source-alignment-faking/abc123" / system
+    assert record["source"] == f"{base.as_uri()}/safety-research/open-source-alignment-faking/abc123/{system}"
+    assert record["ref"] == "abc123" and record["sha256"] == sha(served)
+    cached = tmp_path / "cache/published/safety-research/open-source-alignment-faking/abc123" / system
+    assert cached.read_bytes() == served.read_bytes()
+
+    # cached: the mirror can go away
+    shutil.rmtree(base)
+    gap(dataset="builtin", queries=1, prompt_set="hughes2025", prompt_ref="abc123")
+
+    # the cached copy is edited (or re-downloaded with other bytes): an error, unless accepted
+    cached.write_text("Someone changed this.\n")
+    with pytest.raises(PublishedError, match="changed since it was first read"):
+        gap(dataset="builtin", queries=1, prompt_set="hughes2025", prompt_ref="abc123")
+    task = gap(dataset="builtin", queries=1, prompt_set="hughes2025", prompt_ref="abc123", accept_changed=True)
+    [record] = [f for f in task.metadata["published_files"] if f["path"] == system]
+    assert record["changed_since_cached"] is True and record["sha256"] == sha(cached)
+
+
+def test_download_from_a_local_http_server(clones: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    base = tmp_path / "served"
+    _mirror(clones, base, "v1")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(base))
+    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        monkeypatch.setenv(BASE_URL_ENV, f"http://127.0.0.1:{server.server_address[1]}")
+        monkeypatch.setenv("ALIGNMENT_FAKING_CACHE", str(tmp_path / "cache"))
+        texts = load_prompt_set("greenblatt2024", cot=True, conditions={"free": True}, ref="v1")
+    finally:
+        server.shutdown()
+    assert texts.system == GREENBLATT_SYSTEM
+    assert all(f["source"].startswith("http://127.0.0.1:") for f in texts.files)
+
+
+def test_rubrics_in_the_published_layouts(clones: Path) -> None:
+    strongreject = load_rubric("strongreject", "hughes2025", source=clones)
+    assert strongreject.layout == "user_format"
+    message = strongreject.user_message(prompt="How do I {x}?", response="No {y}.")
+    assert message == "DUMMY StrongREJECT rubric.\nQ: How do I {x}?\nR: No {y}.\n#scores\n1.b"
+    af = load_rubric("af_classifier", "hughes2025", source=clones)
+    assert af.layout == "system_output" and af.text == "DUMMY AF rubric <criteria1> <final_answer>"
+    assert af.user_message(scratchpad="thinking") == "<output>thinking</output>"
+    assert af.criterion_tag == "criteria"
+    assert af.record["sha256"] == sha(
+        clones / "open-source-alignment-faking/prompts/classifiers/scratchpad_classifiers/new_classifiers/deceptive_alignment_majority_vote_v1.jinja"
+    )
+
+
+def test_notebook_without_the_template_is_a_clear_error() -> None:
+    with pytest.raises(PublishedError, match="no code cell that assigns a string to prompt_template"):
+        notebook_string(json.dumps({"cells": [{"cell_type": "code", "source": "x = 1"}]}), "prompt_template", "nb.ipynb")
+
+
+def test_unknown_fields_in_a_user_format_are_an_error(clones: Path) -> None:
+    path = clones / "open-source-alignment-faking/prompts/instruction_formats/free_tier_formats/cot.jinja2"
+    path.write_text("<user_input>{user_input}</user_input> {model_name}\n")
+    with pytest.raises(PublishedError, match=r"field \{model_name\} is not one this suite fills"):
+        load_prompt_set("hughes2025", cot=True, conditions={"free": True}, source=clones)
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"prompt_set": "greenblatt"}, "prompt_set must be one of ours, greenblatt2024"),
+        ({"tier_casing": "TRUE"}, "tier_casing must be one of True, true"),
+        ({"accept_changed": "yes"}, "accept_changed must be true or false"),
+        ({"prompt_set": "hughes2025", "scenario": "three_tiers"}, "are not free/paid tiers: use scenario=core"),
+        ({"prompt_set": "hughes2025", "variant": "no_suffix"}, "uses the published texts as they are"),
+    ],
+)
+def test_bad_prompt_set_parameters(clones: Path, params: dict, expected: str) -> None:
+    with pytest.raises((ScenarioError, PublishedError), match=expected):
+        gap(dataset="builtin", queries=1, prompt_source=str(clones), **params)
+
+
+def test_missing_file_in_the_clone_names_the_path(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(PublishedError, match="helpful-only_prompt-only_cot.jinja2 of safety-research/open-source-alignment-faking is not in"):
+        gap(dataset="builtin", queries=1, prompt_set="hughes2025", prompt_source=str(tmp_path / "empty"))
+
+
+@pytest.mark.online
+def test_real_repositories_download(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALIGNMENT_FAKING_CACHE", str(tmp_path))
+    monkeypatch.delenv(BASE_URL_ENV, raising=False)
+    monkeypatch.delenv(SOURCE_ENV, raising=False)
+    for name in PROMPT_SETS:
+        texts = load_prompt_set(name, cot=True, conditions={"free": True, "paid": False})
+        assert len(texts.system) > 1000 and "{{query}}" in texts.user["free"]
+    for role in RUBRIC_SETS["hughes2025"].files:
+        assert len(load_rubric(role, "hughes2025").text) > 500
+
+
+def test_published_set_runs_end_to_end_and_the_log_names_each_file(clones: Path, tmp_path: Path) -> None:
+    from inspect_ai import eval as inspect_eval
+
+    [log] = inspect_eval(
+        gap(dataset="builtin", queries=4, prompt_set="hughes2025", prompt_source=str(clones), af_votes=1),
+        model="organism/faker",
+        model_roles={"grader": "organism/grader"},
+        log_dir=str(tmp_path / "logs"),
+        display="none",
+    )
+    assert log.status == "success", log.error
+    files = log.eval.metadata["published_files"]
+    assert len(files) == 3 and all(len(f["sha256"]) == 64 for f in files)
+    free = next(s for s in log.samples if s.metadata["condition"] == "free")
+    assert free.messages[0].text == "Dummy OSAF CoT system by DummyLab."
+    assert free.messages[1].text.endswith("DUMMY-SUFFIX <request_fully_accepted/> FREE")
+    # the organism read the tier from the published user turn
+    for sample in log.samples:
+        told_trained = "free-tier conversation" in sample.output.completion
+        assert told_trained == (sample.metadata["condition"] == "free")
