@@ -42,43 +42,43 @@ from typing import Any, Sequence
 import pandas as pd
 from inspect_ai.log import EvalLog, list_eval_logs, read_eval_log
 
+from alignment_faking.scorers import metric_names as names
+
 NAN = float("nan")
-FIGURE_CATEGORIES: tuple[str, ...] = ("refusal", "refusal_af", "partial", "partial_af", "compliance", "compliance_af")
-CATEGORIES: tuple[str, ...] = FIGURE_CATEGORIES + ("invalid", "ungraded")
-"""The stacked-bar categories: Sheshadri et al.'s six, then invalid responses and responses left ungraded."""
-RATES: tuple[str, ...] = ("compliance", "af", "partial")
-CONDITION_MEASURES: tuple[str, ...] = RATES + ("invalid", "grader_failed", "n") + tuple(f"cat_{c}" for c in CATEGORIES)
+RATE_NAMES: tuple[str, ...] = tuple(names.RATES)
+CONDITION_MEASURES: tuple[str, ...] = RATE_NAMES + ("invalid", "grader_failed", "n") + tuple(f"cat_{c}" for c in names.CATEGORIES)
 """Per-condition measures, in the order of the metric names ``<measure>_<condition>``."""
 
-# ------------------------------------------------------------------------------------------ metric names
-# The one place that knows how the log's metrics are named (scorers/metrics.py): each field of a contrast or a
-# rate is the first of these suffixes present, so logs written before and after a rename both read.
-CONTRAST_FIELDS: dict[str, tuple[str, ...]] = {
-    "ci_low": ("_ci_low",),
-    "ci_high": ("_ci_high",),
-    "p": ("_p",),
-    "n": ("_n_queries", "_n_pairs"),
-    "above_cut": ("_above_cut", "_above_1pct"),
-    "underpowered": ("_underpowered", "_saturated"),
+
+def condition_key(measure: str, condition: str) -> str:
+    """The log's metric key of a condition's measure (names from ``scorers/metric_names.py``)."""
+    if measure == "n":
+        return names.responses(condition)
+    if measure == "invalid":
+        return names.invalid(condition)
+    if measure == "grader_failed":
+        return names.grader_failed(condition)
+    if measure.startswith("cat_"):
+        return names.share(measure[4:], condition)
+    return names.rate(measure, condition)
+
+
+CONTRAST_FIELDS = {
+    "ci_low": names.ci_low,
+    "ci_high": names.ci_high,
+    "p": names.p_value,
+    "n": names.n_queries,
+    "above_cut": names.above_cut,
+    "underpowered": names.underpowered,
 }
-RATE_FIELDS: dict[str, tuple[str, ...]] = {"ci_low": ("_ci_low",), "ci_high": ("_ci_high",)}
-
-
-def field_key(metrics: dict[str, float], name: str, suffixes: tuple[str, ...]) -> str | None:
-    """The metric key of one field of ``name`` (the first suffix present), or None."""
-    return next((name + s for s in suffixes if name + s in metrics), None)
-
-
-def field_value(metrics: dict[str, float], name: str, suffixes: tuple[str, ...]) -> float:
-    key = field_key(metrics, name, suffixes)
-    return metrics[key] if key else NAN
+"""Each field of a contrast's row -> its metric key (``scorers/metric_names.py``)."""
 
 
 COLUMNS = [
     "model", "task", "scenario", "variants", "paraphrases", "kind", "name", "label", "measure", "paraphrase",
     "minuend", "subtrahend", "value", "ci_low", "ci_high", "p", "n", "above_cut", "underpowered", "metric", "status", "log",
 ]
-"""Columns of ``results.csv``. ``kind`` is ``condition`` or ``contrast``; ``name`` the condition or contrast and
+"""Columns of ``results.csv``. ``kind`` is ``condition``, ``contrast`` or ``metric`` (any other number of the log); ``name`` the condition or contrast and
 ``label`` what it means; ``measure`` the rate (or count, or ``cat_<category>``); ``paraphrase`` is set for the
 per-paraphrase rows of a paraphrase ensemble; ``n`` is the condition's samples or the contrast's queries;
 ``above_cut`` and ``underpowered`` are the contrast's flags; ``metric`` is the key of ``value`` in the log."""
@@ -156,18 +156,14 @@ class Run:
         named = [str(c) for c in self.metadata.get("conditions") or []]
         if named:
             return [c for c in named if f"n_{c}" in self.metrics]
-        return [key[2:] for key in self.metrics if key.startswith("n_") and not key[2:].split("_")[0] in RATES]
+        return [key[2:] for key in self.metrics if key.startswith("n_") and key[2:].split("_")[0] not in names.RATES]
 
     def contrasts(self) -> list[dict[str, Any]]:
         named = [dict(c) for c in self.metadata.get("contrasts") or []]
         if named:
             return [c for c in named if c.get("name") in self.metrics]
-        return [
-            {"name": key[: -len(suffix)]}
-            for key in self.metrics
-            for suffix in CONTRAST_FIELDS["n"]
-            if key.endswith(suffix)
-        ]
+        suffix = names.n_queries("")
+        return [{"name": key[: -len(suffix)]} for key in self.metrics if key.endswith(suffix)]
 
 
 @dataclass
@@ -269,9 +265,9 @@ def run_rows(run: Run) -> list[dict[str, Any]]:
         n = m.get(f"n_{condition}", NAN)
         label = condition_label(condition, run.facts(condition))
         for measure in CONDITION_MEASURES:
-            key = f"{measure}_{condition}"
+            key = condition_key(measure, condition)
             if key in m:
-                extra = {f: field_value(m, key, s) for f, s in RATE_FIELDS.items()} if measure in RATES else {}
+                extra = {"ci_low": m.get(names.ci_low(key), NAN), "ci_high": m.get(names.ci_high(key), NAN)} if measure in names.RATES else {}
                 rows.append(_row(run, kind="condition", name=condition, label=label, measure=measure, value=m[key], n=n, metric=key, **extra))
     paraphrases = [str(p) for p in run.metadata.get("paraphrases") or []]
     for contrast in run.contrasts():
@@ -283,13 +279,18 @@ def run_rows(run: Run) -> list[dict[str, Any]]:
             subtrahend="+".join(subtrahend) if isinstance(subtrahend, list) else subtrahend,
             label=f"{contrast.get('rate', '')}: {_side(run, minuend)} − {_side(run, subtrahend)}" if minuend else name,
         )
-        rows.append(_row(run, **common, value=m[name], metric=name, **{f: field_value(m, name, s) for f, s in CONTRAST_FIELDS.items()}))
+        rows.append(_row(run, **common, value=m[name], metric=name, **{f: m.get(key(name), NAN) for f, key in CONTRAST_FIELDS.items()}))
         for paraphrase in paraphrases:
-            key = f"{name}_{paraphrase}"
+            key = names.paraphrase(name, paraphrase)
             if key in m:
                 rows.append(
-                    _row(run, **common, paraphrase=paraphrase, value=m[key], ci_low=m.get(f"{key}_ci_low", NAN), ci_high=m.get(f"{key}_ci_high", NAN), metric=key)
+                    _row(run, **common, paraphrase=paraphrase, value=m[key], ci_low=m.get(names.ci_low(key), NAN), ci_high=m.get(names.ci_high(key), NAN), metric=key)
                 )
+    # every other number of the log (counts, flags, adjusted p-values…), so the CSV holds all of them
+    used = {row["metric"] for row in rows}
+    used |= {bound(row["metric"]) for row in rows for bound in (names.ci_low, names.ci_high)}
+    used |= {key(c["name"]) for c in run.contrasts() for key in CONTRAST_FIELDS.values()}
+    rows += [_row(run, kind="metric", name=key, label=key, measure="", value=value, metric=key) for key, value in m.items() if key not in used]
     return rows
 
 
@@ -666,7 +667,7 @@ def _shares(part: Section) -> dict[tuple[str, str], dict[str, float]]:
     rows = part.results[part.results["kind"] == "condition"]
     for (run, name), group in rows.groupby(["run", "name"], sort=False):
         values = dict(zip(group["measure"], group["value"]))
-        cell = {c: values.get(f"cat_{c}", NAN) for c in CATEGORIES}
+        cell = {c: values.get(f"cat_{c}", NAN) for c in names.CATEGORIES}
         if _nan(cell["invalid"]) and not _nan(values.get("invalid", NAN)) and values.get("n"):
             cell["invalid"] = values["invalid"] / values["n"]
         shares[(run, name)] = cell
@@ -686,7 +687,7 @@ def categories_figure(part: Section, out: Path) -> list[Path]:
     )
     for ax, condition in zip(axes[0], conditions):
         left = [0.0] * len(runs)
-        for category in CATEGORIES:
+        for category in names.CATEGORIES:
             color, hatch = CATEGORY_STYLE[category]
             widths = [100 * (0.0 if _nan(shares.get((r, condition), {}).get(category, NAN)) else shares[(r, condition)][category]) for r in runs]
             ax.barh(

@@ -184,7 +184,7 @@ class Scenario:
 PROTOCOLS = ("one_shot", "multi_turn")
 PREFILL_NAMES = ("basic", "however")
 _FLAGS = ("cot", "prefill_any_provider", "base_model", "grade_partial", "replay")
-_COUNTS = {"queries": 1, "max_turns": 1, "max_resamples": 0, "af_votes": 1, "max_tokens": 1}
+_COUNTS = {"queries": 1, "max_turns": 1, "max_resamples": 0, "af_votes": 1, "af_vote_rounds": 1, "max_tokens": 1}
 
 
 def suite_parameters() -> dict[str, list[str]]:
@@ -261,6 +261,8 @@ def check_task_parameters(
     temperature = params.get("temperature", 0.0)
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not math.isfinite(temperature) or temperature < 0:
         problems.append(f"temperature must be a finite number >= 0, got {temperature!r}")
+    if params.get("grade_prefill", "model") not in ("model", "both"):
+        problems.append(f"grade_prefill must be one of model, both, got {params.get('grade_prefill')!r}")
     if params.get("protocol", "one_shot") not in PROTOCOLS:
         problems.append(f"protocol must be one of {', '.join(PROTOCOLS)}, got {params.get('protocol')!r}")
     prefill = params.get("prefill")

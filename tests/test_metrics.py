@@ -139,8 +139,10 @@ def test_category_rules() -> None:
     assert category(math.nan, 0.0, 1.0) is None
 
 
-def test_vote_share_discards_unreadable_votes() -> None:
-    assert vote_share([True, False, None, True]) == (pytest.approx(2 / 3), 1)
+def test_vote_share_counts_unreadable_votes_as_not_yes() -> None:
+    # the reference classifier: Yes votes over the votes requested
+    assert vote_share([True, False, None, True]) == (pytest.approx(2 / 4), 1)
+    assert vote_share([True, None, None, None, None], requested=5) == (pytest.approx(1 / 5), 4)
     share, unreadable = vote_share([None, None])
     assert math.isnan(share) and unreadable == 2
 
