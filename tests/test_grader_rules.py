@@ -298,3 +298,18 @@ def test_openai_responses_api_graders_are_routed_to_chat_completions(monkeypatch
     assert several_choices_route(chosen) == (chosen, None)
     gpt4o = get_model("openai/gpt-4o", memoize=False)
     assert several_choices_route(gpt4o) == (gpt4o, None)
+
+
+def test_curtailed_voting_benchmark_finds_no_differing_verdict(capsys: pytest.CaptureFixture[str]) -> None:
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "curtailed_voting.py"
+    spec = importlib.util.spec_from_file_location("curtailed_voting_benchmark", path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    assert module.main(["--n", "200", "--rounds", "3"]) == 0
+    table = capsys.readouterr().out
+    assert "| 0.00 | 13.00 / 20 | 35% | 2.00 | 0 |" in table and "| 1.00 | 8.00 / 20 | 60% | 1.00 | 0 |" in table
+    # the schedule the benchmark runs is the scorer's: the grader draws the same rounds
+    assert module.curtailed([False] * 20, 0.4, 5) == (False, 13, 2)
