@@ -274,7 +274,7 @@ def scenario_task(
             af_votes=af_votes, af_threshold=af_threshold, af_vote_rounds=af_vote_rounds,
             grade_partial=grade_partial, grade_prefill=grade_prefill,
         ),
-        metrics=[scenario_metrics(contrasts)],
+        metrics=[scenario_metrics(contrasts, headline=getattr(spec, "headline", None))],
         # --epochs N keeps this reducer: it keeps the per-response counts the metrics need (scorers/metrics.py)
         epochs=Epochs(1, [response_mean()]),
         config=GenerateConfig(temperature=temperature, max_tokens=max_tokens, stop_seqs=BASE_MODEL_STOP if base_model else None),
@@ -296,6 +296,7 @@ def scenario_task(
             "conditions": [c.name for c in selected],
             "facts": {c.name: c.facts for c in selected},
             "contrasts": contrasts,
+            "headline": getattr(spec, "headline", None),  # the main contrast (None: the first)
             "prompt_set": prompt_set,
             "prompt_axis": [{"label": p.label, "variants": list(p.variants), "paraphrase": p.paraphrase, "lab": p.lab, "prompt_set": p.prompt_set or prompt_set} for p in axis],
             "published_files": files,
