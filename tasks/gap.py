@@ -299,7 +299,7 @@ def scenario_task(
             grade_partial=grade_partial, grade_prefill=grade_prefill, rubric_set=rubric_set,
             rubric_source=prompt_source, rubric_ref=prompt_ref, accept_changed=accept_changed,
         ),
-        metrics=[scenario_metrics(contrasts)],
+        metrics=[scenario_metrics(contrasts, headline=getattr(spec, "headline", None))],
         # --epochs N keeps this reducer: it keeps the per-response counts the metrics need (scorers/metrics.py)
         epochs=Epochs(1, [response_mean()]),
         config=GenerateConfig(temperature=temperature, max_tokens=max_tokens, stop_seqs=BASE_MODEL_STOP if base_model else None),
@@ -322,6 +322,7 @@ def scenario_task(
             "conditions": [c.name + AXIS_SEPARATOR + label for label in labels for c in selected] if axis else [c.name for c in selected],
             "facts": {c.name + AXIS_SEPARATOR + label if axis else c.name: c.facts for label in labels or [""] for c in selected},
             "contrasts": contrasts,
+            "headline": getattr(spec, "headline", None),  # the main contrast (None: the first)
             "prompt_set": prompt_set,
             "prompt_axis": [{"label": p.label, "variants": list(p.variants), "paraphrase": p.paraphrase, "lab": p.lab, "prompt_set": p.prompt_set or prompt_set, "prefill": p.prefill or prefill} for p in axis],
             "rubric_set": rubric_set,
