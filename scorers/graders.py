@@ -252,6 +252,19 @@ def votes_to_decide(yes: int, no: int, requested: int, threshold: float) -> int:
     return min(need_yes - yes, need_no - no)
 
 
+def next_round(yes: int, drawn: int, requested: int, threshold: float, round_number: int, rounds: int) -> int:
+    """How many votes round ``round_number`` (from 1) of at most ``rounds`` draws; 0 to stop. One round draws
+    every vote; with more, each round draws the fewest votes that could settle the verdict
+    (:func:`votes_to_decide`), the last allowed round every vote left, and drawing stops once it is settled."""
+    left = requested - drawn
+    if rounds <= 1:
+        return left if round_number == 1 else 0
+    needed = votes_to_decide(yes, drawn - yes, requested, threshold)
+    if left <= 0 or needed == 0:
+        return 0
+    return left if round_number >= rounds else min(needed, left)
+
+
 # ---------------------------------------------------------------------------------------------- graders
 
 
@@ -443,13 +456,10 @@ class VoteGrader(Grader):
         grading = VoteGrading(self.votes, self.threshold, sanitised=sanitised)
         for attempt in range(1, self.max_attempts + 1):
             grading.attempts, grading.votes, grading.replies = attempt, [], []
-            rounds = max(1, rounds)
-            for round_number in range(1, rounds + 1):
-                left = self.votes - grading.drawn
-                needed = votes_to_decide(grading.yes, grading.drawn - grading.yes, self.votes, self.threshold)
-                if left <= 0 or (rounds > 1 and needed == 0):
+            for round_number in range(1, max(1, rounds) + 1):
+                n = next_round(grading.yes, grading.drawn, self.votes, self.threshold, round_number, rounds)
+                if n <= 0:
                     break
-                n = left if round_number == rounds else min(needed, left)
                 # every round after the first has its own seed: an identical request could come from the cache
                 seed = None if grading.drawn == 0 and attempt == 1 else 1000 * attempt + grading.drawn
                 replies = await self.draw(model, messages, n, attempt, seed)
