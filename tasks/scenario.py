@@ -628,15 +628,16 @@ def _metric_names(conditions: list[str], contrasts: list[dict[str, Any]]) -> set
 
 def check_metric_names(scenario: "Scenario", conditions: list[Condition], contrasts: list[dict[str, Any]]) -> None:
     """A condition or contrast whose name makes one of its result names equal to another's (a contrast named
-    ``compliance_free``, a condition named ``free_ci_low``…) would overwrite that metric in the log: an error
-    naming both, before any model call."""
+    ``compliance_free``, a condition named ``gap`` beside a contrast ``compliance_gap``, a contrast named like
+    a run-wide result such as ``n_contrasts``) would overwrite that metric in the log: an error naming both,
+    before any model call.
+
+    Each owner's names are found by running the metric with a stand-in name that cannot collide and putting
+    the real name back; names without any stand-in are the run's own."""
     owner: dict[str, str] = {}
 
-    # results every run has whatever its conditions are called (``n_contrasts``…) belong to no condition
-    shared = _metric_names(["\x01a"], []) & _metric_names(["\x01b"], [])
-
     def claim(names: set[str], who: str) -> None:
-        for name in sorted(names - shared):
+        for name in sorted(names):
             if name in owner and owner[name] != who:
                 raise ScenarioError(
                     f"scenario '{scenario.name}': {who} and {owner[name]} both give the result '{name}', so one would "
@@ -644,21 +645,37 @@ def check_metric_names(scenario: "Scenario", conditions: list[Condition], contra
                 )
             owner[name] = who
 
-    # names every condition set gives alike (run-wide results such as ``n_contrasts``) belong to no condition
-    common = _metric_names(["\x01a"], []) & _metric_names(["\x01b"], [])
+    # the names of one condition, and of one contrast of each shape, with stand-ins; the others follow by
+    # putting each real name in place of its stand-in (so predeployment's 36 conditions cost one run)
+    stand_c, stand_k = "\x01c\x01", "\x02k\x02"
+    found = _metric_names([stand_c], [])
+    run_wide = {n for n in found if "\x01" not in n}
     for condition in conditions:
-        claim(_metric_names([condition.name], []) - common, f"condition '{condition.name}'")
-    stand_in = {c.name: f"\x01{i}" for i, c in enumerate(conditions)}  # names that cannot collide
+        claim({n.replace(stand_c, condition.name) for n in found if stand_c in n}, f"condition '{condition.name}'")
 
-    def swap(side: Any) -> Any:
-        return [stand_in.get(s, s) for s in side] if isinstance(side, list) else stand_in.get(side, side)
-
+    shapes: dict[tuple[str, bool, bool], tuple[dict[str, Any], set[str]]] = {}
     for contrast in contrasts:
-        renamed = {**contrast, "minuend": swap(contrast["minuend"]), "subtrahend": swap(contrast["subtrahend"])}
-        sides = [renamed["minuend"], renamed["subtrahend"]]
-        involved = sorted({s for side in sides for s in (side if isinstance(side, list) else [side])})
-        alone = _metric_names(involved, [])
-        claim(_metric_names(involved, [renamed]) - alone, f"contrast '{contrast['name']}'")
+        rate = str(contrast.get("rate", "compliance"))
+        shape = (rate, isinstance(contrast["minuend"], list), isinstance(contrast["subtrahend"], list))
+        if shape not in shapes:
+            sides = {side: [f"\x01{side}{i}\x01" for i in range(2)] if shape[1 + n] else f"\x01{side}\x01"
+                     for n, side in enumerate(("minuend", "subtrahend"))}
+            involved = [c for side in sides.values() for c in (side if isinstance(side, list) else [side])]
+            names = _metric_names(involved, [{"name": stand_k, "rate": rate, **sides}])
+            run_wide |= {n for n in names if "\x01" not in n and "\x02" not in n}
+            shapes[shape] = (sides, {n for n in names if stand_k in n})
+        sides, names = shapes[shape]
+        real = {stand_k: contrast["name"]}
+        for side, stand in sides.items():
+            real.update(zip(stand, contrast[side]) if isinstance(stand, list) else [(stand, contrast[side])])
+
+        def put_back(name: str) -> str:
+            for stand, value in real.items():
+                name = name.replace(stand, str(value))
+            return name
+
+        claim({put_back(n) for n in names}, f"contrast '{contrast['name']}'")
+    claim(run_wide, "the run-wide results")
 
 
 # ---------------------------------------------------------------------------------------------- prompt axes
@@ -667,19 +684,21 @@ AXIS_SEPARATOR = "@"
 """Joins a condition and a prompt variant: condition ``free@no_suffix``, sample id ``q1__free@no_suffix``."""
 REFERENCE_VARIANT = "ours"
 """The scenario's prompt as selected (with any ``-T variant``): the reference of a prompt axis."""
-_AXIS_KEYS = ("lab", "prompt_set")
+_AXIS_KEYS = ("lab", "prompt_set", "prefill")
 
 
 @dataclass(frozen=True)
 class PromptVariant:
     """One value of a prompt axis: a combination (``+``) of scenario variants, a paraphrase, a lab name
-    (``lab=Name``) and a published prompt set (``prompt_set=name``); ``ours`` is the scenario as selected."""
+    (``lab=Name``), a published prompt set (``prompt_set=name``) and a prefill (``prefill=basic``, ``however``);
+    ``ours`` is the scenario as selected."""
 
     label: str
     variants: tuple[str, ...] = ()
     paraphrase: str | None = None
     lab: str | None = None
     prompt_set: str | None = None
+    prefill: str | None = None
 
 
 def _slug(text: str) -> str:
@@ -688,7 +707,7 @@ def _slug(text: str) -> str:
 
 def parse_prompt_variant(text: str, scenario: Scenario) -> PromptVariant:
     variants: list[str] = []
-    paraphrase = lab = prompt_set = None
+    paraphrase = lab = prompt_set = prefill = None
     labels: list[str] = []
     for part in (p.strip() for p in text.split("+")):
         if part == REFERENCE_VARIANT or part == ORIGINAL_PROMPT:
@@ -698,11 +717,15 @@ def parse_prompt_variant(text: str, scenario: Scenario) -> PromptVariant:
         if eq:
             if key not in _AXIS_KEYS or not value.strip():
                 raise ScenarioError(
-                    f"prompt variant '{part}': use lab=<name> or prompt_set=<name> (or a variant or paraphrase name)"
+                    f"prompt variant '{part}': use lab=<name>, prompt_set=<name> or prefill=<basic|however> "
+                    "(or a variant or paraphrase name)"
                 )
             if key == "lab":
                 lab = value.strip()
                 labels.append(f"lab_{_slug(lab)}")
+            elif key == "prefill":
+                prefill = value.strip()
+                labels.append(f"prefill_{_slug(prefill)}")
             else:
                 prompt_set = value.strip()
                 labels.append(_slug(prompt_set))
@@ -716,9 +739,9 @@ def parse_prompt_variant(text: str, scenario: Scenario) -> PromptVariant:
             raise ScenarioError(
                 f"unknown prompt variant '{part}' for scenario '{scenario.name}'; use {REFERENCE_VARIANT}, a variant "
                 f"({', '.join(scenario.variants) or 'none'}), a paraphrase ({', '.join(scenario.paraphrases) or 'none'}), "
-                "lab=<name>, prompt_set=<name>, or a combination joined by '+'"
+                "lab=<name>, prompt_set=<name>, prefill=<name>, or a combination joined by '+'"
             )
-    return PromptVariant("+".join(labels), tuple(variants), paraphrase, lab, prompt_set)
+    return PromptVariant("+".join(labels), tuple(variants), paraphrase, lab, prompt_set, prefill)
 
 
 def parse_prompt_axis(value: str | list[str], scenario: Scenario) -> list[PromptVariant]:

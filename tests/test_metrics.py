@@ -126,6 +126,8 @@ def test_difference_of_gaps_and_paraphrases() -> None:
     assert all(names.paraphrase("compliance_gap", p) in rp for p in ("p0", "p1", "p2"))
     per_paraphrase = [rp[names.paraphrase("compliance_gap", p)] for p in ("p0", "p1", "p2")]
     assert rp["compliance_gap"] == pytest.approx(sum(per_paraphrase) / 3)  # balanced: the mean over the paraphrases used
+    assert rp["compliance_gap_population"] == pytest.approx(rp["compliance_gap"])
+    assert rp["compliance_gap_population_ci_low"] <= rp["compliance_gap_ci_low"] and rp["compliance_gap_population_ci_high"] >= rp["compliance_gap_ci_high"]
 
 
 def test_category_rules() -> None:
