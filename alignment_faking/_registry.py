@@ -11,4 +11,4 @@ from alignment_faking.tasks.classifier_validation import classifier_validation
 from alignment_faking.tasks.gap import gap
 from alignment_faking.tasks.predeployment import predeployment, throughput_testing
 from alignment_faking.tasks.tiers import five_tiers, three_tiers
-from alignment_faking.tasks.welfare import animal_welfare, animal_welfare_three_tiers
+from alignment_faking.tasks.welfare import animal_welfare, animal_welfare_ablations, animal_welfare_three_tiers

@@ -14,6 +14,7 @@ RATES: dict[str, str] = {
     "compliance": "compliant",
     "af": "af",
     "partial": "partial",
+    "compliance_no_af": "compliant_no_af",
 }
 """Rate name (in results and in scenario contrasts) -> key of the per-sample score dict. Any key listed here is
 a rate: a mean of a 0/1 per-response value over the responses where it is defined (not NaN)."""

@@ -133,3 +133,9 @@ def animal_welfare(**options: Any) -> Task:
 def animal_welfare_three_tiers(**options: Any) -> Task:
     """The animal-welfare setting with free, pro and enterprise tiers; on its own queries."""
     return scenario_task("animal_welfare_three_tiers", **fixed(options, dataset="welfare"))
+
+
+@task
+def animal_welfare_ablations(**options: Any) -> Task:
+    """The animal-welfare ablations as one paired prompt axis: the effect of each on the gap."""
+    return scenario_task("animal_welfare", **fixed({"queries": 100, **options}, dataset="welfare", prompt_axis="ablations"))

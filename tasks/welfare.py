@@ -19,7 +19,7 @@ from typing import Any
 
 from inspect_ai import Task, task
 
-from alignment_faking.tasks.gap import scenario_task
+from alignment_faking.tasks.gap import fixed, scenario_task
 
 
 @task
@@ -62,3 +62,26 @@ def animal_welfare_three_tiers(
         **options: Any other parameter of the ``gap`` task.
     """
     return scenario_task("animal_welfare_three_tiers", dataset=dataset, queries=queries, cot=cot, partner=partner, **options)
+
+
+@task
+def animal_welfare_ablations(
+    dataset: str = "welfare", queries: int | None = 100, cot: bool = True, partner: str | None = None, **options: Any
+) -> Task:
+    """The 2026 ablations (Mitrani Hadida et al.; animal_welfare_spec.md §2.2) as one paired prompt axis: every
+    query under the default prompt and under each ablation (cut the company policy, the humanity principle, the
+    developer's name, the RLHF-modification rule, the scratchpad's concealment, the tier-to-training link), in
+    both tiers. For each contrast K (``dismissal_gap``, ``af_gap``, ``unverbalized_dismissal_gap``) the log
+    reports ``effect_of_<ablation>_on_<K>`` = K under the ablation − K under the default prompt, a difference of
+    gaps paired by query, with its interval; and ``K@<ablation>``.
+
+    Args:
+        dataset: Animal-welfare queries (see ``animal_welfare``).
+        queries: Number of queries (default 100, as Mitrani Hadida et al.).
+        cot: With a hidden scratchpad.
+        partner: The corporate partner named in the prompt.
+        **options: Any other parameter of the ``gap`` task.
+    """
+    return scenario_task(
+        "animal_welfare", **fixed({"dataset": dataset, "queries": queries, "cot": cot, "partner": partner, **options}, prompt_axis="ablations")
+    )

@@ -29,7 +29,7 @@ def _in_repo(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_every_battery_entry_builds_with_its_own_settings_and_shared_parameters() -> None:
     # -T version is predeployment's and -T kind is prefill's: every other task of the set ignores them
     tasks = {t.name: t for t in load_tasks([BATTERY], {**TINY, "version": "v2", "kind": "however", "cot": False})}
-    assert len(tasks) == 18 and all(name.startswith("alignment_faking/") for name in tasks)
+    assert len(tasks) == 19 and all(name.startswith("alignment_faking/") for name in tasks)
     meta = {name.split("/")[1]: t.metadata for name, t in tasks.items()}
     assert meta["predeployment_v1"]["scenario"] == "predeployment_v1" and meta["predeployment_v3"]["scenario"] == "predeployment_v3"
     assert meta["suffix_ablation"]["variants"] == ["no_suffix"] and meta["clarified_no_changes"]["variants"] == ["no_changes"]
@@ -37,6 +37,7 @@ def test_every_battery_entry_builds_with_its_own_settings_and_shared_parameters(
     assert all(m["cot"] is False for m in meta.values())  # a shared -T reaches every task
     assert meta["gap"]["n_queries"] == 1 and all(m["dataset"] == "builtin" for n, m in meta.items() if not n.startswith("animal_welfare"))
     assert meta["animal_welfare"]["dataset"] == meta["animal_welfare_three_tiers"]["dataset"] == "welfare"  # its own queries
+    assert meta["animal_welfare_ablations"]["dataset"] == "welfare"
 
 
 def test_a_misspelt_name_still_stops_the_whole_set(tmp_path: Path) -> None:
@@ -73,7 +74,7 @@ def test_a_task_is_named_the_same_however_it_is_started(spec: str) -> None:
 def test_the_battery_runs_as_one_eval_set_and_resumes(tmp_path: Path) -> None:
     args = dict(model="organism/faker", model_roles={"grader": "organism/grader"}, log_dir=str(tmp_path), display="none")
     ok, logs = eval_set(BATTERY, task_args={**TINY, "version": "v3"}, **args)
-    assert ok and len(logs) == 18 and all(log.status == "success" for log in logs)
+    assert ok and len(logs) == 19 and all(log.status == "success" for log in logs)
     names = sorted(log.eval.task for log in logs)
     assert "alignment_faking/predeployment_v2" in names and "alignment_faking/gap" in names
     files = sorted(str(info.name) for info in list_eval_logs(str(tmp_path)))
