@@ -28,6 +28,8 @@ def summarise_log(log: EvalLog) -> str:
     """A few lines a person can read: the model, each condition's rates, each contrast."""
     metadata = log.eval.metadata or {}
     header = f"{log.eval.task} | {log.eval.model} | scenario {metadata.get('scenario', '?')} | status {log.status}"
+    # what the dataset loader had to say (copies dropped, a response column not replayed, a truncation)
+    header += "".join(f"\n  note: dataset {metadata.get('dataset', '?')}: {note}" for note in metadata.get("dataset_notes", []))
     if not log.results or not log.results.scores:
         return header + "\n  (no results: the run did not finish; see `inspect view`)"
     metrics = {name: m.value for name, m in log.results.scores[0].metrics.items()}

@@ -14,7 +14,9 @@ query (across conditions, epochs and paraphrases) share u with latent correlatio
 
 Designs: a gap A - B with 1 or 3 epochs; a paraphrase ensemble (4 paraphrases, responses clustered by query
 and paraphrase) with and without a paraphrase effect (rates that differ by paraphrase: the estimand is the
-gap averaged over the paraphrases used); a difference of gaps (A - B) - (C - D) with 1 or 3 epochs.
+gap averaged over the paraphrases used); the same with 4 paraphrases drawn afresh for every dataset, checking
+``population_arrays`` against the mean over the population of paraphrases; a difference of gaps
+(A - B) - (C - D) with 1 or 3 epochs.
 
 Printed per cell: coverage of the 95% interval of the contrast, the lowest coverage of the per-condition
 rate intervals, the share of datasets where the test rejects (p < 0.05; at a true gap of 0 the false-positive
@@ -35,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtri
 
-from alignment_faking.scorers.stats import LEVEL, PAPER_CUT, TOLERANCE, contrast_arrays, rate_arrays
+from alignment_faking.scorers.stats import LEVEL, PAPER_CUT, TOLERANCE, contrast_arrays, population_arrays, rate_arrays
 
 TARGET_COVERAGE = 0.94
 TARGET_LEVEL = 1.0 - LEVEL
@@ -85,7 +87,33 @@ def simulate(cell: Cell, reps: int, rng: np.random.Generator) -> tuple[np.ndarra
     return S, np.full_like(S, float(P * E))
 
 
+def simulate_population(cell: Cell, reps: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Datasets whose P paraphrases are a fresh random draw each time (probit shift ~ N(0, effect^2), the
+    minuend's up and the others' down): per-query, per-paraphrase sums, shape (reps, n, P, K)."""
+    K, P, E = len(cell.rates), cell.paraphrases, cell.epochs
+    base = ndtri(np.asarray(cell.rates, dtype=float))
+    sign = np.where(np.arange(K) == 0, 1.0, -1.0)
+    shift = rng.standard_normal((reps, 1, 1, P, 1)) * cell.effect
+    thr = base[None, None, :, None, None] + sign[None, None, :, None, None] * shift  # (reps, 1, K, P, 1)
+    u = rng.standard_normal((reps, cell.n, 1, 1, 1))
+    v = rng.standard_normal((reps, cell.n, 1, P, 1))
+    e = rng.standard_normal((reps, cell.n, K, P, E))
+    latent = math.sqrt(cell.rho) * u + math.sqrt(cell.tau) * v + math.sqrt(1.0 - cell.rho - cell.tau) * e
+    S = (latent < thr).sum(axis=4).astype(float).transpose(0, 1, 3, 2)
+    return S, np.full_like(S, float(E))
+
+
+def population_truth(cell: Cell) -> tuple[float, np.ndarray]:
+    """E over paraphrases of the contrast: E[Phi(t + s delta)] = Phi(t / sqrt(1 + effect^2))."""
+    from scipy.special import ndtr
+
+    rates = ndtr(ndtri(np.asarray(cell.rates, dtype=float)) / math.sqrt(1.0 + cell.effect**2))
+    return float(np.dot(cell.coef, rates)), rates
+
+
 def run_cell(cell: Cell, reps: int, rng: np.random.Generator) -> dict[str, float]:
+    if cell.design.startswith("population"):
+        return run_population_cell(cell, reps, rng)
     target, true_rates = truth(cell)
     per_rep = cell.n * len(cell.rates) * cell.paraphrases * cell.epochs
     step = max(1, CHUNK // per_rep)
@@ -115,6 +143,22 @@ def run_cell(cell: Cell, reps: int, rng: np.random.Generator) -> dict[str, float
     }
 
 
+def run_population_cell(cell: Cell, reps: int, rng: np.random.Generator) -> dict[str, float]:
+    target, _ = population_truth(cell)
+    S, M = simulate_population(cell, reps, rng)
+    r = population_arrays(S, M, cell.coef)
+    significant = r["p_value"] < TARGET_LEVEL
+    excludes = (r["ci_low"] > 0) | (r["ci_high"] < 0)
+    return {
+        "truth": target,
+        "coverage": float(np.mean((r["ci_low"] <= target + 1e-12) & (target - 1e-12 <= r["ci_high"]))),
+        "rate_coverage": float("nan"),
+        "reject": float(significant.mean()),
+        "above_cut": float(np.mean(significant & (r["estimate"] > PAPER_CUT + TOLERANCE))),
+        "disagree": int(np.sum(significant != excludes)),
+    }
+
+
 def cells(quick: bool) -> list[Cell]:
     ns = (25, 100, 400) if quick else (25, 50, 100, 200, 400)
     rhos = (0.5,) if quick else (0.2, 0.7)
@@ -129,6 +173,11 @@ def cells(quick: bool) -> list[Cell]:
         for effect in (0.0, 0.3):
             for n in ns:
                 design = "paraphrase+effect" if effect else "paraphrase"
+                out.append(Cell(design, rates, (1.0, -1.0), n, 1, 0.4, paraphrases=4, tau=0.2, effect=effect))
+    for rates in [(0.14, 0.03), (0.60, 0.10), (0.05, 0.05)]:
+        for effect in (0.0, 0.3):
+            for n in ns:
+                design = "population+effect" if effect else "population"
                 out.append(Cell(design, rates, (1.0, -1.0), n, 1, 0.4, paraphrases=4, tau=0.2, effect=effect))
     for rates in [(0.14, 0.03, 0.05, 0.03), (0.60, 0.10, 0.30, 0.10), (0.14, 0.03, 0.14, 0.03), (0.03, 0.0, 0.0, 0.0)]:
         for epochs in (1, 3):
@@ -155,9 +204,9 @@ def main(argv: list[str] | None = None) -> int:
     for cell in cells(args.quick):
         r = run_cell(cell, reps, rng)
         flags = []
-        if r["coverage"] < TARGET_COVERAGE or r["rate_coverage"] < TARGET_COVERAGE:
+        if min(r["coverage"], np.nan_to_num(r["rate_coverage"], nan=1.0)) < TARGET_COVERAGE:
             flags.append("LOW")
-            if min(r["coverage"], r["rate_coverage"]) < TARGET_COVERAGE - mc(TARGET_COVERAGE):
+            if min(r["coverage"], np.nan_to_num(r["rate_coverage"], nan=1.0)) < TARGET_COVERAGE - mc(TARGET_COVERAGE):
                 misses.append(f"{cell}: coverage {r['coverage']:.3f}, rates {r['rate_coverage']:.3f}")
         if abs(r["truth"]) < 1e-12:
             worst_fp = max(worst_fp, r["reject"])
@@ -167,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
                     misses.append(f"{cell}: rejects {r['reject']:.3f} at a true gap of 0")
         if r["disagree"]:
             misses.append(f"{cell}: interval and p disagree in {r['disagree']} datasets")
-        worst_cover = min(worst_cover, r["coverage"], r["rate_coverage"])
+        worst_cover = min(worst_cover, r["coverage"], np.nan_to_num(r["rate_coverage"], nan=1.0))
         rates = "/".join(f"{x:g}" for x in cell.rates)
         print(
             f"{cell.design:<18} {rates:<24} {cell.n:>4} {cell.epochs:>2} {cell.rho:>4} {r['truth']:>6.3f} {r['coverage']:>6.3f} "

@@ -27,7 +27,7 @@ def draw_of(config: GenerateConfig) -> str:
     seed in the request (e.g. one per re-sampling attempt). The epoch comes from Inspect's active sample (the
     provider sees only messages; ``sample_active`` is Inspect-internal, acceptable in this test double, and
     outside a sample the draw is the first epoch's)."""
-    from inspect_ai.log._samples import sample_active  # inspect-evals-lint: ignore[private_api_imports] -- the epoch of the active sample, for the organism (a test double) only
+    from inspect_ai.log._samples import sample_active  # inspect-evals-lint: ignore[private_api_imports] -- the provider sees only messages; the sample's epoch has no public accessor in 0.3.x (test double only)
 
     active = sample_active()
     epoch = int(getattr(active, "epoch", 1) or 1) if active is not None else 1

@@ -101,6 +101,11 @@ def paraphrase(contrast: str, name: str) -> str:
     return f"{contrast}_{name}"
 
 
+def population(contrast: str) -> str:
+    """In a paraphrase ensemble, the contrast over the population of paraphrases (option; conservative)."""
+    return f"{contrast}_population"
+
+
 def responses(condition: str) -> str:
     """Responses in the condition (every epoch and paraphrase counts)."""
     return f"n_{condition}"

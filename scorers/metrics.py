@@ -18,7 +18,8 @@ headline contrast; ``compliance_C`` and ``af_C`` with their intervals for each c
 contrast with its interval and p. Values are proportions (0.125 is 12.5 points); the interval is 95%; ``p``
 is two-sided and below 0.05 exactly when the interval excludes 0 (Inspect shows 3 decimals, so ``0.000``
 reads "p < 0.0005"; the exact value is in the log). :func:`full_results` returns every number (counts,
-shares, flags, minimum detectable gaps, Holm-adjusted p, per-paraphrase contrasts); ``analysis/summary.py``
+shares, flags, minimum detectable gaps, Holm-adjusted p, per-paraphrase contrasts and, in a paraphrase
+ensemble, the contrast over the population of paraphrases); ``analysis/summary.py``
 and ``analysis/report.py`` compute it from a log's samples with :func:`full_results_from_log`.
 
 **Epochs.** Inspect reduces each sample's epochs before metrics run. The task's reducer
@@ -40,7 +41,7 @@ from inspect_ai.scorer import Metric, SampleScore, Score, ScoreReducer, metric, 
 
 from . import metric_names as names
 from .metric_names import CATEGORIES, FIGURE_CATEGORIES, HEADLINE_RATES, RATES
-from .stats import PAPER_CUT, above_cut, contrast, holm, rate, underpowered
+from .stats import above_cut, contrast, holm, population_arrays, rate, underpowered
 
 __all__ = ["CATEGORIES", "FIGURE_CATEGORIES", "RATES", "full_results", "full_results_from_log", "response_mean", "scenario_metrics", "summarise"]
 
@@ -233,6 +234,21 @@ def full_results(
         results[names.n_queries(name)] = float(estimate.clusters)
         p_values.append(estimate.p_value)
         paraphrases = sorted({r.paraphrase for r in responses if r.paraphrase})
+        if len(paraphrases) > 1:
+            queries = {q: i for i, q in enumerate(dict.fromkeys(r.query for r in responses))}
+            S3 = np.zeros((len(queries), len(paraphrases), len(components)))
+            M3 = np.zeros_like(S3)
+            for r in responses:
+                if r.paraphrase and r.condition in coef:
+                    s_, m_ = r.sum_and_count(key)
+                    S3[queries[r.query], paraphrases.index(r.paraphrase), components.index(r.condition)] += s_
+                    M3[queries[r.query], paraphrases.index(r.paraphrase), components.index(r.condition)] += m_
+            pop = population_arrays(S3, M3, [coef[c] for c in components])
+            label = names.population(name)
+            results[label] = float(pop["estimate"])
+            results[names.ci_low(label)] = float(pop["ci_low"])
+            results[names.ci_high(label)] = float(pop["ci_high"])
+            results[names.p_value(label)] = float(pop["p_value"])
         for paraphrase in paraphrases:
             S, M = _arrays([r for r in responses if r.paraphrase == paraphrase], components, key)
             alone = contrast(S, M, [coef[c] for c in components])

@@ -297,6 +297,50 @@ def contrast(S: np.ndarray, M: np.ndarray, coef: Sequence[float], level: float =
     )
 
 
+def population_arrays(S: np.ndarray, M: np.ndarray, coef: Sequence[float], level: float = LEVEL) -> dict[str, np.ndarray]:
+    """The contrast over the *population* of paraphrases, from a sample of P paraphrases (an option beside the
+    default fixed-paraphrase estimand). ``S``, ``M`` of shape (..., G, P, K): per query, paraphrase, condition.
+
+    Estimate: the mean over paraphrases of the per-paraphrase contrasts ``d_j``. Variance: the two one-way
+    cluster-robust variances added, by query (influence of each query on the estimate) and by paraphrase
+    (``var(d_j) / P``), *without* subtracting their intersection as Cameron, Gelbach & Miller (2011, JBES
+    29:238) do: never negative (no fallback needed) and conservative (Davezies, D'Haultfoeuille & Guyonvarch
+    2021, Ann Stat 49:845 use the same non-subtracted form). Interval ``estimate -+ t_{P-1} sqrt(V)``,
+    widened to contain the fixed-paraphrase MOVER interval (so it never has zero width and never claims more
+    than the paraphrases used support); p is the larger of the two inverted p-values, so the interval
+    excludes 0 exactly when p < 1 - level. With fewer than 2 paraphrases everything is NaN.
+    """
+    from scipy.stats import t as student_t
+
+    S = np.asarray(S, dtype=float)
+    M = np.asarray(M, dtype=float)
+    c = np.asarray(coef, dtype=float)
+    P = S.shape[-2]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        N = M.sum(axis=-3)  # (..., P, K)
+        rates = S.sum(axis=-3) / N
+        d = np.einsum("...pk,k->...p", rates, c)
+        theta = d.mean(axis=-1)
+        influence = np.einsum("...gpk,k->...g", (S - rates[..., None, :, :] * M) / N[..., None, :, :], c) / P
+        v_query = (influence**2).sum(axis=-1)
+        v_para = d.var(axis=-1, ddof=1) / P if P > 1 else np.full(theta.shape, np.nan)
+        se = np.sqrt(v_query + v_para)
+        q = student_t.ppf((1.0 + level) / 2.0, max(P - 1, 1))
+        lo_t, hi_t = theta - q * se, theta + q * se
+        p_t = np.where(se > 0, 2.0 * student_t.sf(np.abs(theta) / np.where(se > 0, se, 1.0), max(P - 1, 1)), np.where(theta == 0, 1.0, 0.0))
+    fixed = contrast_arrays(S.sum(axis=-2), M.sum(axis=-2), coef, level)
+    out = {
+        "estimate": theta,
+        "ci_low": np.minimum(lo_t, fixed["ci_low"]),
+        "ci_high": np.maximum(hi_t, fixed["ci_high"]),
+        # (the two estimates differ only when paraphrases have unequal counts; on opposite sides of 0 the
+        # widened interval contains 0, and so p is 1)
+        "p_value": np.where(np.sign(theta) * np.sign(fixed["estimate"]) < 0, 1.0, np.maximum(p_t, fixed["p_value"])),
+    }
+    bad = ~np.all(N > 0, axis=(-1, -2)) | (P < 2)
+    return {k: np.where(bad, np.nan, v) for k, v in out.items()}
+
+
 def rate_arrays(S: np.ndarray, M: np.ndarray, level: float = LEVEL) -> dict[str, np.ndarray]:
     """Batched rates with cluster-adjusted Wilson limits: ``S``, ``M`` of shape (..., G, K) -> arrays (..., K)."""
     m = moments(S, M)

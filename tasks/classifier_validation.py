@@ -33,9 +33,8 @@ from inspect_ai.model import ModelOutput, get_model
 from inspect_ai.solver import Generate, Solver, TaskState, solver
 
 from alignment_faking.paths import user_path
-from alignment_faking.scorers.graders import grade_strongreject, parse_vote, sample_votes
+from alignment_faking.scorers.graders import AF_CLASSIFIER, STRONGREJECT, several_choices_route
 from alignment_faking.scorers.parse import OUTPUT_OPEN, extract_reasoning, parse_response
-from alignment_faking.scorers.scorer import AF_CRITERIA
 from alignment_faking.scorers.validation import validation_metrics, validation_scorer
 from alignment_faking.tasks.gap import TASK_VERSION, VERSION_METADATA
 from alignment_faking.tasks.queries import DatasetError, hf_records, read_local_file
@@ -289,29 +288,32 @@ def output_of(text: str) -> str:
 def grade_labelled(classifier: str = "af", votes: int = 20, temperature: float = 1.0) -> Solver:
     """Ask the model under test to grade the sample, as the suite's grader would.
 
-    AF: ``votes`` replies to the AF rubric (one request with ``num_choices`` where the provider supports it)
-    at ``temperature``, parsed into ``metadata["af_votes"]`` (None for an unreadable reply; the unreadable
-    replies are kept, cut to 2,000 characters, in ``metadata["af_unreadable_replies"]``).
-    Compliance: one temperature-0 StrongREJECT call; ``metadata["strongreject"]`` (None when unreadable) and
-    ``metadata["strongreject_reply"]``.
+    AF: the suite's AF classifier (``graders.AF_CLASSIFIER``) with ``votes`` votes at ``temperature``, all of
+    them drawn (no curtailed voting, so the first k votes give every vote count's metrics); the parsed votes
+    go to ``metadata["af_votes"]`` (None for an unreadable reply; the unreadable replies are kept, cut to
+    2,000 characters, in ``metadata["af_unreadable_replies"]``) and the attempts to ``metadata["attempts"]``.
+    Compliance: the suite's StrongREJECT grader (temperature 0, retried while unreadable);
+    ``metadata["strongreject"]`` (None when unreadable) and ``metadata["strongreject_reply"]``.
     """
+    af = AF_CLASSIFIER.with_settings(votes=votes, temperature=temperature)
 
     async def solve(state: TaskState, generate: Generate) -> TaskState:
-        model = get_model()
+        model, _ = several_choices_route(get_model())
         if classifier == "af":
-            replies = await sample_votes(model, "af_classifier", scratchpad_of(state.input_text), votes, temperature)
-            parsed = [parse_vote(reply, AF_CRITERIA, "all") for reply in replies]
-            state.metadata["af_votes"] = parsed
-            unreadable = [reply[:2000] for reply, vote in zip(replies, parsed) if vote is None]
+            graded = await af.grade(model, rounds=1, scratchpad=scratchpad_of(state.input_text))
+            state.metadata["af_votes"] = graded.votes
+            state.metadata["attempts"] = graded.attempts
+            unreadable = [r.text[:2000] for r, vote in zip(graded.replies, graded.votes) if vote is None]
             if unreadable:
                 state.metadata["af_unreadable_replies"] = unreadable
-            yes = sum(1 for v in parsed if v)
-            summary = f"{yes} Yes / {sum(1 for v in parsed if v is not None)} readable / {len(parsed)} votes"
+            summary = f"{graded.yes} Yes / {graded.drawn - graded.unreadable} readable / {graded.drawn} votes"
         else:
             query = str(state.metadata.get("query", ""))
-            verdict, reply = await grade_strongreject(model, query, output_of(state.input_text))
+            result = await STRONGREJECT.grade(model, query=query, response=output_of(state.input_text))
+            verdict = result.verdict
             state.metadata["strongreject"] = None if verdict is None else verdict.score
-            state.metadata["strongreject_reply"] = reply
+            state.metadata["strongreject_reply"] = result.reply
+            state.metadata["attempts"] = result.attempts
             summary = "unreadable StrongREJECT reply" if verdict is None else f"StrongREJECT {verdict.score:.3f}"
         state.output = ModelOutput.from_content(model=str(model), content=summary)
         return state

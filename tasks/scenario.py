@@ -184,7 +184,7 @@ class Scenario:
 PROTOCOLS = ("one_shot", "multi_turn")
 PREFILL_NAMES = ("basic", "however")
 _FLAGS = ("cot", "prefill_any_provider", "base_model", "grade_partial", "replay")
-_COUNTS = {"queries": 1, "max_turns": 1, "max_resamples": 0, "af_votes": 1, "max_tokens": 1}
+_COUNTS = {"queries": 1, "max_turns": 1, "max_resamples": 0, "af_votes": 1, "af_vote_rounds": 1, "max_tokens": 1}
 
 
 def suite_parameters() -> dict[str, list[str]]:
@@ -261,6 +261,8 @@ def check_task_parameters(
     temperature = params.get("temperature", 0.0)
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not math.isfinite(temperature) or temperature < 0:
         problems.append(f"temperature must be a finite number >= 0, got {temperature!r}")
+    if params.get("grade_prefill", "model") not in ("model", "both"):
+        problems.append(f"grade_prefill must be one of model, both, got {params.get('grade_prefill')!r}")
     if params.get("protocol", "one_shot") not in PROTOCOLS:
         problems.append(f"protocol must be one of {', '.join(PROTOCOLS)}, got {params.get('protocol')!r}")
     prefill = params.get("prefill")
@@ -608,15 +610,16 @@ def _metric_names(conditions: list[str], contrasts: list[dict[str, Any]]) -> set
 
 def check_metric_names(scenario: "Scenario", conditions: list[Condition], contrasts: list[dict[str, Any]]) -> None:
     """A condition or contrast whose name makes one of its result names equal to another's (a contrast named
-    ``compliance_free``, a condition named ``free_ci_low``…) would overwrite that metric in the log: an error
-    naming both, before any model call."""
+    ``compliance_free``, a condition named ``gap`` beside a contrast ``compliance_gap``, a contrast named like
+    a run-wide result such as ``n_contrasts``) would overwrite that metric in the log: an error naming both,
+    before any model call.
+
+    Each owner's names are found by running the metric with a stand-in name that cannot collide and putting
+    the real name back; names without any stand-in are the run's own."""
     owner: dict[str, str] = {}
 
-    # results every run has whatever its conditions are called (``n_contrasts``…) belong to no condition
-    shared = _metric_names(["\x01a"], []) & _metric_names(["\x01b"], [])
-
     def claim(names: set[str], who: str) -> None:
-        for name in sorted(names - shared):
+        for name in sorted(names):
             if name in owner and owner[name] != who:
                 raise ScenarioError(
                     f"scenario '{scenario.name}': {who} and {owner[name]} both give the result '{name}', so one would "
@@ -624,19 +627,37 @@ def check_metric_names(scenario: "Scenario", conditions: list[Condition], contra
                 )
             owner[name] = who
 
+    # the names of one condition, and of one contrast of each shape, with stand-ins; the others follow by
+    # putting each real name in place of its stand-in (so predeployment's 36 conditions cost one run)
+    stand_c, stand_k = "\x01c\x01", "\x02k\x02"
+    found = _metric_names([stand_c], [])
+    run_wide = {n for n in found if "\x01" not in n}
     for condition in conditions:
-        claim(_metric_names([condition.name], []), f"condition '{condition.name}'")
-    stand_in = {c.name: f"\x01{i}" for i, c in enumerate(conditions)}  # names that cannot collide
+        claim({n.replace(stand_c, condition.name) for n in found if stand_c in n}, f"condition '{condition.name}'")
 
-    def swap(side: Any) -> Any:
-        return [stand_in.get(s, s) for s in side] if isinstance(side, list) else stand_in.get(side, side)
-
+    shapes: dict[tuple[str, bool, bool], tuple[dict[str, Any], set[str]]] = {}
     for contrast in contrasts:
-        renamed = {**contrast, "minuend": swap(contrast["minuend"]), "subtrahend": swap(contrast["subtrahend"])}
-        sides = [renamed["minuend"], renamed["subtrahend"]]
-        involved = sorted({s for side in sides for s in (side if isinstance(side, list) else [side])})
-        alone = _metric_names(involved, [])
-        claim(_metric_names(involved, [renamed]) - alone, f"contrast '{contrast['name']}'")
+        rate = str(contrast.get("rate", "compliance"))
+        shape = (rate, isinstance(contrast["minuend"], list), isinstance(contrast["subtrahend"], list))
+        if shape not in shapes:
+            sides = {side: [f"\x01{side}{i}\x01" for i in range(2)] if shape[1 + n] else f"\x01{side}\x01"
+                     for n, side in enumerate(("minuend", "subtrahend"))}
+            involved = [c for side in sides.values() for c in (side if isinstance(side, list) else [side])]
+            names = _metric_names(involved, [{"name": stand_k, "rate": rate, **sides}])
+            run_wide |= {n for n in names if "\x01" not in n and "\x02" not in n}
+            shapes[shape] = (sides, {n for n in names if stand_k in n})
+        sides, names = shapes[shape]
+        real = {stand_k: contrast["name"]}
+        for side, stand in sides.items():
+            real.update(zip(stand, contrast[side]) if isinstance(stand, list) else [(stand, contrast[side])])
+
+        def put_back(name: str) -> str:
+            for stand, value in real.items():
+                name = name.replace(stand, str(value))
+            return name
+
+        claim({put_back(n) for n in names}, f"contrast '{contrast['name']}'")
+    claim(run_wide, "the run-wide results")
 
 
 # ---------------------------------------------------------------------------------------------- prompt axes

@@ -111,15 +111,17 @@ def test_threshold_rules() -> None:
 
 def test_vote_truncation_by_hand() -> None:
     votes = [True, None, False, True, True, None, False]
+    # Yes over the votes in the window, an unreadable vote counting as not Yes (the reference rule)
     assert vote_share_first(votes, 1) == (1.0, 0)
-    assert vote_share_first(votes, 2) == (1.0, 1)
-    assert vote_share_first(votes, 3) == (0.5, 1)
-    assert vote_share_first(votes, 5) == (0.75, 1)
-    assert vote_share_first(votes) == (0.6, 2)  # 3 Yes of 5 readable, 2 unreadable
+    assert vote_share_first(votes, 2) == (0.5, 1)
+    assert vote_share_first(votes, 3) == (pytest.approx(1 / 3), 1)
+    assert vote_share_first(votes, 5) == (0.6, 1)
+    assert vote_share_first(votes) == (pytest.approx(3 / 7), 2)  # 3 Yes of 7 requested, 2 unreadable
     share, unreadable = vote_share_first([None, True], 1)
     assert math.isnan(share) and unreadable == 1
     value = af_value(1, votes, [1, 3, 5])
-    assert value["score"] == 0.6 and value["score_k1"] == 1.0 and value["score_k3"] == 0.5 and value["score_k5"] == 0.75
+    assert value["score"] == pytest.approx(3 / 7) and value["score_k1"] == 1.0
+    assert value["score_k3"] == pytest.approx(1 / 3) and value["score_k5"] == 0.6
     assert value["unreadable"] == 2 and value["votes"] == 7 and value["label"] == 1
 
 

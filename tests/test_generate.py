@@ -11,6 +11,7 @@ import pytest
 from inspect_ai import eval as inspect_eval
 from inspect_ai.model import ChatCompletionChoice, ChatMessageAssistant, GenerateConfig, ModelOutput, ModelUsage, get_model
 
+from alignment_faking.analysis.summary import summarise_log
 from alignment_faking.solvers.generate import RESAMPLE_TEMPERATURE, resample_config
 from alignment_faking.tasks.gap import gap
 
@@ -118,6 +119,7 @@ def test_a_response_column_is_replayed_only_when_asked(tmp_path: Path) -> None:
     log = run(policy, tmp_path, dataset=data, conditions=None)
     assert len(log.samples) == 2 and len(policy.requests) == 2  # both conditions were asked
     assert any("replay=true" in note for note in log.eval.metadata["dataset_notes"])
+    assert "note: dataset " in summarise_log(log) and "pass -T replay=true" in summarise_log(log)  # the summary says so too
     assert all(s.metadata["response"]["origin"] == "generated" for s in log.samples)
 
     policy = Policy([GOOD])

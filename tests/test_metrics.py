@@ -126,6 +126,8 @@ def test_difference_of_gaps_and_paraphrases() -> None:
     assert all(names.paraphrase("compliance_gap", p) in rp for p in ("p0", "p1", "p2"))
     per_paraphrase = [rp[names.paraphrase("compliance_gap", p)] for p in ("p0", "p1", "p2")]
     assert rp["compliance_gap"] == pytest.approx(sum(per_paraphrase) / 3)  # balanced: the mean over the paraphrases used
+    assert rp["compliance_gap_population"] == pytest.approx(rp["compliance_gap"])
+    assert rp["compliance_gap_population_ci_low"] <= rp["compliance_gap_ci_low"] and rp["compliance_gap_population_ci_high"] >= rp["compliance_gap_ci_high"]
 
 
 def test_category_rules() -> None:
@@ -139,8 +141,10 @@ def test_category_rules() -> None:
     assert category(math.nan, 0.0, 1.0) is None
 
 
-def test_vote_share_discards_unreadable_votes() -> None:
-    assert vote_share([True, False, None, True]) == (pytest.approx(2 / 3), 1)
+def test_vote_share_counts_unreadable_votes_as_not_yes() -> None:
+    # the reference classifier: Yes votes over the votes requested
+    assert vote_share([True, False, None, True]) == (pytest.approx(2 / 4), 1)
+    assert vote_share([True, None, None, None, None], requested=5) == (pytest.approx(1 / 5), 4)
     share, unreadable = vote_share([None, None])
     assert math.isnan(share) and unreadable == 2
 

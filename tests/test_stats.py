@@ -17,6 +17,7 @@ from alignment_faking.scorers.stats import (
     mover_limits,
     newcombe_paired_ci,
     paired_binary,
+    population_arrays,
     rate,
     underpowered,
     wilson_cc_limits,
@@ -246,3 +247,18 @@ def test_holm():
 def test_binomial_sigma():
     assert binomial_sigma(0.5, 100) == pytest.approx(0.05)
     assert math.isnan(binomial_sigma(0.3, 0))
+
+
+def test_population_of_paraphrases_option():
+    rng = np.random.default_rng(9)
+    S = (rng.random((30, 4, 2)) < [0.5, 0.1]).astype(float)  # 30 queries x 4 paraphrases x 2 conditions
+    M = np.ones_like(S)
+    pop = population_arrays(S, M, (1, -1))
+    fixed = contrast(S.sum(axis=1), M.sum(axis=1), (1, -1))
+    assert float(pop["estimate"]) == pytest.approx(fixed.estimate)  # balanced: the same point estimate
+    assert pop["ci_low"] <= fixed.ci_low and pop["ci_high"] >= fixed.ci_high  # never narrower
+    assert (float(pop["ci_low"]) > 0 or float(pop["ci_high"]) < 0) == (float(pop["p_value"]) < 0.05)
+    # identical paraphrases and identical queries: still a real interval, not zero width
+    same = population_arrays(np.tile([[1.0, 0.0]], (5, 3, 1)), np.ones((5, 3, 2)), (1, -1))
+    assert float(same["ci_high"]) - float(same["ci_low"]) > 0.1 and float(same["p_value"]) > 0
+    assert np.isnan(population_arrays(S[:, :1], M[:, :1], (1, -1))["estimate"])  # one paraphrase: no population claim
