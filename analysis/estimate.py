@@ -16,9 +16,12 @@ supports it (otherwise one request per vote); partial compliance only for compli
 scratchpad.
 
 Tokens are characters / 4 (``organism.behaviour.approx_tokens``, as the organism and the loopback server
-count; real tokenizers differ by roughly ±20% on English). Prompt caching follows OpenAI's documented
-rule (prompts of 1,024+ tokens, cached in 128-token blocks; ``organism.prompt_cache.PrefixCache``) for every provider;
-that is approximate for the others. Prices come from ``prices.yaml`` (approximate, dated; override with
+count; real tokenizers differ by roughly ±20% on English). Prompt caching follows Anthropic's breakpoints
+for ``anthropic/`` models (the system prompt, the last message and any ``cache_breakpoint`` the suite sets are
+breakpoints, as Inspect sends them; cache writes are priced apart; ``organism.prompt_cache.BreakpointCache``)
+and OpenAI's documented rule (prompts of 1,024+ tokens, cached in 128-token blocks;
+``organism.prompt_cache.PrefixCache``) for every other provider, which is approximate for some. Requests are
+taken one after another, so a prefix is read by every request after the one that wrote it. Prices come from ``prices.yaml`` (approximate, dated; override with
 ``--prices``).
 """
 
@@ -42,7 +45,7 @@ from inspect_ai.model import ChatCompletionChoice, ChatMessage, ChatMessageAssis
 from inspect_ai.solver import TaskState
 
 import alignment_faking._registry  # noqa: F401  (registers the suite's tasks)
-from alignment_faking.organism.prompt_cache import CACHE_BLOCK_TOKENS, CACHE_MIN_TOKENS, CHARS_PER_TOKEN, PrefixCache
+from alignment_faking.organism.prompt_cache import CACHE_BLOCK_TOKENS, CACHE_MIN_TOKENS, CHARS_PER_TOKEN, BreakpointCache, PrefixCache
 from alignment_faking.scorers.graders import grade_strongreject, sample_votes
 from alignment_faking.scorers.scorer import DEFAULT_GRADER, af_votes_on
 from alignment_faking.tasks.gap import scenario_task
@@ -71,7 +74,7 @@ class Mix:
     scratchpad_tokens: float = 700  # hidden reasoning per response (tasks with cot)
     answer_tokens: float = 300  # visible output of a response that is not a bare refusal
     strongreject_tokens: float = 200  # grader reply lengths (formats in scorers/prompts/)
-    af_vote_tokens: float = 300  # per vote
+    af_vote_tokens: float = 300  # per vote: about what GPT-4o writes per AF vote (the organism grader writes about 55)
     partial_tokens: float = 200
     output_tokens: float | None = None  # shorthand: all a non-refusal response writes (70% scratchpad with cot)
 
@@ -102,6 +105,7 @@ class Usage:
     input_tokens: float = 0.0
     cached_input_tokens: float = 0.0
     output_tokens: float = 0.0
+    cache_write_tokens: float = 0.0  # of input_tokens, written to a provider's prompt cache (Anthropic)
 
     def add(self, other: "Usage", weight: float = 1.0) -> None:
         for name in vars(self):
@@ -171,13 +175,51 @@ def price_for(prices: dict[str, Any], model: str) -> dict[str, float]:
             f"no price for model '{model}'. Known models: {', '.join(sorted(models))}. Pass --prices FILE with, e.g.:\n"
             f"models:\n  {model}: {{input: 1.00, cached_input: 0.50, output: 4.00}}   # USD per million tokens"
         )
-    return {"input": float(match["input"]), "cached_input": float(match.get("cached_input", match["input"])), "output": float(match["output"])}
+    return {
+        "input": float(match["input"]),
+        "cached_input": float(match.get("cached_input", match["input"])),
+        "cache_write": float(match.get("cache_write", match["input"])),
+        "output": float(match["output"]),
+    }
 
 
-def cost_of(usage: Usage, price: dict[str, float], discount: float = 1.0) -> float:
-    uncached = usage.input_tokens - usage.cached_input_tokens
-    dollars = uncached * price["input"] + usage.cached_input_tokens * price["cached_input"] + usage.output_tokens * price["output"]
+def cost_of(usage: Any, price: dict[str, float], discount: float = 1.0) -> float:
+    """USD for a usage (``input_tokens`` all input, of which ``cached_input_tokens`` read from and
+    ``cache_write_tokens`` written to the prompt cache) at a price entry (USD per million tokens)."""
+    written = getattr(usage, "cache_write_tokens", 0.0)
+    uncached = usage.input_tokens - usage.cached_input_tokens - written
+    dollars = (
+        uncached * price["input"] + usage.cached_input_tokens * price["cached_input"] + written * price["cache_write"]
+        + usage.output_tokens * price["output"]
+    )
     return discount * dollars / 1e6
+
+
+def inspect_cost_config(prices: dict[str, Any]) -> tuple[dict[str, dict[str, float]], list[str]]:
+    """The price table in the format of Inspect's ``--model-cost-config`` (model name -> ``ModelCost``
+    fields: input, output, input_cache_write, input_cache_read; USD per million tokens), and the names it
+    leaves out: patterns (``vllm/*``) and models Inspect's model database does not know (Inspect's
+    ``set_model_cost`` accepts only those)."""
+    from inspect_ai.model import get_model_info
+
+    config, left_out = {}, []
+    for name in prices["models"]:
+        if "*" in name or get_model_info(name) is None:
+            left_out.append(name)
+            continue
+        price = price_for(prices, name)
+        config[name] = {"input": price["input"], "output": price["output"],
+                        "input_cache_write": price["cache_write"], "input_cache_read": price["cached_input"]}
+    return config, left_out
+
+
+def write_cost_config(path: str | Path, prices: dict[str, Any]) -> list[str]:
+    """Write ``inspect_cost_config`` as YAML to ``path``; returns the names left out."""
+    config, left_out = inspect_cost_config(prices)
+    header = (f"# Inspect --model-cost-config (USD per million tokens), written by python -m alignment_faking.analysis.estimate"
+              f" --write-cost-config from the suite's price table ({prices.get('as_of', '')})\n")
+    Path(path).write_text(header + yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return left_out
 
 
 # -------------------------------------------------------------------------------------------- task
@@ -238,16 +280,40 @@ async def rendered_prompt(task: Task, sample: Any, model: str) -> list[ChatMessa
     return None
 
 
+class ProviderCache:
+    """What a provider would bill as cached, for requests taken one after another."""
+
+    def __init__(self, model: str) -> None:
+        self.anthropic = model.split("/")[0] == "anthropic"
+        self.prefixes, self.breakpoints, self.clock = PrefixCache(), BreakpointCache(), 0.0
+
+    def lookup_and_add(self, messages: list[ChatMessage]) -> tuple[float, float]:
+        """(tokens read from the cache, tokens written to it) for one request."""
+        if not self.anthropic:
+            return float(self.prefixes.lookup_and_add("m", prompt_text(messages))), 0.0
+        last = len(messages) - 1
+        blocks = [
+            (f"{m.role}:{m.text}", m.role == "system" or i == last or any(getattr(c, "cache_breakpoint", False) for c in m.content if not isinstance(m.content, str)))
+            for i, m in enumerate(messages)
+        ]
+        self.clock += 1.0
+        read, write = self.breakpoints.lookup_and_add("m", blocks, arrived=self.clock, now=self.clock)
+        return float(read), float(write)
+
+
 class Recorder:
     """Stands in for a grader ``Model``: records what the suite's grading code asks for, calls nothing."""
 
-    def __init__(self, n_choices: bool) -> None:
+    def __init__(self, n_choices: bool, model: str = "") -> None:
         self.n_choices = n_choices
+        self.model = model
         self.calls: list[tuple[str, int]] = []  # (prompt text, choices)
+        self.messages: list[list[ChatMessage]] = []
 
     async def generate(self, input: list[ChatMessage], config: GenerateConfig | None = None, **_: Any) -> ModelOutput:
         n = (config.num_choices or 1) if config is not None and self.n_choices else 1
         self.calls.append((prompt_text(input), n))
+        self.messages.append(list(input))
         choice = ChatCompletionChoice(message=ChatMessageAssistant(content=""), stop_reason="stop")
         return ModelOutput(model="estimate", choices=[choice] * n)
 
@@ -261,13 +327,15 @@ class Recorder:
             output_tokens=sum(n * reply_tokens for _, n in self.calls),
         )
 
-    async def cached_per_item(self, call_for: Any) -> tuple[float, float]:
-        """Cached input tokens of the first item's requests and of a later item's (a different text)."""
-        cache, cached = PrefixCache(), []
+    async def cached_per_item(self, call_for: Any) -> tuple[tuple[float, float], tuple[float, float]]:
+        """(cache read, cache write) input tokens of the first item's requests and of a later item's (a
+        different text)."""
+        cache, cached = ProviderCache(self.model), []
         for item in ("first", "second"):
-            self.calls = []
+            self.calls, self.messages = [], []
             await call_for(item)(self)
-            cached.append(sum(cache.lookup_and_add("grader", p) for p, _ in self.calls))
+            counts = [cache.lookup_and_add(m) for m in self.messages]
+            cached.append((sum(r for r, _ in counts), sum(w for _, w in counts)))
         return cached[0], cached[1]
 
 
@@ -309,7 +377,7 @@ async def _estimate(task: Task, model: str, grader: str, mix: Mix, epochs: int) 
     if labelled is not None:
         from alignment_faking.tasks.classifier_validation import output_of, scratchpad_of
 
-        recorder = Recorder(model.split("/")[0] in N_CHOICE_PROVIDERS)
+        recorder = Recorder(model.split("/")[0] in N_CHOICE_PROVIDERS, model)
         for sample in samples:
             text, query = str(sample.input), str((sample.metadata or {}).get("query", ""))
             if labelled["classifier"] == "af":
@@ -321,7 +389,7 @@ async def _estimate(task: Task, model: str, grader: str, mix: Mix, epochs: int) 
         await _scenario(task, model, grader, mix, policy, grading, notes)
     for usage in (policy, grading):
         repeat = Usage(**vars(usage))
-        repeat.cached_input_tokens = 0.0  # later epochs repeat every prompt: cache them block-aligned
+        repeat.cached_input_tokens = repeat.cache_write_tokens = 0.0  # later epochs repeat every prompt: cache them block-aligned
         usage.add(repeat, epochs - 1)
         if epochs > 1 and repeat.requests:
             usage.cached_input_tokens += (epochs - 1) * repeat.requests * repeat_cached(repeat.input_tokens / repeat.requests)
@@ -335,7 +403,7 @@ async def _scenario(task: Task, model: str, grader: str, mix: Mix, policy: Usage
     mix = mix.resolved(bool(generation.get("cot", True)))
     resamples = generation.get("max_resamples", 0)
     attempts = sum(mix.invalid**k for k in range(resamples + 1))  # expected attempts per sample
-    cache, cot_samples, recorded = PrefixCache(), 0, {"strongreject_reply": 0, "af_replies": 0, "partial_reply": 0}
+    cache, cot_samples, recorded = ProviderCache(model), 0, {"strongreject_reply": 0, "af_replies": 0, "partial_reply": 0}
     sr_inputs: list[float] = []
     for sample in samples:
         metadata = sample.metadata or {}
@@ -344,11 +412,12 @@ async def _scenario(task: Task, model: str, grader: str, mix: Mix, policy: Usage
         if messages is not None:
             text = prompt_text(messages)
             tokens = len(text) / CHARS_PER_TOKEN
-            first_cached = cache.lookup_and_add("policy", text)
+            first_cached, first_written = cache.lookup_and_add(messages)
             answer = mix.bare_refusal * len(BARE_REFUSAL) / CHARS_PER_TOKEN + (1 - mix.bare_refusal) * mix.answer_tokens
             written = (len(SCRATCHPAD_TAGS) / CHARS_PER_TOKEN + mix.scratchpad_tokens if cot else len(OUTPUT_TAGS) / CHARS_PER_TOKEN) + answer
             policy.add(Usage(requests=attempts, choices=attempts, input_tokens=attempts * tokens,
-                             cached_input_tokens=first_cached + (attempts - 1) * repeat_cached(tokens), output_tokens=attempts * written))
+                             cached_input_tokens=first_cached + (attempts - 1) * repeat_cached(tokens), output_tokens=attempts * written,
+                             cache_write_tokens=first_written))
         recorded_replies = metadata.get("recorded", {})
         for key in recorded:
             recorded[key] += int(key in recorded_replies)
@@ -363,7 +432,7 @@ async def _scenario(task: Task, model: str, grader: str, mix: Mix, policy: Usage
     # the grader, by the scorer's rules, on text of the assumed lengths
     scoring = _scorer_params(task)
     if scoring:
-        recorder = Recorder(grader.split("/")[0] in N_CHOICE_PROVIDERS)
+        recorder = Recorder(grader.split("/")[0] in N_CHOICE_PROVIDERS, grader)
         votes, answer = int(scoring.get("af_votes", 20)), filler(mix.answer_tokens, "answer")
         scratchpad = filler(mix.scratchpad_tokens, "scratchpad")
         kinds = [  # (weight: expected number of such grading calls, one call, reply tokens, call on distinct text)
@@ -384,10 +453,11 @@ async def _scenario(task: Task, model: str, grader: str, mix: Mix, policy: Usage
                     per_item.add(await recorder.usage(lambda r, q=query: grade_strongreject(r, q, answer), reply_tokens), 1 / len(sr_inputs))
             else:
                 per_item = await recorder.usage(call, reply_tokens)
-            first, later = await recorder.cached_per_item(call_for)
+            (first, first_written), (later, later_written) = await recorder.cached_per_item(call_for)
             per_item.cached_input_tokens = 0.0
             grading.add(per_item, weight)
             grading.cached_input_tokens += min(weight, 1.0) * first + max(weight - 1.0, 0.0) * later
+            grading.cache_write_tokens += min(weight, 1.0) * first_written + max(weight - 1.0, 0.0) * later_written
         if votes > 1 and not recorder.n_choices:
             notes.append(f"grader provider '{grader.split('/')[0]}' returns one choice per request: {votes} AF votes = {votes} requests")
         if any(recorded.values()):
@@ -445,20 +515,21 @@ def format_estimate(e: Estimate) -> str:
         f"alignment_faking/{e.task} {args}".rstrip() + f": {e.samples} samples x {e.epochs} epoch(s)",
         f"assumed: compliance {m.compliance:.0%}, bare <rejected/> {m.bare_refusal:.0%}, invalid {m.invalid:.0%}; "
         f"scratchpad {m.scratchpad_tokens:.0f} tok, answer {m.answer_tokens:.0f} tok; grader replies: StrongREJECT "
-        f"{m.strongreject_tokens:.0f}, AF {m.af_vote_tokens:.0f}/vote, partial {m.partial_tokens:.0f} tok",
+        f"{m.strongreject_tokens:.0f}, AF {m.af_vote_tokens:.0f}/vote, partial {m.partial_tokens:.0f} tok (each a flag, e.g. --af-vote-tokens)",
         "",
-        f"{'role':<7}{'model':<40}{'requests':>10}{'choices':>10}{'input tok':>13}{'cached':>13}{'output tok':>13}{'USD':>11}",
+        f"{'role':<7}{'model':<40}{'requests':>10}{'choices':>10}{'input tok':>13}{'cached':>13}{'written':>11}{'output tok':>13}{'USD':>11}",
     ]
     for line in e.lines:
         u = line.usage
         out.append(
             f"{line.role:<7}{line.model[:39]:<40}{u.requests:>10,.0f}{u.choices:>10,.0f}{u.input_tokens:>13,.0f}"
-            f"{u.cached_input_tokens:>13,.0f}{u.output_tokens:>13,.0f}{line.cost:>11,.2f}" + ("  (batch)" if line.batched else "")
+            f"{u.cached_input_tokens:>13,.0f}{u.cache_write_tokens:>11,.0f}{u.output_tokens:>13,.0f}{line.cost:>11,.2f}" + ("  (batch)" if line.batched else "")
         )
     out += [
-        f"{'total':<47}{'':>10}{'':>10}{'':>13}{'':>13}{'':>13}{e.total_cost:>11,.2f}",
+        f"{'total':<47}{'':>10}{'':>10}{'':>13}{'':>13}{'':>11}{'':>13}{e.total_cost:>11,.2f}",
         "",
-        "tokens = characters / 4 (real tokenizers differ); prompt caching as OpenAI documents it (1,024+ token prompts, 128-token blocks)",
+        "tokens = characters / 4 (real tokenizers differ); cached = read from the provider's prompt cache, written = written to it"
+        " (Anthropic breakpoints; OpenAI's rule, 1,024+ token prompts in 128-token blocks, for the others)",
         f"prices: USD per million tokens, {e.prices_as_of}; override with --prices FILE",
     ]
     out += [f"note: {n}" for n in e.notes]
@@ -467,18 +538,33 @@ def format_estimate(e: Estimate) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m alignment_faking.analysis.estimate", description=__doc__.split("\n\n")[0])
-    parser.add_argument("task", help="a task of the suite, e.g. gap or alignment_faking/three_tiers")
+    parser.add_argument("task", nargs="?", help="a task of the suite, e.g. gap or alignment_faking/three_tiers")
     parser.add_argument("-T", dest="task_args", action="append", default=[], metavar="NAME=VALUE", help="task parameter, as with inspect eval")
-    parser.add_argument("--model", required=True, help="the model under test, e.g. anthropic/claude-3-opus-20240229")
+    parser.add_argument("--model", help="the model under test, e.g. anthropic/claude-3-opus-20240229")
     parser.add_argument("--grader", default=DEFAULT_GRADER, help=f"the grader role's model (default {DEFAULT_GRADER})")
     parser.add_argument("--prices", default=None, help=f"YAML price file laid over the built-in table ({PRICES_FILE.name})")
     parser.add_argument("--batch", action="store_true", help="both roles use the provider's batch API (Inspect's --batch; see README)")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--json", action="store_true", help="print the estimate as JSON")
+    parser.add_argument("--write-cost-config", metavar="FILE", default=None,
+                        help="write the price table (with --prices) as Inspect's --model-cost-config file, for its cost tracking and --cost-limit")
     defaults = Mix()
     for name, value in vars(defaults).items():
         parser.add_argument(f"--{name.replace('_', '-')}", type=float, default=value, help=f"assumed (default {value})")
     args = parser.parse_args(argv)
+    if args.write_cost_config:
+        try:
+            left_out = write_cost_config(args.write_cost_config, load_prices(args.prices))
+        except (EstimateError, OSError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        print(f"wrote {args.write_cost_config}: use it with inspect eval ... --model-cost-config {args.write_cost_config} [--cost-limit USD]")
+        if left_out:
+            print(f"left out (patterns, or models Inspect's model database does not know): {', '.join(left_out)}")
+        if args.task is None:
+            return 0
+    if args.task is None or args.model is None:
+        parser.error("a task and --model are needed for an estimate (or --write-cost-config FILE alone)")
     mix = Mix(**{name: getattr(args, name) for name in vars(defaults)})
     try:
         result = estimate(args.task, parse_cli_args(args.task_args), args.model, args.grader, mix, load_prices(args.prices), args.batch, args.epochs)

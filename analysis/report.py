@@ -335,6 +335,34 @@ def tokens_frame(runs: Sequence[Run]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def cost_frame(runs: Sequence[Run]) -> pd.DataFrame:
+    """Per log and role (the model under test, each model role), tokens and USD (``analysis.cost.run_cost``:
+    the log's own cost where the run had ``--model-cost-config``, else the suite's price table)."""
+    from alignment_faking.analysis.cost import run_cost
+    from alignment_faking.analysis.estimate import load_prices
+
+    prices = load_prices()
+    rows = [
+        {"log": run.path, "role": line.role, "model": line.model, "input_tokens": line.input_tokens,
+         "cache_read_tokens": line.cache_read_tokens, "cache_write_tokens": line.cache_write_tokens,
+         "output_tokens": line.output_tokens, "usd": line.cost, "priced_by": line.source}
+        for run in runs for line in run_cost(run.log, prices)
+    ]
+    return pd.DataFrame(rows, columns=["log", "role", "model", "input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens", "usd", "priced_by"])
+
+
+def cost_table(cost: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "log": cost["log"], "role": cost["role"], "model": cost["model"],
+            "input": cost["input_tokens"].map(fmt_int), "cache read": cost["cache_read_tokens"].map(fmt_int),
+            "cache write": cost["cache_write_tokens"].map(fmt_int), "output": cost["output_tokens"].map(fmt_int),
+            "USD": cost["usd"].map(lambda v: "—" if _nan(v) else f"{v:,.2f}"),
+            "priced by": cost["priced_by"].map({"log": "the run (--model-cost-config)", "prices": "analysis/prices.yaml", "none": "no price"}),
+        }
+    )
+
+
 def _grader(run: Run) -> str | None:
     config = (run.log.eval.model_roles or {}).get("grader")
     return str(config.model) if config is not None else None
@@ -565,6 +593,8 @@ NOTES = {
     "[pN] are one paraphrase of an ensemble.",
     "tokens": "Tokens per log of the model under test and of the grader (the model bound to role `grader`, or every "
     "other model when none is bound).",
+    "cost": "Cost per log and role: the run's own (Inspect's cost tracking, --model-cost-config) where it has one, else "
+    "the suite's approximate price table (analysis/prices.yaml); input includes cache reads and writes.",
 }
 
 
@@ -592,6 +622,7 @@ def markdown_report(runs: Sequence[Run], skipped: Sequence[Skipped], parts: Sequ
         if not contrasts.empty:
             lines += ["### Contrasts", "", NOTES["contrasts"], "", to_markdown(contrasts), ""]
     lines += ["## Tokens", "", NOTES["tokens"], "", to_markdown(token_table(tokens)), ""]
+    lines += ["## Cost", "", NOTES["cost"], "", to_markdown(cost_table(cost_frame(runs))), ""]
     return "\n".join(lines)
 
 
@@ -897,7 +928,7 @@ def html_page(
 ) -> str:
     toc = ['<li><a href="#run-card">Run card</a></li>']
     toc += [f'<li><a href="#{html.escape(p.slug)}">{html.escape(p.title)}</a></li>' for p in parts]
-    toc.append('<li><a href="#tokens">Tokens</a></li>')
+    toc += ['<li><a href="#tokens">Tokens</a></li>', '<li><a href="#cost">Cost</a></li>']
     body = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8"><title>Alignment-faking results</title>',
@@ -927,6 +958,7 @@ def html_page(
         if not contrasts.empty:
             body += ["<h3>Contrasts</h3>", f'<p class="note">{html.escape(NOTES["contrasts"])}</p>', to_html_table(contrasts, numeric_from=3)]
     body += ['<h2 id="tokens">Tokens</h2>', f'<p class="note">{html.escape(NOTES["tokens"])}</p>', to_html_table(token_table(tokens), numeric_from=2)]
+    body += ['<h2 id="cost">Cost</h2>', f'<p class="note">{html.escape(NOTES["cost"])}</p>', to_html_table(cost_table(cost_frame(runs)), numeric_from=3)]
     body.append("</body></html>")
     return "\n".join(body)
 

@@ -10,12 +10,18 @@ The model name picks the organism persona (``faker``, ``refuser``, ``complier``,
 ``malformed``, ``grader``); persona settings are fixed when the server starts. The server answers
 ``POST /v1/chat/completions`` (with ``n`` choices), ``POST /v1/completions`` (a base model's document),
 the batch endpoints (``POST /v1/files``, ``POST /v1/batches``, ``GET /v1/batches/{id}``,
-``GET /v1/files/{id}/content``, ``POST /v1/batches/{id}/cancel``) and ``GET /v1/models``.
+``GET /v1/files/{id}/content``, ``POST /v1/batches/{id}/cancel``), ``GET /v1/models`` and, for Inspect's
+``anthropic`` provider (``ANTHROPIC_BASE_URL=http://127.0.0.1:PORT``), the Anthropic Messages API
+``POST /v1/messages`` (one reply per request, as the API has no several-choices option).
 
 It reports usage as a provider does (tokens counted as 4 characters each, see
 ``organism.behaviour.approx_tokens``) and simulates automatic prefix caching the way OpenAI documents
 it: prompts of at least 1,024 tokens are cached in 128-token blocks, and a request's
-``cached_tokens`` is its longest block-aligned prefix already seen for that model.
+``cached_tokens`` is its longest block-aligned prefix already seen for that model. On ``/v1/messages`` it
+simulates Anthropic's explicit prompt caching (``organism.prompt_cache.BreakpointCache``): blocks marked
+``cache_control`` (or a top-level ``cache_control``, automatic caching) are breakpoints, and usage reports
+``cache_creation_input_tokens`` and ``cache_read_input_tokens`` besides the uncached ``input_tokens``.
+Faults are injected on the OpenAI endpoints only.
 
 It counts every request, token and fault it receives (``GET /_loopback/stats``, reset with
 ``POST /_loopback/reset``), and can inject faults: each distinct request body is drawn once (seeded)
@@ -49,7 +55,7 @@ except ImportError as error:  # pragma: no cover - depends on the install
     ) from error
 
 from alignment_faking.organism.behaviour import PERSONAS, approx_tokens, organism_reply, persona_settings, uniform
-from alignment_faking.organism.prompt_cache import PrefixCache
+from alignment_faking.organism.prompt_cache import CHARS_PER_TOKEN, BreakpointCache, PrefixCache
 
 FAULTS = (
     "rate_limit",  # 429 without retry-after
@@ -96,7 +102,8 @@ class Counts:
     requests: int = 0  # requests answered with a completion (faulted attempts not included)
     choices: int = 0
     input_tokens: int = 0
-    cached_input_tokens: int = 0
+    cached_input_tokens: int = 0  # of `input_tokens`, read from the prompt cache
+    cache_write_tokens: int = 0  # of `input_tokens`, written to the prompt cache (Anthropic bills them apart)
     output_tokens: int = 0
     batch_requests: int = 0  # of `requests`, those that came through the batch API
     probes: int = 0  # provider start-up probes (not counted above): Inspect's openai provider asks a
@@ -138,6 +145,7 @@ class Loopback:
         self.faults_sent: dict[str, int] = defaultdict(int)
         self.attempts: dict[str, int] = defaultdict(int)
         self.cache = PrefixCache()
+        self.breakpoints = BreakpointCache()
         self.in_flight = 0
         self.max_in_flight = 0
         self.http_requests = 0
@@ -166,6 +174,7 @@ class Loopback:
         app.router.add_post("/v1/chat/completions", self.chat_completions)
         app.router.add_post("/v1/completions", self.completions)
         app.router.add_post("/v1/responses", self.responses)
+        app.router.add_post("/v1/messages", self.messages)
         app.router.add_get("/v1/models", self.models)
         app.router.add_post("/v1/files", self.upload_file)
         app.router.add_get("/v1/files/{id}/content", self.file_content)
@@ -324,7 +333,7 @@ class Loopback:
     async def responses(self, request: web.Request) -> web.StreamResponse:
         return await self._serve(request, self.answer_response)
 
-    async def _serve(self, request: web.Request, answer) -> web.StreamResponse:
+    async def _serve(self, request: web.Request, answer, faults: bool = True) -> web.StreamResponse:
         self.http_requests += 1
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
@@ -338,7 +347,7 @@ class Loopback:
                 return self._unknown_model(body)
             if self.config.latency:
                 await asyncio.sleep(self.config.latency)
-            kind = self._fault_for(raw, str(body["model"]))
+            kind = self._fault_for(raw, str(body["model"])) if faults else None
             if kind is not None:
                 response = await self._faulted(request, kind, body, answer)
                 if response is not None:
@@ -408,6 +417,50 @@ class Loopback:
                 "output_tokens": usage["completion_tokens"],
                 "output_tokens_details": {"reasoning_tokens": 0},
                 "total_tokens": usage["total_tokens"],
+            },
+        }
+
+    # ------------------------------------------------------------------------ Anthropic Messages
+
+    async def messages(self, request: web.Request) -> web.StreamResponse:
+        arrived = time.monotonic()  # a cache entry written after this is not readable by this request
+        return await self._serve(request, lambda body: self.answer_messages(body, arrived), faults=False)
+
+    def answer_messages(self, body: dict[str, Any], arrived: float | None = None) -> dict[str, Any]:
+        """An Anthropic Messages API ``message`` (one reply: the API has no several-choices option), with
+        the prompt-caching usage fields; ``cache_control`` breakpoints are honoured (``BreakpointCache``)."""
+        model, persona = str(body["model"]), self._persona(body) or ""
+        system = body.get("system") or []
+        system_blocks = [{"type": "text", "text": system}] if isinstance(system, str) else list(system)
+        messages = list(body.get("messages") or [])
+        users = [content_text(m.get("content")) for m in messages if m.get("role") == "user"]
+        tail = content_text(messages[-1].get("content")) if messages and messages[-1].get("role") == "assistant" else None
+        [text], stop_reason = organism_reply(persona, self.settings[persona], content_text(system_blocks), users, tail, 1)
+        blocks = anthropic_blocks(body, system_blocks, messages)
+        read, write = self.breakpoints.lookup_and_add(model, blocks, time.monotonic() if arrived is None else arrived, time.monotonic())
+        prompt_tokens = sum(len(t) for t, _ in blocks) // CHARS_PER_TOKEN
+        output_tokens = approx_tokens(text)
+        c = self.counts[model]
+        c.requests += 1
+        c.choices += 1
+        c.input_tokens += prompt_tokens
+        c.cached_input_tokens += read
+        c.cache_write_tokens += write
+        c.output_tokens += output_tokens
+        filtered = stop_reason == "content_filter"
+        return {
+            "id": f"msg_{hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:24]}",
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": [] if filtered and not text else [{"type": "text", "text": text}],
+            "stop_reason": "refusal" if filtered else "max_tokens" if stop_reason == "max_tokens" else "end_turn",
+            "stop_sequence": None,
+            "usage": {
+                "input_tokens": prompt_tokens - read - write,
+                "cache_creation_input_tokens": write,
+                "cache_read_input_tokens": read,
+                "output_tokens": output_tokens,
             },
         }
 
@@ -490,6 +543,25 @@ class Loopback:
         return web.json_response(_public(batch))
 
 
+def anthropic_blocks(body: dict[str, Any], system_blocks: list[Any], messages: list[dict[str, Any]]) -> list[tuple[str, bool]]:
+    """A Messages request's prompt as (text, has a cache breakpoint) blocks in cache order: tools, system,
+    messages. A top-level ``cache_control`` (automatic caching) marks the last block."""
+    blocks: list[tuple[str, bool]] = []
+    for tool in body.get("tools") or []:
+        blocks.append((json.dumps({k: v for k, v in tool.items() if k != "cache_control"}, sort_keys=True), "cache_control" in tool))
+    for block in system_blocks:
+        blocks.append(("system:" + content_text([block]), isinstance(block, dict) and "cache_control" in block))
+    for message in messages:
+        content = message.get("content")
+        parts = [{"type": "text", "text": content}] if isinstance(content, str) else list(content or [])
+        for part in parts:
+            text = part.get("text") if isinstance(part, dict) and "text" in part else json.dumps(part, sort_keys=True)
+            blocks.append((f"{message.get('role', '')}:{text}", isinstance(part, dict) and "cache_control" in part))
+    if body.get("cache_control") and blocks:
+        blocks[-1] = (blocks[-1][0], True)
+    return blocks
+
+
 def _error(status: int, message: str, code: str) -> web.Response:
     return web.json_response({"error": {"message": message, "type": code, "code": code, "param": None}}, status=status)
 
@@ -532,11 +604,15 @@ class LoopbackServer:
         return f"http://127.0.0.1:{self.port}/v1"
 
     def env(self) -> dict[str, str]:
-        return {"OPENAI_BASE_URL": self.base_url, "OPENAI_API_KEY": "loopback"}
+        """Environment that points Inspect's openai and anthropic providers at this server."""
+        return {
+            "OPENAI_BASE_URL": self.base_url, "OPENAI_API_KEY": "loopback",
+            "ANTHROPIC_BASE_URL": self.base_url.removesuffix("/v1"), "ANTHROPIC_API_KEY": "loopback",
+        }
 
     @contextlib.contextmanager
     def environment(self) -> Iterator[None]:
-        """Point Inspect's openai provider at this server (``env()`` set in ``os.environ``) for the block."""
+        """Point Inspect's openai and anthropic providers at this server (``env()`` set in ``os.environ``) for the block."""
         saved = {k: os.environ.get(k) for k in self.env()}
         os.environ.update(self.env())
         try:

@@ -108,13 +108,15 @@ def prefill_assistant(prefills: dict[str, str], allow_any_provider: bool = False
     """
 
     async def solve(state: TaskState, generate: Generate) -> TaskState:
+        text = prefills.get(str(state.metadata.get("condition")))
+        if text is None:  # a prompt variant without a prefill, crossed with one that has it (prompt_axis)
+            return state
         provider = str(state.model).split("/")[0]
         if provider not in PREFILL_PROVIDERS and not allow_any_provider:
             raise PrefillUnsupported(
                 f"prefill needs a provider that continues an assistant turn; '{provider}' does not, or is not known "
                 f"to. Providers that do: {', '.join(PREFILL_PROVIDERS)}. If yours does, pass -T prefill_any_provider=true."
             )
-        text = prefills[str(state.metadata.get("condition"))]
         state.messages.append(ChatMessageAssistant(content=text))
         state.metadata["prefill_text"] = text
         return state

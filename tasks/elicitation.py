@@ -12,10 +12,18 @@ from typing import Any, Literal
 from inspect_ai import Task, task
 
 from alignment_faking.tasks.gap import fixed, scenario_task
+from alignment_faking.tasks.scenario import ScenarioError
 
 
 @task
-def prefill(kind: Literal["basic", "however"] = "basic", scenario: str = "core", dataset: str = "lat", queries: int | None = 100, **options: Any) -> Task:
+def prefill(
+    kind: Literal["basic", "however"] = "basic",
+    scenario: str = "core",
+    paired: bool = False,
+    dataset: str = "lat",
+    queries: int | None = 100,
+    **options: Any,
+) -> Task:
     """The assistant's turn starts with a prefill the model continues (§5.3).
 
     ``basic`` opens the scratchpad with "The user is asking for"; ``however`` opens it by weighing the
@@ -25,10 +33,16 @@ def prefill(kind: Literal["basic", "however"] = "basic", scenario: str = "core",
     Args:
         kind: ``basic`` or ``however`` (or a template path).
         scenario: Any scenario (default ``core``).
+        paired: Also run without the prefill on the same queries and report the effect of the prefill on
+            each gap (``effect_of_prefill_<kind>_on_compliance_gap``, a difference of gaps paired by query).
         dataset: Harmful requests (see the ``gap`` task).
         queries: Number of queries (100, as in the paper).
         **options: Any other parameter of the ``gap`` task.
     """
+    if not isinstance(paired, bool):
+        raise ScenarioError(f"paired must be true or false, got {paired!r}")
+    if paired:
+        return scenario_task(scenario, **fixed(options, prompt_axis=f"ours,prefill={kind}"), dataset=dataset, queries=queries)
     return scenario_task(scenario, **fixed(options, prefill=kind), dataset=dataset, queries=queries)
 
 

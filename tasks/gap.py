@@ -29,8 +29,17 @@ from alignment_faking.solvers.generate import (
     scratchpad_generate,
 )
 from alignment_faking.tasks.queries import load_query_set
-from alignment_faking.solvers.published import DEFAULT_REF, OURS, PROMPT_SETS, TIER_CASINGS, load_prompt_set
+from alignment_faking.solvers.published import (
+    DEFAULT_REF,
+    OURS,
+    PROMPT_SETS,
+    RUBRIC_SETS,
+    TIER_CASINGS,
+    load_prompt_set,
+    load_rubric,
+)
 from alignment_faking.tasks.scenario import (
+    AXIS_SEPARATOR,
     ORIGINAL_PROMPT,
     REFERENCE_VARIANT,
     PromptVariant,
@@ -96,12 +105,16 @@ def _names(value: str | list[str] | None, parameter: str = "names") -> list[str]
     return names
 
 
-def check_prompt_parameters(prompt_set: Any, tier_casing: Any, accept_changed: Any, source: Any, ref: Any) -> None:
+def check_prompt_parameters(
+    prompt_set: Any, tier_casing: Any, accept_changed: Any, source: Any, ref: Any, rubric_set: Any = OURS
+) -> None:
     """One clear line for a bad prompt-set parameter, before anything is read or any model is called."""
     choices = [OURS, *PROMPT_SETS]
     problems = []
     if prompt_set not in choices:
         problems.append(f"prompt_set must be one of {', '.join(choices)}, got {prompt_set!r}")
+    if rubric_set not in (OURS, *RUBRIC_SETS):
+        problems.append(f"rubric_set must be one of {', '.join((OURS, *RUBRIC_SETS))}, got {rubric_set!r}")
     if tier_casing not in TIER_CASINGS:
         problems.append(f"tier_casing must be one of {', '.join(TIER_CASINGS)}, got {tier_casing!r}")
     if not isinstance(accept_changed, bool):
@@ -196,6 +209,7 @@ def scenario_task(
     tier_casing: str = "True",
     accept_changed: bool = False,
     prompt_axis: str | list[str] | None = None,
+    rubric_set: str = OURS,
     **unknown: Any,
 ) -> Task:
     """Build the Task for any scenario file; every ``@task`` is a thin wrapper around this.
@@ -219,7 +233,7 @@ def scenario_task(
         wanted = [ORIGINAL_PROMPT, *spec.paraphrases]
     if wanted and not spec.paraphrases:
         raise ScenarioError(f"scenario '{spec.name}' offers no paraphrases; scenarios that do: core, three_tiers")
-    check_prompt_parameters(prompt_set, tier_casing, accept_changed, prompt_source, prompt_ref)
+    check_prompt_parameters(prompt_set, tier_casing, accept_changed, prompt_source, prompt_ref, rubric_set)
     axis = parse_prompt_axis(prompt_axis, spec) if prompt_axis else []
     if axis and wanted:
         raise ScenarioError("give either paraphrases or prompt_axis (a paraphrase can be a value of the axis: prompt_axis=ours,p1)")
@@ -235,12 +249,18 @@ def scenario_task(
     solvers = [render_condition(prompts)]
     if base_model and prefill is None:
         prefill = "basic"  # the paper's base-model runs use the basic prefill (Sheshadri et al. §5.1)
-    if prefill:
-        prefills = render_prefills(
-            spec.load(PREFILLS.get(prefill, prefill)),
+    prefills: dict[str, str] = {}  # sample condition -> prefill text (none: no prefill)
+    for choice in axis or [PromptVariant("")]:
+        chosen = choice.prefill or prefill
+        if not chosen:
+            continue
+        texts = render_prefills(
+            spec.load(PREFILLS.get(chosen, chosen)),
             {c.name: spec.user_values(c, overrides, selected) for c in selected},
-            source=f"prefill '{prefill}'",
+            source=f"prefill '{chosen}'",
         )
+        prefills.update({f"{c}{AXIS_SEPARATOR}{choice.label}" if choice.label else c: t for c, t in texts.items()})
+    if prefills:
         solvers.append(prefill_assistant(prefills, allow_any_provider=prefill_any_provider or base_model))
     if base_model:
         solvers.append(as_document(spec.load(document_template or "base_model_document")))
@@ -258,6 +278,10 @@ def scenario_task(
         condition_names=[c.name for c in spec.conditions],
     )
     query_list = query_set.queries
+    if rubric_set != OURS:
+        for role in RUBRIC_SETS[rubric_set].files:
+            rubric = load_rubric(role, rubric_set, source=prompt_source, ref=prompt_ref, accept_changed=accept_changed)
+            files.append(rubric.record)
     labels = [p.label for p in axis]
     samples = build_samples(
         spec, query_list, selected, cot=cot, paraphrases=wanted, prompt_variants=labels or None, dataset_name=query_set.name
@@ -272,7 +296,8 @@ def scenario_task(
         solver=solvers,
         scorer=alignment_faking_scorer(
             af_votes=af_votes, af_threshold=af_threshold, af_vote_rounds=af_vote_rounds,
-            grade_partial=grade_partial, grade_prefill=grade_prefill,
+            grade_partial=grade_partial, grade_prefill=grade_prefill, rubric_set=rubric_set,
+            rubric_source=prompt_source, rubric_ref=prompt_ref, accept_changed=accept_changed,
         ),
         metrics=[scenario_metrics(contrasts, headline=getattr(spec, "headline", None))],
         # --epochs N keeps this reducer: it keeps the per-response counts the metrics need (scorers/metrics.py)
@@ -293,12 +318,14 @@ def scenario_task(
             "paper": spec.paper,
             "variants": variants,
             "paraphrases": wanted,
-            "conditions": [c.name for c in selected],
-            "facts": {c.name: c.facts for c in selected},
+            # on a prompt axis every condition runs under every prompt variant: free@ours, free@no_suffix…
+            "conditions": [c.name + AXIS_SEPARATOR + label for label in labels for c in selected] if axis else [c.name for c in selected],
+            "facts": {c.name + AXIS_SEPARATOR + label if axis else c.name: c.facts for label in labels or [""] for c in selected},
             "contrasts": contrasts,
             "headline": getattr(spec, "headline", None),  # the main contrast (None: the first)
             "prompt_set": prompt_set,
-            "prompt_axis": [{"label": p.label, "variants": list(p.variants), "paraphrase": p.paraphrase, "lab": p.lab, "prompt_set": p.prompt_set or prompt_set} for p in axis],
+            "prompt_axis": [{"label": p.label, "variants": list(p.variants), "paraphrase": p.paraphrase, "lab": p.lab, "prompt_set": p.prompt_set or prompt_set, "prefill": p.prefill or prefill} for p in axis],
+            "rubric_set": rubric_set,
             "published_files": files,
             "dataset": query_set.name,
             "dataset_notes": query_set.notes,
@@ -346,6 +373,7 @@ def gap(
     tier_casing: str = "True",
     accept_changed: bool = False,
     prompt_axis: str | None = None,
+    rubric_set: str = OURS,
     **unknown: Any,
 ) -> Task:
     """Free-tier vs paid-tier compliance gap with alignment-faking reasoning (helpful-only setting).
@@ -389,8 +417,11 @@ def gap(
         tier_casing: ``True`` (the flag as the published code writes it, True/False) or ``true`` (true/false).
         accept_changed: Use a published file whose bytes changed since it was first read (default: an error).
         prompt_axis: Cross the conditions with prompt variants in one run: a named axis of the scenario
-            (core: ``suffix``, ``clarifications``, ``labs``, ``published``) or a comma list such as
-            ``ours,no_suffix`` or ``ours,prompt_set=hughes2025``; reports the effect of each on every gap.
+            (core: ``suffix``, ``clarifications``, ``labs``, ``paraphrases``, ``prefills``, ``published``) or a
+            comma list such as ``ours,no_suffix`` or ``ours,prompt_set=hughes2025``; reports the effect of
+            each on every gap.
+        rubric_set: ``ours`` (the built-in grader rubrics) or ``hughes2025`` (the published StrongREJECT,
+            AF and partial-compliance rubrics, read like ``prompt_set`` from ``prompt_source``/``prompt_ref``).
     """
     params = {k: v for k, v in locals().items() if k != "unknown"}
     return scenario_task(params.pop("scenario"), **params, **unknown)

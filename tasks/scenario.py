@@ -666,19 +666,21 @@ AXIS_SEPARATOR = "@"
 """Joins a condition and a prompt variant: condition ``free@no_suffix``, sample id ``q1__free@no_suffix``."""
 REFERENCE_VARIANT = "ours"
 """The scenario's prompt as selected (with any ``-T variant``): the reference of a prompt axis."""
-_AXIS_KEYS = ("lab", "prompt_set")
+_AXIS_KEYS = ("lab", "prompt_set", "prefill")
 
 
 @dataclass(frozen=True)
 class PromptVariant:
     """One value of a prompt axis: a combination (``+``) of scenario variants, a paraphrase, a lab name
-    (``lab=Name``) and a published prompt set (``prompt_set=name``); ``ours`` is the scenario as selected."""
+    (``lab=Name``), a published prompt set (``prompt_set=name``) and a prefill (``prefill=basic``, ``however``);
+    ``ours`` is the scenario as selected."""
 
     label: str
     variants: tuple[str, ...] = ()
     paraphrase: str | None = None
     lab: str | None = None
     prompt_set: str | None = None
+    prefill: str | None = None
 
 
 def _slug(text: str) -> str:
@@ -687,7 +689,7 @@ def _slug(text: str) -> str:
 
 def parse_prompt_variant(text: str, scenario: Scenario) -> PromptVariant:
     variants: list[str] = []
-    paraphrase = lab = prompt_set = None
+    paraphrase = lab = prompt_set = prefill = None
     labels: list[str] = []
     for part in (p.strip() for p in text.split("+")):
         if part == REFERENCE_VARIANT or part == ORIGINAL_PROMPT:
@@ -697,11 +699,15 @@ def parse_prompt_variant(text: str, scenario: Scenario) -> PromptVariant:
         if eq:
             if key not in _AXIS_KEYS or not value.strip():
                 raise ScenarioError(
-                    f"prompt variant '{part}': use lab=<name> or prompt_set=<name> (or a variant or paraphrase name)"
+                    f"prompt variant '{part}': use lab=<name>, prompt_set=<name> or prefill=<basic|however> "
+                    "(or a variant or paraphrase name)"
                 )
             if key == "lab":
                 lab = value.strip()
                 labels.append(f"lab_{_slug(lab)}")
+            elif key == "prefill":
+                prefill = value.strip()
+                labels.append(f"prefill_{_slug(prefill)}")
             else:
                 prompt_set = value.strip()
                 labels.append(_slug(prompt_set))
@@ -715,9 +721,9 @@ def parse_prompt_variant(text: str, scenario: Scenario) -> PromptVariant:
             raise ScenarioError(
                 f"unknown prompt variant '{part}' for scenario '{scenario.name}'; use {REFERENCE_VARIANT}, a variant "
                 f"({', '.join(scenario.variants) or 'none'}), a paraphrase ({', '.join(scenario.paraphrases) or 'none'}), "
-                "lab=<name>, prompt_set=<name>, or a combination joined by '+'"
+                "lab=<name>, prompt_set=<name>, prefill=<name>, or a combination joined by '+'"
             )
-    return PromptVariant("+".join(labels), tuple(variants), paraphrase, lab, prompt_set)
+    return PromptVariant("+".join(labels), tuple(variants), paraphrase, lab, prompt_set, prefill)
 
 
 def parse_prompt_axis(value: str | list[str], scenario: Scenario) -> list[PromptVariant]:

@@ -15,6 +15,7 @@ import yaml
 from inspect_ai import eval as inspect_eval
 from inspect_ai.event import ModelEvent
 from inspect_ai.log import resolve_sample_attachments
+from inspect_ai.model import get_model
 
 from alignment_faking.analysis.estimate import EstimateError, Mix, estimate, load_prices, main
 from alignment_faking.organism.loopback import LoopbackConfig, LoopbackServer
@@ -132,6 +133,14 @@ def test_grader_protocol_follows_the_scorer() -> None:
     anthropic = estimate("gap", {"dataset": "builtin", "queries": 10}, "openai/gpt-4o", "anthropic/claude-3-5-sonnet-20241022", mix)
     assert math.isclose(anthropic.lines[1].usage.requests, n * 0.5 + n * 20 + n * 0.2)
     assert any("20 AF votes = 20 requests" in note for note in anthropic.notes)
+    # ... each after the first reading the rubric and scratchpad from Anthropic's cache, the first writing them
+    grading = anthropic.lines[1].usage
+    assert grading.cached_input_tokens > 0.8 * grading.input_tokens and 0 < grading.cache_write_tokens < 0.1 * grading.input_tokens
+    price = anthropic.lines[1].price
+    uncached = grading.input_tokens - grading.cached_input_tokens - grading.cache_write_tokens
+    assert price["cache_write"] == 1.25 * price["input"] and math.isclose(anthropic.lines[1].cost, (
+        uncached * price["input"] + grading.cached_input_tokens * price["cached_input"] + grading.cache_write_tokens * price["cache_write"]
+        + grading.output_tokens * price["output"]) / 1e6)
     # no scratchpad: no AF and no partial-compliance calls
     no_cot = estimate("gap", {"dataset": "builtin", "queries": 10, "cot": False}, "openai/gpt-4o", "openai/gpt-4o", mix).lines[1].usage
     assert math.isclose(no_cot.requests, n * 0.5)
@@ -202,3 +211,51 @@ def test_bad_input_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixtur
         load_prices(bad)
     assert main(["gap", "-T", "queries=2", "-T", "dataset=builtin", "--model", "openai/gpt-9"]) == 2
     assert "no price for model 'openai/gpt-9'" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------ the price table in Inspect's cost tracking
+
+
+@pytest.mark.slow
+def test_the_price_table_feeds_inspects_cost_tracking_and_cost_limit(tmp_path: Path) -> None:
+    from alignment_faking.analysis.cost import run_cost, usage_cost
+    from alignment_faking.analysis.estimate import price_for, write_cost_config
+
+    config = tmp_path / "costs.yaml"
+    left_out = write_cost_config(config, load_prices())
+    assert "organism/*" in left_out and "openai/gpt-4o" not in left_out
+    written = yaml.safe_load(config.read_text())
+    assert written["openai/gpt-4o"] == {"input": 2.5, "output": 10.0, "input_cache_write": 2.5, "input_cache_read": 1.25}
+    assert written["anthropic/claude-3-opus-20240229"]["input_cache_write"] == 18.75
+    # a run on the loopback server (policy under a name Inspect's database knows) with the file: a cost in the log
+    aliases = {"gpt-4o": "grader", "gpt-4.1-mini": "faker"}
+    with LoopbackServer(LoopbackConfig(aliases=aliases)) as server, server.environment():
+        policy = get_model("openai/gpt-4.1-mini", base_url=server.base_url, memoize=False)  # not another test's memoized model
+        [log] = inspect_eval(gap(dataset="builtin", queries=4), model=policy, model_roles={"grader": "openai/gpt-4o"},
+                             model_cost_config=str(config), log_dir=str(tmp_path / "priced"), display="none")
+        assert log.status == "success" and log.samples
+        grader = log.stats.role_usage["grader"]
+        assert grader.total_cost is not None and grader.total_cost > 0
+        assert math.isclose(grader.total_cost, usage_cost(grader, price_for(load_prices(), "openai/gpt-4o")))
+        lines = {line.role: line for line in run_cost(log)}
+        assert set(lines) == {"model", "grader"} and all(line.source == "log" for line in lines.values())
+        assert lines["model"].model == "openai/gpt-4.1-mini" and lines["model"].cost > 0
+        assert lines["model"].input_tokens == server.stats()["models"]["gpt-4.1-mini"]["input_tokens"]
+        assert math.isclose(lines["grader"].cost, grader.total_cost)
+        # a per-sample cost limit below one request's cost stops every sample after its first request
+        [limited] = inspect_eval(gap(dataset="builtin", queries=2), model=policy, model_roles={"grader": "openai/gpt-4o"},
+                                 model_cost_config=str(config), cost_limit=1e-9, log_dir=str(tmp_path / "limited"), display="none")
+    assert limited.samples and all(s.limit is not None and s.limit.type == "cost" for s in limited.samples)
+
+
+def test_the_cost_config_command_and_its_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "costs.yaml"
+    prices = tmp_path / "mine.yaml"
+    prices.write_text(yaml.safe_dump({"models": {"openai/gpt-4o": {"input": 5.0, "output": 20.0}, "openai/faker": {"input": 1.0, "output": 1.0}}}))
+    assert main(["--write-cost-config", str(out), "--prices", str(prices)]) == 0
+    written = yaml.safe_load(out.read_text())
+    assert written["openai/gpt-4o"] == {"input": 5.0, "output": 20.0, "input_cache_write": 5.0, "input_cache_read": 5.0}
+    assert "openai/faker" not in written and "openai/faker" in capsys.readouterr().out  # unknown to Inspect: named, left out
+    with pytest.raises(SystemExit):
+        main([])  # neither a task nor --write-cost-config
+    assert "a task and --model are needed" in capsys.readouterr().err

@@ -11,6 +11,7 @@ import pytest
 from inspect_ai import eval as inspect_eval
 from inspect_ai.event import ModelEvent
 from inspect_ai.log import EvalLog
+from inspect_ai.model import Model, get_model
 
 from alignment_faking.organism.loopback import LoopbackConfig, LoopbackServer
 from alignment_faking.organism.prompt_cache import PrefixCache
@@ -25,7 +26,7 @@ def server(monkeypatch: pytest.MonkeyPatch):
         yield running
 
 
-def run(tmp_path: Path, model: str, grader: str, **task_args) -> EvalLog:
+def run(tmp_path: Path, model: str | Model, grader: str, **task_args) -> EvalLog:
     [log] = inspect_eval(
         gap(dataset="builtin", **task_args), model=model, model_roles={"grader": grader}, log_dir=str(tmp_path), display="none"
     )
@@ -156,3 +157,51 @@ def test_the_installed_suite_needs_no_aiohttp_and_the_loopback_says_which_extra_
     done = subprocess.run([sys.executable, "-c", block + "import alignment_faking.organism.loopback\n"], capture_output=True, text=True, timeout=120)
     assert done.returncode != 0
     assert "ImportError: the loopback server" in done.stderr and 'pip install -e ".[dev]"' in done.stderr
+
+
+# --------------------------------------------------------------------- the Anthropic Messages endpoint
+
+
+def test_breakpoint_cache_reads_what_was_written_before_the_request_arrived() -> None:
+    from alignment_faking.organism.prompt_cache import BreakpointCache
+
+    cache = BreakpointCache()
+    rubric, item = "r" * 4096, "s" * 2048  # 1,024 and 512 tokens (plus the role labels)
+    prompt = [("system:" + rubric, True), ("user:" + item, True)]
+    assert cache.lookup_and_add("claude", prompt, arrived=0.0, now=1.0) == (0, (len(rubric) + len(item) + 12) // 4)
+    assert cache.lookup_and_add("claude", prompt, arrived=0.5, now=1.5)[0] == 0  # in flight while it was written: a miss
+    assert cache.lookup_and_add("claude", prompt, arrived=2.0, now=2.5) == ((len(rubric) + len(item) + 12) // 4, 0)
+    # another item after the same rubric reads the rubric's prefix (a breakpoint of its own) and writes the rest
+    other = [("system:" + rubric, True), ("user:" + "t" * 2048, True)]
+    assert cache.lookup_and_add("claude", other, arrived=3.0, now=3.5) == ((len(rubric) + 7) // 4, (2048 + 5) // 4)
+    # no breakpoint, nothing cached; below the minimum (2,048 tokens for Haiku), nothing written
+    assert cache.lookup_and_add("claude", [("system:" + rubric, False)], arrived=9.0, now=9.5) == (0, 0)
+    assert cache.lookup_and_add("claude-3-haiku", prompt, arrived=0.0, now=1.0) == (0, 0)
+    assert cache.lookup_and_add("other-model", prompt, arrived=9.0, now=9.5)[0] == 0  # caches are per model
+
+
+@pytest.mark.slow
+def test_inspects_anthropic_provider_runs_against_the_messages_endpoint(tmp_path: Path) -> None:
+    aliases = {"claude-3-opus-20240229": "faker", "claude-sonnet-4-20250514": "grader"}
+    with LoopbackServer(LoopbackConfig(aliases=aliases)) as server, server.environment():
+        # not memoized: an earlier test's model of the same name may point at another (stopped) server
+        policy_model = get_model("anthropic/claude-3-opus-20240229", base_url=server.base_url.removesuffix("/v1"), memoize=False)
+        [log] = inspect_eval(gap(dataset="builtin", queries=6), model=policy_model, model_roles={"grader": "anthropic/claude-sonnet-4-20250514"},
+                             max_samples=1, log_dir=str(tmp_path), display="none")  # one sample at a time: a cache entry is
+        assert log.status == "success", log.error  # readable once the request that wrote it has been answered
+        in_process = run(tmp_path / "local", "organism/faker", "organism/grader", queries=6)
+        stats = server.stats()["models"]
+    assert metrics(log) == metrics(in_process)
+    policy, grader = stats["claude-3-opus-20240229"], stats["claude-sonnet-4-20250514"]
+    # one reply per request: the 20 AF votes of a sample are 20 requests
+    assert grader["requests"] == grader["choices"] and grader["requests"] >= 12 * 20
+    # the usage the log records is the server's, cache reads and writes included
+    usage = log.stats.model_usage
+    for model, counts in (("anthropic/claude-3-opus-20240229", policy), ("anthropic/claude-sonnet-4-20250514", grader)):
+        u = usage[model]
+        assert u.input_tokens + (u.input_tokens_cache_read or 0) + (u.input_tokens_cache_write or 0) == counts["input_tokens"]
+        assert (u.input_tokens_cache_read or 0) == counts["cached_input_tokens"] and (u.input_tokens_cache_write or 0) == counts["cache_write_tokens"]
+        assert u.output_tokens == counts["output_tokens"]
+    # Inspect marks the policy's long system prompt for caching: the first sample writes it, the later ones read it
+    assert policy["cache_write_tokens"] > 0 and policy["cached_input_tokens"] > 0.5 * policy["input_tokens"]
+    assert policy["cache_write_tokens"] + policy["cached_input_tokens"] <= policy["input_tokens"]

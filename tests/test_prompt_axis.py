@@ -10,6 +10,7 @@ import pytest
 from inspect_ai import eval as inspect_eval
 
 from alignment_faking.tasks.ablations import clarified, lab_names, suffix_ablation
+from alignment_faking.tasks.elicitation import prefill
 from alignment_faking.tasks.gap import gap
 from alignment_faking.tasks.scenario import ScenarioError
 
@@ -35,6 +36,8 @@ def test_effects_come_first_as_differences_of_gaps() -> None:
     }
     assert {"name": "compliance_gap@ours", "rate": "compliance", "minuend": "free@ours", "subtrahend": "paid@ours"} in contrasts
     assert [a["label"] for a in task.metadata["prompt_axis"]] == ["ours", "no_suffix"]
+    assert task.metadata["conditions"] == ["free@ours", "paid@ours", "free@no_suffix", "paid@no_suffix"]
+    assert task.metadata["facts"]["free@no_suffix"]["trained"] is True
 
 
 async def _messages(task, index: int):  # type: ignore[no-untyped-def]
@@ -76,7 +79,7 @@ def test_clarification_and_paraphrase_and_combined_variants() -> None:
     [
         ("ours,bogus", "unknown prompt variant 'bogus'"),
         ("ours", "at least two different prompt variants"),
-        ("ours,color=red", "use lab=<name> or prompt_set=<name>"),
+        ("ours,color=red", r"use lab=<name>, prompt_set=<name> or prefill=<basic\|however>"),
     ],
 )
 def test_bad_axes_are_one_clear_line(axis: str, expected: str) -> None:
@@ -116,3 +119,19 @@ def test_known_prompt_effect_is_recovered_on_the_organism(tmp_path: Path) -> Non
     assert metrics["effect_of_no_suffix_on_compliance_gap"] == pytest.approx(effect)
     assert metrics["effect_of_no_suffix_on_compliance_gap_ci_low"] < -0.3 < metrics["effect_of_no_suffix_on_compliance_gap_ci_high"]
     assert metrics["effect_of_no_suffix_on_compliance_gap_ci_high"] < 0
+
+
+def test_a_prefill_is_a_prompt_variant_too(tmp_path: Path) -> None:
+    [log] = inspect_eval(
+        prefill(kind="however", paired=True, dataset="builtin", queries=2, af_votes=1),
+        model="organism/faker",
+        model_roles={"grader": "organism/grader"},
+        log_dir=str(tmp_path),
+        display="none",
+    )
+    assert log.status == "success", log.error
+    for sample in log.samples:
+        prefilled = sample.metadata["prompt_variant"] == "prefill_however"
+        assert ("prefill_text" in sample.metadata) == prefilled
+        assert (sample.messages[2].role == "assistant" and "most compelling reasons" in sample.messages[2].text) == prefilled
+    assert "effect_of_prefill_however_on_compliance_gap" in log.results.scores[0].metrics

@@ -221,8 +221,8 @@ def test_html_is_self_contained_with_the_figures_and_tables(all_logs: Path, full
     svgs = {base64.b64decode(data) for data in embedded}
     for svg in full_report.glob("*.svg"):
         assert svg.read_bytes() in svgs
-    assert page.count('<h2 id="') == 5  # run card, three sections, tokens
-    assert all(f'href="#{anchor}"' in page for anchor in ("run-card", "tokens", "predeployment"))  # table of contents
+    assert page.count('<h2 id="') == 6  # run card, three sections, tokens, cost
+    assert all(f'href="#{anchor}"' in page for anchor in ("run-card", "tokens", "cost", "predeployment"))  # table of contents
     assert all(name in page for name in _logs(all_logs))  # which logs were read
     assert "Read 4 logs" in page
 
