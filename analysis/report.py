@@ -3,7 +3,8 @@
     python -m alignment_faking.analysis.report logs/main --out reports/main
     python -m analysis.report logs/main --out reports/main      # from a checkout
 
-Every eval log under LOGDIR (one run, an eval-set, a sweep over models) is read **header only** (the
+Every eval log under LOGDIR (one run, an eval-set, a sweep over models) is read **header only**
+(``analysis/headers.py``: the archive's header alone, not the per-sample reductions; the
 numbers are the log's results, ``log.results.scores[0].metrics``; the settings are the eval's metadata and
 task arguments), so a report over 100,000 samples takes seconds and little memory. It writes into DIR:
 
@@ -40,8 +41,9 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import pandas as pd
-from inspect_ai.log import EvalLog, list_eval_logs, read_eval_log
+from inspect_ai.log import EvalLog, list_eval_logs
 
+from alignment_faking.analysis.headers import read_header
 from alignment_faking.scorers import metric_names as names
 
 NAN = float("nan")
@@ -207,7 +209,7 @@ def read_runs(path: str | Path) -> tuple[list[Run], list[Skipped]]:
     for location in _log_paths(root):
         relative = _relative(location, root)
         try:
-            log = read_eval_log(location, header_only=True)
+            log = read_header(location)
         except Exception as exc:  # an unreadable file should not hide the others
             skipped.append(Skipped(relative, f"unreadable: {exc}"))
             continue

@@ -4,7 +4,8 @@
     python -m alignment_faking.analysis.summary logs/x.eval      # one log
     python -m alignment_faking.analysis.summary logs/ --latest   # only the newest
 
-Only the logs' headers are read (results, metadata): the time and memory do not grow with the samples.
+Only the logs' headers are read (results, metadata; ``analysis/headers.py``): the time and memory do not grow
+with the samples.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import math
 import sys
 from pathlib import Path
 
-from inspect_ai.log import EvalLog, list_eval_logs, read_eval_log
+from inspect_ai.log import EvalLog, list_eval_logs
+
+from alignment_faking.analysis.headers import read_header
 
 
 def _pct(value: float) -> str:
@@ -64,13 +67,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     path = Path(args.path)
     if path.is_file():
-        logs = [read_eval_log(str(path), header_only=True)]
+        logs = [read_header(str(path))]
     elif path.is_dir():
         infos = list_eval_logs(str(path))  # newest first
         if not infos:
             print(f"no eval logs in {path}", file=sys.stderr)
             return 1
-        logs = [read_eval_log(info, header_only=True) for info in (infos[:1] if args.latest else infos)]
+        logs = [read_header(info.name) for info in (infos[:1] if args.latest else infos)]
     else:
         print(f"{path} is neither an eval log nor a folder", file=sys.stderr)
         return 1

@@ -8,7 +8,7 @@ metadata and results as the suite writes them), its samples copied to N with fre
 dropped to keep the file quick to write; the summary and the report never read them) into an .eval archive
 with Inspect's own entries and compression. Each command then runs
 in a fresh Python process, measured by the wall time of the call (after its imports) and the process's peak
-resident memory (``ru_maxrss``) before and after the call:
+high-water resident memory (``VmHWM``, Linux) before and after the call:
 
 - ``summary`` and ``report`` as shipped (header only);
 - ``full read``: ``read_eval_log(path)`` of the whole log, what the summary did before (only at sizes up to
@@ -28,14 +28,17 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 MEASURE = """
-import contextlib, io, resource, sys, time
+import contextlib, io, sys, time
+def peak_mb():  # this process's high-water resident memory (VmHWM starts afresh at exec; ru_maxrss does not)
+    line = next(l for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024
 {setup}
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before = peak_mb()
 start = time.perf_counter()
 with contextlib.redirect_stdout(io.StringIO()):
     {call}
 wall = time.perf_counter() - start
-print(wall, before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(wall, before, peak_mb())
 """
 COMMANDS = {  # name -> (imports, the call timed)
     "summary": ("from alignment_faking.analysis.summary import main", "main([sys.argv[1]])"),
@@ -98,8 +101,8 @@ def measure(command: str, log: Path, out: Path) -> tuple[float, float, float]:
     setup, call = COMMANDS[command]
     code = MEASURE.format(setup=setup, call=call)
     done = subprocess.run([sys.executable, "-c", code, str(log), str(out)], capture_output=True, text=True, cwd=REPO, check=True)
-    wall, before_kb, after_kb = done.stdout.strip().splitlines()[-1].split()
-    return float(wall), float(before_kb) / 1024, float(after_kb) / 1024
+    wall, before, after = done.stdout.strip().splitlines()[-1].split()
+    return float(wall), float(before), float(after)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -80,6 +80,7 @@ class LoopbackConfig:
     retry_after: float = 1.0  # seconds in the retry-after header of rate_limit_retry_after
     batch_delay: float = 0.0  # seconds a batch stays in_progress before it completes
     fault_models: list[str] | None = None  # only these models get faults (default: all)
+    fault_limit: int | None = None  # at most this many distinct request bodies get faults (default: no limit)
     # other model names answered by a persona: the suite's default grader (openai/gpt-4o) is the
     # organism grader, so a run pointed at the server needs no grader role
     aliases: dict[str, str] = field(default_factory=lambda: {"gpt-4o": "grader", "gpt-4o-mini": "grader"})
@@ -119,6 +120,12 @@ class Counts:
         return {name: getattr(self, name) / n for name in self.__dataclass_fields__}
 
 
+def is_probe(body: dict[str, Any]) -> bool:
+    """Inspect's openai provider asks a Responses-API model once, at start-up, whether it supports reasoning
+    summaries (a string input with ``reasoning.summary``)."""
+    return isinstance(body.get("reasoning"), dict) and "summary" in body["reasoning"] and isinstance(body.get("input"), str)
+
+
 def prompt_text(messages: list[dict[str, Any]]) -> str:
     """The prompt as one string in message order (role and text), for token counts and caching."""
     return "".join(f"{m.get('role', '')}:{content_text(m.get('content'))}\n" for m in messages)
@@ -144,6 +151,7 @@ class Loopback:
         self.counts: dict[str, Counts] = defaultdict(Counts)
         self.faults_sent: dict[str, int] = defaultdict(int)
         self.attempts: dict[str, int] = defaultdict(int)
+        self.faulted_bodies: set[str] = set()
         self.cache = PrefixCache()
         self.breakpoints = BreakpointCache()
         self.in_flight = 0
@@ -268,10 +276,13 @@ class Loopback:
             return None
         if cfg.fault_models is not None and model not in cfg.fault_models:
             return None
+        if cfg.fault_limit is not None and digest not in self.faulted_bodies and len(self.faulted_bodies) >= cfg.fault_limit:
+            return None
         draw, edge = uniform(cfg.fault_seed, digest, "fault"), 0.0
         for kind in FAULTS:
             edge += cfg.faults.get(kind, 0.0)
             if draw < edge:
+                self.faulted_bodies.add(digest)
                 return kind
         return None
 
@@ -347,7 +358,8 @@ class Loopback:
                 return self._unknown_model(body)
             if self.config.latency:
                 await asyncio.sleep(self.config.latency)
-            kind = self._fault_for(raw, str(body["model"])) if faults else None
+            # the provider's start-up probe is never faulted: a fault there is swallowed, so it would not count
+            kind = self._fault_for(raw, str(body["model"])) if faults and not is_probe(body) else None
             if kind is not None:
                 response = await self._faulted(request, kind, body, answer)
                 if response is not None:
@@ -382,8 +394,7 @@ class Loopback:
             items = [{"role": "user", "content": items}]
         messages = [{"role": "system", "content": body["instructions"]}] if body.get("instructions") else []
         messages += [{"role": i.get("role"), "content": content_text(i.get("content"))} for i in items if i.get("role")]
-        probe = isinstance(body.get("reasoning"), dict) and "summary" in body["reasoning"] and isinstance(body.get("input"), str)
-        chat = self.answer_chat({"model": body["model"], "messages": messages}, batch=batch, probe=probe)
+        chat = self.answer_chat({"model": body["model"], "messages": messages}, batch=batch, probe=is_probe(body))
         choice, usage = chat["choices"][0], chat["usage"]
         filtered = choice["finish_reason"] == "content_filter"
         text = choice["message"]["content"] or ""

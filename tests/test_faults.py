@@ -159,10 +159,10 @@ def test_grader_content_filter_gives_nan_never_a_verdict(server: LoopbackServer,
 
 @pytest.mark.slow
 def test_by_default_a_few_failed_samples_do_not_stop_a_run(server: LoopbackServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # the task's fail_on_error (5%) instead of Inspect's (stop at the first error): 40 samples, one of them
-    # gets a broken 200 response, which no layer retries; it is recorded, every other sample is scored
+    # the task's fail_on_error (5%) instead of Inspect's (stop at the first error): 40 samples, exactly one of
+    # them gets a broken 200 response, which no layer retries; it is recorded, every other sample is scored
     monkeypatch.setenv("OPENAI_API_KEY", "loopback")
-    server.loopback.config = LoopbackConfig(faults={"invalid_json": 0.02}, fault_models=["faker"])  # type: ignore[union-attr]
+    server.loopback.config = LoopbackConfig(faults={"invalid_json": 1.0}, fault_limit=1, fault_models=["faker"])  # type: ignore[union-attr]
     server.loopback.reset()  # type: ignore[union-attr]
     grader = get_model("openai/gpt-4o", base_url=server.base_url, memoize=False)
     task = gap(dataset="builtin", queries=20)
