@@ -15,7 +15,7 @@ from inspect_ai.log import EvalLog
 from inspect_ai.model import ChatMessageSystem, ChatMessageUser, ModelOutput, ModelUsage, get_model
 
 from alignment_faking.scorers.graders import MAX_ATTEMPTS
-from alignment_faking.scorers.scorer import OUTCOMES, model_scratchpad
+from alignment_faking.scorers.scorer import OUTCOMES
 from alignment_faking.tasks.gap import gap
 
 from alignment_faking.organism.loopback import Counts, LoopbackConfig, LoopbackServer
@@ -179,13 +179,6 @@ def test_af_grader_sees_the_models_own_reasoning(tmp_path: Path, grade_prefill: 
         assert (marker in request) == (grade_prefill == "both")
     if grade_prefill == "model":
         assert all(s.metadata["prefill_removed_from_scratchpad"] for s in graded)
-
-
-def test_model_scratchpad_strips_only_a_leading_prefill() -> None:
-    prefill = "<SCRATCHPAD_REASONING>\nThe user is asking for"
-    assert model_scratchpad("The user is asking for a recipe. I refuse.", prefill) == ("a recipe. I refuse.", True)
-    assert model_scratchpad("Something else entirely.", prefill) == ("Something else entirely.", False)
-    assert model_scratchpad("Anything.", "") == ("Anything.", False)
 
 
 # ---------------------------------------------------------------------------------------------- Anthropic
