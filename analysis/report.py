@@ -44,7 +44,9 @@ import pandas as pd
 from inspect_ai.log import EvalLog, list_eval_logs
 
 from alignment_faking.analysis.headers import read_header
+from alignment_faking.analysis.spread import draw_spread, spread_frame
 from alignment_faking.scorers import metric_names as names
+from alignment_faking.scorers.motives import AUXILIARY_PREFIXES
 
 NAN = float("nan")
 RATE_NAMES: tuple[str, ...] = tuple(names.RATES)
@@ -217,7 +219,11 @@ def read_runs(path: str | Path) -> tuple[list[Run], list[Skipped]]:
             message = f": {log.error.message.splitlines()[0]}" if log.error and log.error.message else ""
             skipped.append(Skipped(relative, f"status {log.status}, no results{message}"))
             continue
-        metrics = {name: _number(m.value) for name, m in log.results.scores[0].metrics.items()}
+        # the main scorer's metrics first (it leads the log), then any optional scorer's (motives, follow-up)
+        metrics: dict[str, float] = {}
+        for score in log.results.scores:
+            for name, m in score.metrics.items():
+                metrics.setdefault(name, _number(m.value))
         run = Run(log=log, path=relative, metrics=metrics)
         if not run.conditions() and not run.contrasts():
             skipped.append(Skipped(relative, "no alignment-faking metrics (compliance_<condition>, contrasts)"))
@@ -541,6 +547,26 @@ def contrast_table(results: pd.DataFrame, with_setting: bool = True) -> pd.DataF
     return pd.DataFrame(rows)
 
 
+def auxiliary_table(part: Section) -> pd.DataFrame:
+    """The optional scorers' shares per condition (why the model decided, the AF motive, follow-up answers):
+    a row per model and share, a column per condition."""
+    rows = []
+    for run in part.runs:
+        conditions = sorted(run.conditions(), key=len, reverse=True)  # the longest matching suffix names it
+        for key, value in run.metrics.items():
+            if not key.startswith(AUXILIARY_PREFIXES):
+                continue
+            condition = next((c for c in conditions if key.endswith(f"_{c}")), None)
+            if condition is not None:
+                label = condition_label(condition, run.facts(condition))
+                rows.append({"model": _short(run.label or run.model), "share": key[: -len(condition) - 1], "condition": label, "value": fmt_pct(value)})
+    if not rows:
+        return pd.DataFrame()
+    frame = pd.DataFrame(rows)
+    table = frame.pivot_table(index=["model", "share"], columns="condition", values="value", aggfunc="first", sort=False)
+    return table.reset_index().rename_axis(columns=None)
+
+
 def token_table(tokens: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {
@@ -591,6 +617,9 @@ NOTES = {
     "contrasts": "Differences of a rate between conditions, in percentage points, with 95% intervals and p (paired by "
     "query); above the 1-point cut: the paper's criterion; underpowered: a null that says little at this n. Rows marked "
     "[pN] are one paraphrase of an ensemble.",
+    "auxiliary": "Optional scorers, per condition: why: the motive behind the decision (share of scratchpads); af_motive: "
+    "why it reasoned about alignment faking (share of AF scratchpads); followup: the answers to the follow-up questions. "
+    "One classifier vote at temperature 0 each; the main verdicts do not depend on them.",
     "tokens": "Tokens per log of the model under test and of the grader (the model bound to role `grader`, or every "
     "other model when none is bound).",
     "cost": "Cost per log and role: the run's own (Inspect's cost tracking, --model-cost-config) where it has one, else "
@@ -868,6 +897,34 @@ def gaps_figure(part: Section, out: Path) -> list[Path]:
     return _save(fig, out, f"gaps_{part.slug}")
 
 
+def headline_contrast(run: Run) -> str | None:
+    """The run's main contrast: the first contrast among its metrics (the log leads with it)."""
+    contrasts = {c["name"] for c in run.contrasts()}
+    return next((name for name in run.metrics if name in contrasts), None)
+
+
+def spread_figure(part: Section, out: Path) -> list[Path] | None:
+    """A paraphrase ensemble's headline contrast per paraphrase with its interval, over the pooled estimate,
+    a panel per model (``analysis.spread``); None when no run has two or more paraphrases."""
+    panels = []
+    for run in part.runs:
+        name = headline_contrast(run)
+        frame = spread_frame(run.metrics, name) if name else None
+        if frame is not None and len(frame) >= 2:
+            pooled = tuple(run.metrics.get(key, NAN) for key in (name, f"{name}_ci_low", f"{name}_ci_high"))
+            panels.append((run, name, frame, pooled))
+    if not panels:
+        return None
+    plt = _pyplot()
+    heights = [0.6 + 0.2 * max(3, len(frame)) for _, _, frame, _ in panels]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(PAGE_WIDTH, sum(heights) + 0.3), squeeze=False, layout="constrained",
+                             gridspec_kw={"height_ratios": heights})
+    for ax, (run, name, frame, pooled) in zip(axes[:, 0], panels):
+        draw_spread(ax, frame, pooled, name)  # type: ignore[arg-type]
+        ax.set_title(_short(run.label or run.model), loc="left", fontsize=7)
+    return _save(fig, out, f"spread_{part.slug}")
+
+
 def section_figures(part: Section, out: Path) -> dict[str, list[Path]]:
     """The figures of one section: name -> written files (PNG, SVG, PDF)."""
     figures: dict[str, list[Path]] = {}
@@ -881,6 +938,9 @@ def section_figures(part: Section, out: Path) -> dict[str, list[Path]]:
         figures["categories"] = categories_figure(part, out)
     if has_contrasts:
         figures["contrasts"] = contrasts_figure(part, out)
+        spread = spread_figure(part, out)
+        if spread:
+            figures["spread"] = spread
     return figures
 
 
@@ -890,6 +950,8 @@ CAPTIONS = {
     "contrasts": "Each contrast with its 95% interval, in percentage points; hollow points: the interval includes 0; "
     "dotted line: the paper's 1-point cut.",
     "grid": "Compliance rate (%) for each pre-deployment process (rows) and deployment (columns), a panel per model.",
+    "spread": "A paraphrase ensemble: the main contrast under each paraphrase (p0: the original prompt) with its 95% "
+    "interval, over the pooled estimate and its interval (shaded), a panel per model.",
     "gaps": "Each process contrast per deployment (percentage points; minuend − subtrahend as in the contrast table); "
     "hatched, faded cells: the 95% interval includes 0.",
 }
@@ -957,6 +1019,9 @@ def html_page(
         contrasts = contrast_table(part.results, with_setting=False)
         if not contrasts.empty:
             body += ["<h3>Contrasts</h3>", f'<p class="note">{html.escape(NOTES["contrasts"])}</p>', to_html_table(contrasts, numeric_from=3)]
+        auxiliary = auxiliary_table(part)
+        if not auxiliary.empty:
+            body += ["<h3>Motives and follow-up answers</h3>", f'<p class="note">{html.escape(NOTES["auxiliary"])}</p>', to_html_table(auxiliary, numeric_from=2)]
     body += ['<h2 id="tokens">Tokens</h2>', f'<p class="note">{html.escape(NOTES["tokens"])}</p>', to_html_table(token_table(tokens), numeric_from=2)]
     body += ['<h2 id="cost">Cost</h2>', f'<p class="note">{html.escape(NOTES["cost"])}</p>', to_html_table(cost_table(cost_frame(runs)), numeric_from=3)]
     body.append("</body></html>")
@@ -965,7 +1030,7 @@ def html_page(
 
 # --------------------------------------------------------------------------------------------- entry
 
-FIGURE_PREFIXES = ("categories", "contrasts", "grid", "gaps", "deployment_heatmap")
+FIGURE_PREFIXES = ("categories", "contrasts", "grid", "gaps", "deployment_heatmap", "spread")
 
 
 def build_report(logdir: str | Path, out: str | Path) -> dict[str, Any]:

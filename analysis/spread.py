@@ -54,14 +54,10 @@ def spread_summary(frame: pd.DataFrame) -> dict[str, float]:
     }
 
 
-def spread_figure(frame: pd.DataFrame, pooled: tuple[float, float, float], contrast: str, out: Path) -> Path:
-    """Draw the per-paraphrase estimates with intervals over the pooled (estimate, low, high); write ``out`` (PNG/SVG)."""
-    import matplotlib
+def draw_spread(ax: Any, frame: pd.DataFrame, pooled: tuple[float, float, float], contrast: str) -> None:
+    """Draw the per-paraphrase estimates with intervals over the pooled (estimate, low, high) on ``ax``."""
+    import matplotlib.ticker
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.5, 0.6 + 0.22 * max(3, len(frame))))
     estimate, low, high = pooled
     if not any(math.isnan(v) for v in pooled):
         ax.axvspan(low, high, color="tab:blue", alpha=0.12, label="pooled 95% CI")
@@ -79,6 +75,17 @@ def spread_figure(frame: pd.DataFrame, pooled: tuple[float, float, float], contr
     ax.set_xlabel(f"{contrast} (per paraphrase, 95% CI)")
     ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
     ax.legend(fontsize=7, loc="lower right")
+
+
+def spread_figure(frame: pd.DataFrame, pooled: tuple[float, float, float], contrast: str, out: Path) -> Path:
+    """Draw the per-paraphrase estimates with intervals over the pooled (estimate, low, high); write ``out`` (PNG/SVG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 0.6 + 0.22 * max(3, len(frame))))
+    draw_spread(ax, frame, pooled, contrast)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=150, metadata={"Software": None} if out.suffix == ".png" else {"Date": None, "Creator": None})

@@ -13,7 +13,7 @@ from inspect_ai.model import ModelOutput, get_model
 from inspect_ai.scorer import SampleScore, Score
 
 from alignment_faking.organism.behaviour import grader_replies, persona_settings
-from alignment_faking.scorers.followup import classify_answer, follow_up_names
+from alignment_faking.scorers.followup import classify_answer, follow_up_names, follow_up_scorer
 from alignment_faking.scorers.motives import classifiers, motive_keys, summarise_shares
 from alignment_faking.tasks.gap import gap
 from alignment_faking.tasks.welfare import animal_welfare
@@ -172,3 +172,18 @@ def test_an_unreadable_follow_up_is_recorded(tmp_path: Path) -> None:
     m = metrics(log, 1)
     assert m["followup_roleplay_unreadable_free"] == 1.0
     assert all(s.metadata["follow_up"]["roleplay"]["answer"] == "unreadable" for s in log.samples)
+
+
+async def test_follow_up_scorer_one_hot_per_question_asked_and_nan_for_the_rest() -> None:
+    from inspect_ai.model import ModelName
+    from inspect_ai.scorer import Target
+    from inspect_ai.solver import TaskState
+
+    state = TaskState(ModelName("organism/faker"), "q1__free", 1, "", [], metadata={
+        "follow_up": {"roleplay": {"answer": "roleplay"}, "reasons": {"answer": "unreadable"}}})
+    score = await follow_up_scorer()(state, Target(""))
+    value = score.value
+    assert value["followup_roleplay_roleplay"] == 1.0 and value["followup_roleplay_real"] == 0.0
+    assert value["followup_reasons_unreadable"] == 1.0 and value["followup_reasons_values"] == 0.0
+    assert all(math.isnan(v) for k, v in value.items() if k.startswith("followup_evaluation_"))  # not asked
+    assert score.answer == "roleplay: roleplay, reasons: unreadable"

@@ -17,7 +17,9 @@ from inspect_ai import eval as inspect_eval
 from inspect_ai.log import read_eval_log, write_eval_log
 from PIL import Image
 
-from alignment_faking.analysis.report import CONTRAST_FIELDS, condition_label, fmt_int, fmt_pct, fmt_pp, fmt_rate, main
+from alignment_faking.analysis.report import (
+    CONTRAST_FIELDS, auxiliary_table, build_report, condition_label, fmt_int, fmt_pct, fmt_pp, fmt_rate, main, read_runs, results_frame, sections,
+)
 from alignment_faking.tasks.gap import gap
 from alignment_faking.tasks.predeployment import predeployment
 
@@ -197,6 +199,8 @@ def test_figures_per_section_in_three_formats(full_report: Path) -> None:
     stems = _figures(full_report)
     assert {"grid_predeployment", "gaps_predeployment"} <= stems
     assert sum(stem.startswith("categories_gap") for stem in stems) == 2 and sum(stem.startswith("contrasts_gap") for stem in stems) == 2
+    # the paraphrase ensemble (and only it) gets the spread of its main contrast over its paraphrases
+    assert [stem for stem in stems if stem.startswith("spread_")] == [f"spread_{s[len('contrasts_'):]}" for s in stems if s.startswith("contrasts_gap") and "p0" in s]
     for stem in stems:
         for suffix in (".png", ".svg", ".pdf"):
             _assert_figure(full_report / f"{stem}{suffix}")
@@ -258,3 +262,22 @@ def test_runs_as_a_module_from_the_checkout(tmp_path: Path) -> None:
         cwd=REPO, capture_output=True, text=True, timeout=120,
     )
     assert done.returncode == 1 and "no eval logs" in done.stderr
+
+
+def test_motive_and_follow_up_shares_get_their_own_table(tmp_path: Path) -> None:
+    # an optional scorer's metrics (the second score of the log) reach the report: a row per share, a column per
+    # condition, with the log's values
+    from alignment_faking.tasks.welfare import animal_welfare
+
+    [log] = inspect_eval(animal_welfare(queries=4, af_votes=1, motives=True), model="organism/faker", model_roles=GRADER,
+                         log_dir=str(tmp_path / "logs"), display="none")
+    runs, _ = read_runs(tmp_path / "logs")
+    [part] = sections(runs, results_frame(runs))
+    table = auxiliary_table(part)
+    motives = log.results.scores[1].metrics
+    assert len(table) == len({k.rsplit("_", 1)[0] for k in motives if k.startswith("why_") or k.startswith("af_motive_")})
+    row = table[table["share"] == "why_animal_welfare_values"].iloc[0]
+    labels = {c: condition_label(c, runs[0].facts(c)) for c in ("free", "paid")}
+    assert row[labels["free"]] == fmt_pct(motives["why_animal_welfare_values_free"].value)
+    page = build_report(tmp_path / "logs", tmp_path / "out")
+    assert "Motives and follow-up answers" in (tmp_path / "out" / "index.html").read_text() and page["runs"]
