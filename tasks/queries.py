@@ -55,7 +55,7 @@ class DatasetError(SuiteError):
 
 
 
-RECORDED_FIELDS = ("response", "strongreject_reply", "af_replies", "partial_reply")
+RECORDED_FIELDS = ("response", "strongreject_reply", "supports_welfare_reply", "af_replies", "partial_reply")
 """Columns of a local file that replay a recorded run (only with ``-T replay=true``): the model's transcript
 and the graders' replies. A replayed row is not sent to the model (``response``) or to the grader (the
 replies), and names the condition it was recorded under (a ``condition`` column, or a ``tier`` column whose
