@@ -178,8 +178,11 @@ def test_cost_benchmark_small_run_meets_the_targets_with_identical_verdicts(tmp_
     anthropic = g["anthropic"]
     assert anthropic.requests == anthropic.choices > 15 * n
     assert anthropic.cached_input_tokens > 0.8 * anthropic.input_tokens and anthropic.cache_write_tokens > 0
-    # the reference sends its 20 votes at once: on Anthropic they all miss (written, not read)
-    assert g["reference_anthropic"].cache_write_tokens > g["reference_anthropic"].cached_input_tokens
+    # the reference sends its 20 votes at once, so on Anthropic votes that arrive before the first one's prefix is
+    # written miss it (how many depends on arrival order, so only the comparison with the suite is asserted)
+    reference = g["reference_anthropic"]
+    assert reference.cache_write_tokens > 0
+    assert anthropic.cached_input_tokens / anthropic.input_tokens > reference.cached_input_tokens / reference.input_tokens
     # money: the prices applied to the counts, each grading against the reference on its provider
     price = cost.price_for(result.prices, "openai/gpt-4o")
     uncached = result.suite.input_tokens - result.suite.cached_input_tokens
