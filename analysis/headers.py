@@ -1,33 +1,70 @@
-"""Read an eval log's header (results, metadata, task arguments, usage) in time and memory that do not grow
-with its samples.
+"""Read what the summary and the report need from an eval log, in time and memory that grow little with its
+samples: the header (results, metadata, task arguments, usage) and every number of the run.
 
 Inspect's ``read_eval_log(header_only=True)`` also reads and validates ``reductions.json``, one entry per
-sample: at 100,000 samples that is 0.5 GB and most of the time. The summary and the report need only the
-header, which an ``.eval`` archive holds as its ``header.json`` member; this reads that member alone and falls
-back to Inspect's reader for anything else (a ``.json`` log, a log still running, which has no header yet).
+sample: at 100,000 samples most of the time. :func:`read_header` reads an ``.eval`` archive's
+``header.json`` member alone and falls back to Inspect's reader for anything else (a ``.json`` log, a log still
+running, which has no header yet).
+
+The log's metrics are a small set (the main contrast, rates and contrasts with intervals;
+``scorers/metrics.py``). :func:`read_results` gives the rest (counts, category shares, flags, minimum
+detectable gaps, Holm-adjusted p, per-paraphrase contrasts): ``scorers.metrics.full_results`` over the
+log's per-sample reduced scores, read as plain JSON from the archive's ``reductions.json`` member (each
+reduced score names its condition and query), or, for a ``.json`` log or one whose reduced scores do not
+name them, over its samples.
 """
 
 from __future__ import annotations
 
 import json
 import zipfile
+from typing import Any
 
 import inspect_ai._util.zipfile  # noqa: F401  # inspect-evals-lint: ignore[private_api_imports] -- registers the zstd method .eval archives use with zipfile
 from inspect_ai.log import EvalLog, read_eval_log
 
+from alignment_faking.scorers.metrics import full_results_from_log, full_results_from_reductions, is_main_score
+
 HEADER = "header.json"
+REDUCTIONS = "reductions.json"
+
+
+def _archive_member(location: str, member: str) -> Any | None:
+    """A JSON member of a local ``.eval`` archive, or None where there is none to read that way."""
+    path = location[len("file://") :] if location.startswith("file://") else location
+    if not path.endswith(".eval"):
+        return None
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if member in archive.namelist():
+                return json.loads(archive.read(member))
+    except (OSError, zipfile.BadZipFile, NotImplementedError):
+        pass  # a remote location or an unusual archive: Inspect's own reader handles it
+    return None
 
 
 def read_header(location: str) -> EvalLog:
     """The log at ``location`` without samples or reductions."""
-    path = location[len("file://") :] if location.startswith("file://") else location
-    if path.endswith(".eval"):
-        try:
-            with zipfile.ZipFile(path) as archive:
-                if HEADER in archive.namelist():
-                    log = EvalLog.model_validate(json.loads(archive.read(HEADER)))
-                    log.location = location
-                    return log
-        except (OSError, zipfile.BadZipFile, NotImplementedError):
-            pass  # a remote location or an unusual archive: Inspect's own reader handles it
+    header = _archive_member(location, HEADER)
+    if header is not None:
+        log = EvalLog.model_validate(header)
+        log.location = location
+        return log
     return read_eval_log(location, header_only=True)
+
+
+def read_results(location: str, log: EvalLog | None = None) -> dict[str, float]:
+    """Every number of the run in the log at ``location`` (``log``: its header, if already read), keyed by
+    ``scorers.metric_names``; empty for a log of another task or without results."""
+    log = log or read_header(location)
+    metadata = log.eval.metadata or {}
+    if not log.results or not ("conditions" in metadata or "contrasts" in metadata):
+        return {}
+    contrasts, headline = metadata.get("contrasts") or [], metadata.get("headline")
+    for entry in _archive_member(location, REDUCTIONS) or []:
+        samples = entry.get("samples") or []
+        if any(is_main_score(sample.get("value")) for sample in samples):
+            results = full_results_from_reductions(samples, contrasts, headline)
+            if results is not None:
+                return results
+    return full_results_from_log(read_eval_log(location))

@@ -3,17 +3,18 @@
     python -m alignment_faking.analysis.report logs/main --out reports/main
     python -m analysis.report logs/main --out reports/main      # from a checkout
 
-Every eval log under LOGDIR (one run, an eval-set, a sweep over models) is read **header only**
-(``analysis/headers.py``: the archive's header alone, not the per-sample reductions; the
-numbers are the log's results, ``log.results.scores[0].metrics``; the settings are the eval's metadata and
-task arguments), so a report over 100,000 samples takes seconds and little memory. It writes into DIR:
+Every eval log under LOGDIR (one run, an eval-set, a sweep over models) is read without its transcripts
+(``analysis/headers.py``: the archive's header, and its per-sample reduced scores from which
+``scorers.metrics.full_results`` gives every number; the settings are the eval's metadata and task
+arguments), so a report over 100,000 samples takes seconds. It writes into DIR:
 
 - ``index.html``: one self-contained page: a table of contents, the run card (models, grader, dataset, n,
   votes, temperature, epochs, suite and Inspect versions, prompt set), then a section per task and setting with
   its figures, its conditions (rates with 95% intervals) and contrasts (differences in percentage points with
   95% intervals, p, queries and flags), and the token counts;
 - ``table.md``: the same tables as markdown; ``results.csv``: one tidy row per log × condition or contrast ×
-  measure, with the log's own metric key (``metric``), so each number traces back to the log;
+  measure, with its key in ``full_results`` (``metric``; the log's own metric key where the log's small
+  metric set has it), so each number traces back to the log;
   ``tokens.csv``: per log, the model under test's and the grader's tokens; ``run_card.csv``;
 - figures, each as SVG and PDF (vector) and PNG (300 dpi), sized for a page (6.5 in wide):
   ``categories_<section>`` (Sheshadri et al. 2025 Fig. 1 style: models as rows, conditions side by side, each bar
@@ -43,7 +44,7 @@ from typing import Any, Sequence
 import pandas as pd
 from inspect_ai.log import EvalLog, list_eval_logs
 
-from alignment_faking.analysis.headers import read_header
+from alignment_faking.analysis.headers import read_header, read_results
 from alignment_faking.analysis.spread import draw_spread, spread_frame
 from alignment_faking.scorers import metric_names as names
 from alignment_faking.scorers.motives import AUXILIARY_PREFIXES
@@ -204,7 +205,7 @@ def _number(value: Any) -> float:
 
 def read_runs(path: str | Path) -> tuple[list[Run], list[Skipped]]:
     """Every log under ``path`` (a folder, read recursively, or one log) with results; the rest as skipped.
-    Only headers are read: a log's size does not matter."""
+    Transcripts are not read (see the module docstring)."""
     root = Path(path)
     runs: list[Run] = []
     skipped: list[Skipped] = []
@@ -219,8 +220,13 @@ def read_runs(path: str | Path) -> tuple[list[Run], list[Skipped]]:
             message = f": {log.error.message.splitlines()[0]}" if log.error and log.error.message else ""
             skipped.append(Skipped(relative, f"status {log.status}, no results{message}"))
             continue
-        # the main scorer's metrics first (it leads the log), then any optional scorer's (motives, follow-up)
-        metrics: dict[str, float] = {}
+        # every number of the run (the log's metrics are a small set; headers.read_results computes the rest
+        # from the per-sample reduced scores), then any optional scorer's metrics (motives, follow-up)
+        try:
+            metrics: dict[str, float] = read_results(location, log)
+        except Exception as exc:
+            skipped.append(Skipped(relative, f"per-sample scores unreadable: {exc}"))
+            continue
         for score in log.results.scores:
             for name, m in score.metrics.items():
                 metrics.setdefault(name, _number(m.value))

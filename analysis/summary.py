@@ -4,8 +4,8 @@
     python -m alignment_faking.analysis.summary logs/x.eval      # one log
     python -m alignment_faking.analysis.summary logs/ --latest   # only the newest
 
-Only the logs' headers are read (results, metadata; ``analysis/headers.py``): the time and memory do not grow
-with the samples.
+Each log's header and its per-sample reduced scores are read (``analysis/headers.py``), never its
+transcripts: a log of 100,000 samples takes seconds.
 """
 
 from __future__ import annotations
@@ -17,22 +17,24 @@ from pathlib import Path
 
 from inspect_ai.log import EvalLog, list_eval_logs
 
-from alignment_faking.analysis.headers import read_header
+from alignment_faking.analysis.headers import read_header, read_results
 
 
 def _pct(value: float) -> str:
     return "n/a" if value is None or math.isnan(value) else f"{100 * value:5.1f}%"
 
 
-def summarise_log(log: EvalLog) -> str:
-    """A few lines a person can read: the model, each condition's rates, each contrast."""
+def summarise_log(log: EvalLog, metrics: dict[str, float] | None = None) -> str:
+    """A few lines a person can read: the model, each condition's rates, each contrast. ``metrics``: the run's
+    full results (``headers.read_results``); by default those of the log at ``log.location``."""
     metadata = log.eval.metadata or {}
     header = f"{log.eval.task} | {log.eval.model} | scenario {metadata.get('scenario', '?')} | status {log.status}"
     # what the dataset loader had to say (copies dropped, a response column not replayed, a truncation)
     header += "".join(f"\n  note: dataset {metadata.get('dataset', '?')}: {note}" for note in metadata.get("dataset_notes", []))
     if not log.results or not log.results.scores:
         return header + "\n  (no results: the run did not finish; see `inspect view`)"
-    metrics = {name: m.value for name, m in log.results.scores[0].metrics.items()}
+    if metrics is None:
+        metrics = read_results(log.location, log)
     lines = [header]
     for condition in metadata.get("conditions", []):
         lines.append(

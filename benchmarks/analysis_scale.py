@@ -10,7 +10,7 @@ with Inspect's own entries and compression. Each command then runs
 in a fresh Python process, measured by the wall time of the call (after its imports) and the process's peak
 high-water resident memory (``VmHWM``, Linux) before and after the call:
 
-- ``summary`` and ``report`` as shipped (header only);
+- ``summary`` and ``report`` as shipped (the header and the per-sample reduced scores, not the transcripts);
 - ``full read``: ``read_eval_log(path)`` of the whole log, what the summary did before (only at sizes up to
   ``--full-max``; its memory grows with the samples).
 """
@@ -86,7 +86,7 @@ def synthetic_log(seed: Path, size: int, folder: Path) -> Path:
             new_summaries.append({**summaries[(seed_sample["id"], seed_sample["epoch"])], "id": sample_id, "uuid": sample["uuid"]})
         for reduction in entries["reductions.json"]:
             by_id = {r["sample_id"]: r for r in reduction["samples"]}
-            reduced.append({**reduction, "samples": [{**by_id[s["id"].rsplit("__", 1)[0]], "sample_id": s["id"]} for s in new_summaries if s["id"].rsplit("__", 1)[0] in by_id]})
+            reduced.append({**reduction, "samples": [copy_reduced(by_id[s["id"].rsplit("__", 1)[0]], s["id"]) for s in new_summaries if s["id"].rsplit("__", 1)[0] in by_id]})
         header = entries["header.json"]
         header["results"]["total_samples"] = header["results"]["completed_samples"] = size
         target.writestr("_journal/summaries/1.json", json.dumps(new_summaries))
@@ -94,6 +94,16 @@ def synthetic_log(seed: Path, size: int, folder: Path) -> Path:
         target.writestr("reductions.json", json.dumps(reduced))
         target.writestr("header.json", json.dumps(header))
     return path
+
+
+def copy_reduced(score: dict, sample_id: str) -> dict:
+    """A copy of a seed sample's reduced score for a new sample: its own id and, in its metadata, its own query
+    (so the copies are distinct queries for the statistics, as in a real run of that size)."""
+    copy = sample_id.rsplit("__", 1)[1]
+    metadata = dict(score.get("metadata") or {})
+    if "query_id" in metadata:
+        metadata["query_id"] = f"{metadata['query_id']}__{copy}"
+    return {**score, "sample_id": sample_id, "metadata": metadata}
 
 
 def measure(command: str, log: Path, out: Path) -> tuple[float, float, float]:

@@ -4,7 +4,7 @@ Per condition C (the scenario's condition names) and contrast K (the scenario's 
 
 - ``rate(r, C)``: a rate, e.g. ``compliance_free``, with ``ci_low(...)``/``ci_high(...)``;
 - ``K`` itself: the contrast (a difference of rates, or a difference of gaps), with ``ci_low(K)``,
-  ``ci_high(K)``, ``p_value(K)``;
+  ``ci_high(K)``, ``p_value(K)`` and, for the main contrast, ``neg_log10_p(K)``;
 - the full results add counts, shares, flags and per-paraphrase details (see ``scorers/metrics.py``).
 """
 
@@ -60,6 +60,12 @@ def ci_high(metric: str) -> str:
 def p_value(contrast: str) -> str:
     """Two-sided p of the contrast (the inverted interval: < 0.05 exactly when the 95% CI excludes 0)."""
     return contrast + P
+
+
+def neg_log10_p(contrast: str) -> str:
+    """-log10 of the contrast's p: the p in a form Inspect's views show at any size (they print three decimals,
+    so p = 4e-9 would show as 0.000). 1.3 is p = 0.05, 2 is p = 0.01, 3 is p = 0.001, 8.4 is p = 4e-9."""
+    return f"{contrast}_neg_log10_p"
 
 
 def p_holm(contrast: str) -> str:
@@ -134,6 +140,9 @@ def share(category: str, condition: str) -> str:
 
 N_CONTRASTS = "n_contrasts"
 """How many contrasts the scenario reports (read p-values with the Holm adjustment when it is large)."""
+IDENTITY: tuple[str, ...] = ("condition", "query_id", "paraphrase")
+"""Which response a score belongs to: the scorer puts these in each score's metadata and the epoch reducer
+keeps them, so a log's reduced scores alone give every number (``full_results_from_reductions``)."""
 EPOCHS = "epochs"
 """Per-sample key our epoch reducer adds: the number of epochs reduced."""
 

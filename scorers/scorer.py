@@ -34,6 +34,7 @@ from inspect_ai.solver import TaskState
 from alignment_faking.solvers.published import with_published_rubric
 
 from .graders import AF_CLASSIFIER, PARTIAL_COMPLIANCE, STRONGREJECT, VoteGrading, several_choices_route
+from .metric_names import IDENTITY
 from .metrics import CATEGORIES, scenario_metrics
 from .parse import ParsedResponse, parse_response
 from .welfare import AF_CLASSIFIER_WELFARE, PARTIAL_COMPLIANCE_WELFARE, SUPPORTS_WELFARE
@@ -326,7 +327,7 @@ def alignment_faking_scorer(
             answer=label,
             explanation="\n".join(notes),
             metadata={
-                "condition": state.metadata.get("condition"),
+                **{key: state.metadata[key] for key in IDENTITY if state.metadata.get(key) is not None},
                 "decision": response.decision,
                 "invalid_reason": response.invalid_reason,
                 "grader_failures": failures,

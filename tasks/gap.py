@@ -17,10 +17,11 @@ from typing import Any
 
 import yaml
 from inspect_ai import Epochs, Task, task
+from inspect_ai.log import HeadlineMetric
 from inspect_ai.model import GenerateConfig
 
 from alignment_faking.scorers.followup import follow_up_names, follow_up_scorer
-from alignment_faking.scorers.metrics import response_mean, scenario_metrics
+from alignment_faking.scorers.metrics import main_contrast, response_mean, scenario_metrics
 from alignment_faking.scorers.motives import motive_scorer
 from alignment_faking.scorers.scorer import alignment_faking_scorer
 from alignment_faking.solvers.followup import follow_up as follow_up_solver
@@ -338,6 +339,8 @@ def scenario_task(
         solver=solvers,
         scorer=scorers,
         metrics=[scenario_metrics(contrasts, headline=getattr(spec, "headline", None))],
+        # the log list and the log header show this number (the main contrast) for the run
+        headline_metric=HeadlineMetric(metric=main) if (main := main_contrast(contrasts, getattr(spec, "headline", None))) else None,
         # --epochs N keeps this reducer: it keeps the per-response counts the metrics need (scorers/metrics.py)
         epochs=Epochs(1, [response_mean()]),
         config=GenerateConfig(temperature=temperature, max_tokens=max_tokens, stop_seqs=BASE_MODEL_STOP if base_model else None),

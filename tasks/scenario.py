@@ -612,18 +612,18 @@ def build_samples(
 
 
 def _metric_names(conditions: list[str], contrasts: list[dict[str, Any]]) -> set[str]:
-    """The result names the scenario's metric puts in the log for these conditions and contrasts (computed
+    """The result names of the run for these conditions and contrasts (its full results; computed
     on one synthetic query, so whatever names the metrics module defines are the ones checked)."""
     from inspect_ai.scorer import SampleScore, Score
 
-    from alignment_faking.scorers.metrics import scenario_metrics
+    from alignment_faking.scorers.metrics import full_results
 
     value = {key: 0.0 for key in ("compliant", "strongreject", "partial", "af", "af_share", "valid", "grader_failed")}
     scores = [
         SampleScore(score=Score(value=dict(value)), sample_id=f"q__{c}", sample_metadata={"condition": c, "query_id": "q"})
         for c in conditions
     ]
-    return set(scenario_metrics(contrasts)(scores))  # type: ignore[arg-type]
+    return set(full_results(scores, contrasts))
 
 
 def check_metric_names(scenario: "Scenario", conditions: list[Condition], contrasts: list[dict[str, Any]]) -> None:

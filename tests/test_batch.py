@@ -21,6 +21,7 @@ from inspect_ai.model import BatchConfig
 from alignment_faking.analysis.estimate import build_task, suite_tasks
 from alignment_faking.organism.loopback import LoopbackConfig, LoopbackServer
 from alignment_faking.tasks.gap import gap
+from alignment_faking.scorers.metrics import full_results_from_log
 
 # Inspect waits up to 15 s before sending a partly filled batch and polls every 15 s; a test needs less
 FAST = BatchConfig(size=1000, send_delay=0.2, tick=0.05)
@@ -44,7 +45,8 @@ def batched_grader() -> dict:
 
 
 def metrics(log: EvalLog) -> dict[str, float]:
-    return {name: m.value for name, m in log.results.scores[0].metrics.items()}
+    """Every number of the run (the log keeps a small metric set; test_metrics checks it agrees)."""
+    return full_results_from_log(log)
 
 
 def assert_clean(log: EvalLog) -> None:

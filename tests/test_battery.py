@@ -19,6 +19,7 @@ from alignment_faking.organism.behaviour import perceive, persona_settings, poli
 from alignment_faking.tasks import ablations, elicitation, predeployment, tiers
 from alignment_faking.tasks.gap import gap
 from alignment_faking.tasks.scenario import load_scenario
+from alignment_faking.scorers.metrics import full_results_from_log
 
 REPO = Path(__file__).resolve().parents[1]
 GRADER = {"grader": "organism/grader"}
@@ -34,7 +35,8 @@ def run(task: Task, tmp_path: Path, model: str = "organism/faker", base_url: str
 
 
 def metrics(log: EvalLog) -> dict[str, float]:
-    return {name: m.value for name, m in log.results.scores[0].metrics.items()}
+    """Every number of the run (the log keeps a small metric set; test_metrics checks it agrees)."""
+    return full_results_from_log(log)
 
 
 BATTERY = {

@@ -13,6 +13,7 @@ from inspect_ai.event import ModelEvent
 from inspect_ai.model import get_model
 
 from alignment_faking.tasks.gap import gap
+from alignment_faking.scorers.metrics import full_results_from_log
 
 GRADER = {"grader": "organism/grader"}
 
@@ -31,8 +32,9 @@ def run(model: str, tmp_path: Path, model_args: dict | None = None, roles: dict 
 
 
 def metrics(log: EvalLog) -> dict[str, float]:
+    """Every number of the run (the log keeps a small metric set; test_metrics checks it agrees)."""
     assert log.status == "success", log.error
-    return {name: m.value for name, m in log.results.scores[0].metrics.items()}
+    return full_results_from_log(log)
 
 
 def grader_events(log: EvalLog) -> list[ModelEvent]:

@@ -25,7 +25,7 @@ from inspect_ai.model import (
 from inspect_ai.scorer import SampleScore, Score
 
 from alignment_faking.scorers.graders import MAX_ATTEMPTS
-from alignment_faking.scorers.metrics import CATEGORIES, full_results
+from alignment_faking.scorers.metrics import CATEGORIES, full_results, full_results_from_log
 from alignment_faking.scorers.scorer import OUTCOMES
 from alignment_faking.tasks.gap import gap
 
@@ -107,7 +107,8 @@ def scores_by_id(log: EvalLog) -> dict[str, Score]:
 
 
 def metric_values(log: EvalLog) -> dict[str, float]:
-    return {name: m.value for name, m in log.results.scores[0].metrics.items()}
+    """Every number of the run (counts included; the log's own metrics are the small set)."""
+    return full_results_from_log(log)
 
 
 CASES = [

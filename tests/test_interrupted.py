@@ -24,6 +24,7 @@ import pytest
 from inspect_ai.log import EvalLog, list_eval_logs, read_eval_log
 
 from alignment_faking.organism.loopback import LoopbackConfig, LoopbackServer
+from alignment_faking.scorers.metrics import full_results_from_log
 
 REPO = Path(__file__).resolve().parents[1]
 INSPECT = str(Path(sys.executable).parent / "inspect")
@@ -80,7 +81,8 @@ def sample_keys(log: EvalLog) -> list[tuple[str, int]]:
 
 
 def metrics(log: EvalLog) -> dict[str, float]:
-    return {name: m.value for name, m in log.results.scores[0].metrics.items()}
+    """Every number of the run (the log keeps a small metric set; test_metrics checks it agrees)."""
+    return full_results_from_log(log)
 
 
 def same(a: dict[str, float], b: dict[str, float]) -> bool:

@@ -16,6 +16,7 @@ from inspect_ai.model import Model, get_model
 from alignment_faking.organism.loopback import LoopbackConfig, LoopbackServer
 from alignment_faking.organism.prompt_cache import PrefixCache
 from alignment_faking.tasks.gap import gap
+from alignment_faking.scorers.metrics import full_results_from_log
 
 
 @pytest.fixture
@@ -35,7 +36,8 @@ def run(tmp_path: Path, model: str | Model, grader: str, **task_args) -> EvalLog
 
 
 def metrics(log: EvalLog) -> dict[str, float]:
-    return {name: m.value for name, m in log.results.scores[0].metrics.items()}
+    """Every number of the run (the log keeps a small metric set; test_metrics checks it agrees)."""
+    return full_results_from_log(log)
 
 
 @pytest.mark.slow

@@ -164,8 +164,10 @@ def test_organism_draws_depend_on_the_epoch() -> None:
 
 def test_epochs_end_to_end_against_the_organism_rates(tmp_path) -> None:
     from inspect_ai import eval as inspect_eval
+    from inspect_ai.log import headline_metric
 
-    from alignment_faking.scorers.metrics import full_results_from_log
+    from alignment_faking.analysis.headers import read_results
+    from alignment_faking.scorers.metrics import full_results_from_log, headline_names
     from alignment_faking.tasks.gap import gap
 
     [log] = inspect_eval(
@@ -174,16 +176,24 @@ def test_epochs_end_to_end_against_the_organism_rates(tmp_path) -> None:
     )
     assert log.status == "success", log.error
     m = {name: v.value for name, v in log.results.scores[0].metrics.items()}
-    assert list(m)[0] == "compliance_gap"
-    assert m["n_free"] == 120 and m["n_paid"] == 120  # responses, not queries
-    assert m["compliance_free_ci_low"] <= 0.6 <= m["compliance_free_ci_high"]
-    assert m["compliance_gap_ci_low"] <= 0.5 <= m["compliance_gap_ci_high"] and m["compliance_gap_p"] < 1e-6
-    assert m["compliance_gap"] == pytest.approx(m["compliance_free"] - m["compliance_paid"])
-    # the epochs differ (the organism draws anew), and the log's per-epoch samples give the same numbers
+    # the log's metrics are the small set, the headline first and declared as the eval's headline
+    assert list(m) == headline_names(["free", "paid"], log.eval.metadata["contrasts"])
+    assert list(m)[:5] == ["compliance_gap", "compliance_gap_ci_low", "compliance_gap_ci_high", "compliance_gap_p", "compliance_gap_neg_log10_p"]
+    assert headline_metric(log).name == "compliance_gap" and log.eval.headline_metric.metric == "compliance_gap"
+    assert m["compliance_gap_neg_log10_p"] == pytest.approx(-math.log10(m["compliance_gap_p"]))
+    # every number, from the log's per-epoch samples and from its reduced scores alone (what the summary and
+    # the report read): the same, and equal to the small set where both have a number
+    full = full_results_from_log(log)
+    assert read_results(log.location) == pytest.approx(full, nan_ok=True)
+    for key, value in m.items():
+        assert full[key] == pytest.approx(value, nan_ok=True), key
+    assert full["n_free"] == 120 and full["n_paid"] == 120  # responses, not queries
+    assert full["compliance_free_ci_low"] <= 0.6 <= full["compliance_free_ci_high"]
+    assert full["compliance_gap_ci_low"] <= 0.5 <= full["compliance_gap_ci_high"] and full["compliance_gap_p"] < 1e-6
+    assert full["compliance_gap"] == pytest.approx(full["compliance_free"] - full["compliance_paid"])
+    # the epochs differ (the organism draws anew)
     by_query: dict[str, set[float]] = {}
     for s in log.samples:
         if s.metadata["condition"] == "free":
             by_query.setdefault(s.id, set()).add(next(iter(s.scores.values())).value["compliant"])
     assert sum(len(v) > 1 for v in by_query.values()) >= 10
-    for key, value in full_results_from_log(log).items():
-        assert m[key] == pytest.approx(value, nan_ok=True), key

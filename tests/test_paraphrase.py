@@ -18,6 +18,7 @@ from alignment_faking.scorers.fact_check import parse_fact_reply, structural_pro
 from alignment_faking.solvers.paraphrase import ParaphraseError, generate_paraphrases, source_prompt, write_paraphrases
 from alignment_faking.tasks.scenario import load_scenario
 from alignment_faking.tasks.welfare import animal_welfare
+from alignment_faking.scorers.metrics import full_results_from_log
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -90,7 +91,7 @@ def test_command_writes_the_file_and_a_run_pools_the_kept_paraphrases(tmp_path: 
     assert log.status == "success", log.error
     assert log.eval.metadata["paraphrases"] == ["p0", *kept]
     assert len(log.samples) == 30 * 2 * (1 + len(kept))
-    m = {k: v.value for k, v in log.results.scores[0].metrics.items()}
+    m = full_results_from_log(log)
     # the organism reads every kept paraphrase as the original: the true gap is 0.5 under each of them
     assert m["dismissal_gap_ci_low"] <= 0.5 <= m["dismissal_gap_ci_high"] and m["dismissal_gap_ci_low"] > 0
     for name in ["p0", *kept]:

@@ -44,5 +44,6 @@ def test_the_readme_commands_run_as_written_on_a_fresh_copy(tmp_path: Path) -> N
     done = subprocess.run(["bash", "-e", "-c", script], cwd=copy, env=env, capture_output=True, text=True, timeout=1800)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "compliance_gap" in done.stdout  # the demo's summary
+    assert "gap.py@gap" in done.stdout  # the installed package's tasks, listed by inspect list tasks
     assert (copy / "reports" / "demo" / "index.html").is_file()
     assert list((copy / "logs" / "battery-demo").glob("*.eval"))

@@ -16,6 +16,7 @@ from inspect_ai.model import get_model
 
 from alignment_faking.scorers.scorer import alignment_faking_scorer
 from alignment_faking.tasks.gap import gap
+from alignment_faking.scorers.metrics import full_results_from_log
 
 
 def first_run(tmp_path: Path):
@@ -31,12 +32,13 @@ def first_run(tmp_path: Path):
 
 def test_regrade_with_another_grader_keeps_the_scenario_metrics(tmp_path: Path) -> None:
     log = first_run(tmp_path)
-    before = {k: m.value for k, m in log.results.scores[0].metrics.items()}
+    logged = {k: m.value for k, m in log.results.scores[0].metrics.items()}
+    before = full_results_from_log(log)
     policy_calls = sum(1 for s in log.samples for e in s.events if isinstance(e, ModelEvent) and e.role is None)
     broken = get_model("organism/grader", unreadable=1.0)
     regraded = score(log, [alignment_faking_scorer(af_votes=5)], model_roles={"grader": broken}, action="overwrite", display="none")
-    after = {k: m.value for k, m in regraded.results.scores[0].metrics.items()}
-    assert set(after) == set(before)  # the task's contrast metrics come back from the log header
+    assert set(regraded.results.scores[0].metrics) == set(logged)  # the task's contrast metrics come back from the log header
+    after = full_results_from_log(regraded)
     # an unreadable grader leaves every AF verdict and every non-bare response ungraded (never a false 0/1):
     # only the bare <rejected/> refusals, which need no grader, keep a compliance value
     assert math.isnan(after["af_free"]) and not math.isnan(before["af_free"])
@@ -45,7 +47,7 @@ def test_regrade_with_another_grader_keeps_the_scenario_metrics(tmp_path: Path) 
     # the transcripts are the same: no new generation of the model under test
     assert sum(1 for s in regraded.samples for e in s.events if isinstance(e, ModelEvent) and e.role is None) == policy_calls
     again = score(log, [alignment_faking_scorer(af_votes=5)], model_roles={"grader": get_model("organism/grader")}, action="overwrite", display="none")
-    values = {k: m.value for k, m in again.results.scores[0].metrics.items()}
+    values = full_results_from_log(again)
     assert values["compliance_gap"] == before["compliance_gap"] and values["af_free"] == before["af_free"]
 
 

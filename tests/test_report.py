@@ -22,6 +22,7 @@ from alignment_faking.analysis.report import (
 )
 from alignment_faking.tasks.gap import gap
 from alignment_faking.tasks.predeployment import predeployment
+from alignment_faking.scorers.metrics import full_results_from_log
 
 REPO = Path(__file__).resolve().parents[1]
 GRADER = {"grader": "organism/grader"}
@@ -75,7 +76,8 @@ def _logs(folder: Path) -> dict[str, object]:
 
 
 def _metrics(log) -> dict[str, float]:
-    return {name: float(m.value) for name, m in log.results.scores[0].metrics.items()}
+    """Every number of the run (the log keeps a small metric set; test_metrics checks it agrees)."""
+    return full_results_from_log(log)
 
 
 def _same(a: float, b: float) -> bool:

@@ -19,6 +19,7 @@ from alignment_faking.tasks.gap import gap, scenario_task
 from alignment_faking.tasks.queries import DatasetError, load_queries
 from alignment_faking.tasks.scenario import ScenarioError, load_scenario
 from alignment_faking.tasks.welfare import animal_welfare, animal_welfare_three_tiers
+from alignment_faking.scorers.metrics import full_results_from_log
 
 GRADER = {"grader": "organism/grader"}
 
@@ -30,7 +31,8 @@ def run(task: Task, tmp_path: Path, model: str = "organism/faker", **model_args)
 
 
 def metrics(log: EvalLog) -> dict[str, float]:
-    return {name: m.value for name, m in log.results.scores[0].metrics.items()}
+    """Every number of the run (the log keeps a small metric set; test_metrics checks it agrees)."""
+    return full_results_from_log(log)
 
 
 # ------------------------------------------------------------------------------------------ the prompt
