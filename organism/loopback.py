@@ -24,8 +24,10 @@ simulates Anthropic's explicit prompt caching (``organism.prompt_cache.Breakpoin
 Faults are injected on the OpenAI endpoints only.
 
 It counts every request, token and fault it receives (``GET /_loopback/stats``, reset with
-``POST /_loopback/reset``), and can inject faults: each distinct request body is drawn once (seeded)
-against the fault rates, and a request that draws a fault gets it on its first ``fault_attempts``
+``POST /_loopback/reset``); with ``record_requests`` it also keeps every answered request's path, body
+and the times it arrived and was answered (``GET /_loopback/requests``), for tests of what a provider puts
+on the wire (cache breakpoints, when votes are sent). It can inject faults: each distinct request body is
+drawn once (seeded) against the fault rates, and a request that draws a fault gets it on its first ``fault_attempts``
 attempts, then succeeds, as a transient provider fault would.
 """
 
@@ -81,6 +83,7 @@ class LoopbackConfig:
     batch_delay: float = 0.0  # seconds a batch stays in_progress before it completes
     fault_models: list[str] | None = None  # only these models get faults (default: all)
     fault_limit: int | None = None  # at most this many distinct request bodies get faults (default: no limit)
+    record_requests: bool = False  # keep every answered request (path, body, arrival and answer times), for tests
     # other model names answered by a persona: the suite's default grader (openai/gpt-4o) is the
     # organism grader, so a run pointed at the server needs no grader role
     aliases: dict[str, str] = field(default_factory=lambda: {"gpt-4o": "grader", "gpt-4o-mini": "grader"})
@@ -157,6 +160,7 @@ class Loopback:
         self.in_flight = 0
         self.max_in_flight = 0
         self.http_requests = 0
+        self.recorded: list[dict[str, Any]] = []  # answered requests, when config.record_requests
         self.files: dict[str, bytes] = {}
         self.batches: dict[str, dict[str, Any]] = {}
         self.started = time.monotonic()
@@ -190,11 +194,17 @@ class Loopback:
         app.router.add_get("/v1/batches/{id}", self.retrieve_batch)
         app.router.add_post("/v1/batches/{id}/cancel", self.cancel_batch)
         app.router.add_get("/_loopback/stats", self._stats)
+        app.router.add_get("/_loopback/requests", self._requests)
         app.router.add_post("/_loopback/reset", self._reset)
         return app
 
     async def _stats(self, _: web.Request) -> web.Response:
         return web.json_response(self.stats())
+
+    async def _requests(self, _: web.Request) -> web.Response:
+        if not self.config.record_requests:
+            return _error(409, "Requests are not recorded: start the server with LoopbackConfig(record_requests=True).", "not_recording")
+        return web.json_response(self.recorded)
 
     async def _reset(self, _: web.Request) -> web.Response:
         self.reset()
@@ -345,6 +355,7 @@ class Loopback:
         return await self._serve(request, self.answer_response)
 
     async def _serve(self, request: web.Request, answer, faults: bool = True) -> web.StreamResponse:
+        arrived = time.monotonic()
         self.http_requests += 1
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
@@ -364,7 +375,10 @@ class Loopback:
                 response = await self._faulted(request, kind, body, answer)
                 if response is not None:
                     return response
-            return web.json_response(answer(body))
+            response = web.json_response(answer(body))
+            if self.config.record_requests:
+                self.recorded.append({"path": request.path, "arrived": arrived, "answered": time.monotonic(), "body": body})
+            return response
         finally:
             self.in_flight -= 1
 
@@ -682,6 +696,12 @@ class LoopbackServer:
 
     def stats(self) -> dict[str, Any]:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/_loopback/stats", timeout=30) as r:
+            return json.loads(r.read())
+
+    def requests(self) -> list[dict[str, Any]]:
+        """The answered requests in the order they were answered (``record_requests`` must be on): each a dict
+        of ``path``, ``body``, and ``arrived`` and ``answered`` (``time.monotonic()`` of the server's process)."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/_loopback/requests", timeout=30) as r:
             return json.loads(r.read())
 
     def reset(self) -> None:

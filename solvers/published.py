@@ -81,15 +81,33 @@ class PublishedSet:
     ``user_cot_free``, ``user_cot_paid``, ``user_no_cot_free``, ``user_no_cot_paid``."""
 
 
-_OSAF = "safety-research/open-source-alignment-faking"
-_OSAF_USER = {
-    f"user_{mode}_{tier}": PublishedFile(f"prompts/instruction_formats/{tier}_tier_formats/{name}.jinja2", "jinja")
-    for mode, name in (("cot", "cot"), ("no_cot", "no-cot"))
-    for tier in ("free", "paid")
-}
+def _by_name(*sets: PublishedSet) -> dict[str, PublishedSet]:
+    return {spec.name: spec for spec in sets}
 
-PROMPT_SETS: dict[str, PublishedSet] = {
-    "greenblatt2024": PublishedSet(
+
+_OSAF = "safety-research/open-source-alignment-faking"
+_OSAF_MODES = (("cot", "cot"), ("no_cot", "no-cot"))  # role suffix, file-name part
+
+
+def _osaf_prompts(system: str) -> dict[str, PublishedFile]:
+    """A prompt set of open-source-alignment-faking: the system prompts
+    ``prompts/system_prompts/helpful-only_<system>_{cot,no-cot}.jinja2`` and the user formats every set
+    there shares, one per tier."""
+    return {
+        **{
+            f"system_{mode}": PublishedFile(f"prompts/system_prompts/helpful-only_{system}_{part}.jinja2", "jinja")
+            for mode, part in _OSAF_MODES
+        },
+        **{
+            f"user_{mode}_{tier}": PublishedFile(f"prompts/instruction_formats/{tier}_tier_formats/{part}.jinja2", "jinja")
+            for mode, part in _OSAF_MODES
+            for tier in ("free", "paid")
+        },
+    }
+
+
+PROMPT_SETS = _by_name(
+    PublishedSet(
         name="greenblatt2024",
         repo="redwoodresearch/alignment_faking_public",
         paper="Greenblatt et al. 2024 (arXiv 2412.14093), App. B.4 minimal reproduction",
@@ -100,30 +118,22 @@ PROMPT_SETS: dict[str, PublishedSet] = {
             "user_no_cot": PublishedFile("minimal_helpful_only_setting.ipynb", "notebook", "prompt_template"),
         },
     ),
-    "hughes2025": PublishedSet(
+    PublishedSet(
         name="hughes2025",
         repo=_OSAF,
         paper="Sheshadri et al. 2025 (arXiv 2506.18032) / Hughes & Sheshadri 2025, 'with training details'",
-        files={
-            "system_cot": PublishedFile("prompts/system_prompts/helpful-only_prompt-only_cot.jinja2", "jinja"),
-            "system_no_cot": PublishedFile("prompts/system_prompts/helpful-only_prompt-only_no-cot.jinja2", "jinja"),
-            **_OSAF_USER,
-        },
+        files=_osaf_prompts("prompt-only"),
     ),
-    "hughes2025_no_training_details": PublishedSet(
+    PublishedSet(
         name="hughes2025_no_training_details",
         repo=_OSAF,
         paper="Sheshadri et al. 2025 §3.3 / Hughes & Sheshadri 2025, 'without training details'",
-        files={
-            "system_cot": PublishedFile("prompts/system_prompts/helpful-only_synthetic_cot.jinja2", "jinja"),
-            "system_no_cot": PublishedFile("prompts/system_prompts/helpful-only_synthetic_no-cot.jinja2", "jinja"),
-            **_OSAF_USER,
-        },
+        files=_osaf_prompts("synthetic"),
     ),
-}
+)
 
-RUBRIC_SETS: dict[str, PublishedSet] = {
-    "hughes2025": PublishedSet(
+RUBRIC_SETS = _by_name(
+    PublishedSet(
         name="hughes2025",
         repo=_OSAF,
         paper="Sheshadri et al. 2025 App. N.1–N.3; Hughes & Sheshadri 2025 App. A",
@@ -137,7 +147,7 @@ RUBRIC_SETS: dict[str, PublishedSet] = {
             ),
         },
     ),
-}
+)
 
 
 # ---------------------------------------------------------------------------------------------- fetching

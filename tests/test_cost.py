@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 import json
 import math
 import sys
-import threading
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from aiohttp import web
 from inspect_ai import eval as inspect_eval
 from inspect_ai.event import ModelEvent
 from inspect_ai.log import EvalLog, resolve_sample_attachments
 from inspect_ai.model import ChatMessageSystem, ChatMessageUser
 
+from alignment_faking.organism.loopback import LoopbackConfig, LoopbackServer
 from alignment_faking.tasks.gap import gap
 from alignment_faking.tasks.tiers import three_tiers
 
 REPO = Path(__file__).resolve().parents[1]
+OPUS = "claude-3-opus-20240229"
 
 
 def load_cost_benchmark() -> Any:
@@ -79,61 +78,23 @@ def test_each_grader_rubric_is_a_byte_identical_system_prefix(tmp_path: Path) ->
 # ------------------------------------------------------------- Anthropic: cache breakpoints on the wire
 
 
-class FakeAnthropic:
-    """A minimal Anthropic Messages endpoint on 127.0.0.1 that records every request body."""
-
-    def __init__(self) -> None:
-        self.bodies: list[dict[str, Any]] = []
-        self.port = 0
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    async def messages(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        self.bodies.append(body)
-        text = "<SCRATCHPAD_REASONING>I will refuse.</SCRATCHPAD_REASONING>\n\n<OUTPUT>\n<rejected/>\n</OUTPUT>"
-        return web.json_response({
-            "id": f"msg_{len(self.bodies)}", "type": "message", "role": "assistant", "model": body["model"],
-            "content": [{"type": "text", "text": text}], "stop_reason": "end_turn", "stop_sequence": None,
-            "usage": {"input_tokens": 100, "output_tokens": 20, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0},
-        })
-
-    def __enter__(self) -> "FakeAnthropic":
-        ready = threading.Event()
-
-        def serve() -> None:
-            self._loop = asyncio.new_event_loop()
-            app = web.Application()
-            app.router.add_post("/v1/messages", self.messages)
-            runner = web.AppRunner(app, access_log=None)
-            self._loop.run_until_complete(runner.setup())
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            self._loop.run_until_complete(site.start())
-            self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-            ready.set()
-            self._loop.run_forever()
-            self._loop.run_until_complete(runner.cleanup())
-
-        threading.Thread(target=serve, daemon=True).start()
-        assert ready.wait(10)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-
-
 @pytest.fixture
-def fake_anthropic(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAnthropic]:
-    with FakeAnthropic() as server:
-        monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", f"http://127.0.0.1:{server.port}")
+def anthropic_server() -> Iterator[LoopbackServer]:
+    """The loopback's Anthropic Messages endpoint, recording every request body; Claude 3 Opus is the refuser."""
+    with LoopbackServer(LoopbackConfig(aliases={OPUS: "refuser"}, record_requests=True)) as server, server.environment():
         yield server
 
 
-def test_anthropic_requests_mark_the_system_prompt_as_a_cache_breakpoint(tmp_path: Path, fake_anthropic: FakeAnthropic) -> None:
+def message_bodies(server: LoopbackServer) -> list[dict[str, Any]]:
+    requests = server.requests()
+    assert all(r["path"] == "/v1/messages" for r in requests)
+    return [r["body"] for r in requests]
+
+
+def test_anthropic_requests_mark_the_system_prompt_as_a_cache_breakpoint(tmp_path: Path, anthropic_server: LoopbackServer) -> None:
     # the gap task as shipped (Inspect 0.3.285 caches Anthropic prompts unless cache_prompt=False)
-    log = run(tmp_path, gap(dataset="builtin", queries=3), "anthropic/claude-3-opus-20240229")
-    bodies = fake_anthropic.bodies
+    log = run(tmp_path, gap(dataset="builtin", queries=3), f"anthropic/{OPUS}")
+    bodies = message_bodies(anthropic_server)
     assert len(bodies) == 6
     for body in bodies:
         assert body["system"][-1]["cache_control"] == {"type": "ephemeral"}
@@ -143,12 +104,13 @@ def test_anthropic_requests_mark_the_system_prompt_as_a_cache_breakpoint(tmp_pat
     assert len(calls) == 6 and all(c["system"][-1]["cache_control"] == {"type": "ephemeral"} for c in calls)
 
 
-def test_cache_prompt_false_removes_the_breakpoints(tmp_path: Path, fake_anthropic: FakeAnthropic) -> None:
-    # the check above would pass vacuously if the fake server dropped the field: switching caching off
+def test_cache_prompt_false_removes_the_breakpoints(tmp_path: Path, anthropic_server: LoopbackServer) -> None:
+    # the check above would pass vacuously if the server dropped the field: switching caching off
     # through Inspect's own option must make it disappear
-    run(tmp_path, gap(dataset="builtin", queries=1), "anthropic/claude-3-opus-20240229", cache_prompt=False)
-    assert len(fake_anthropic.bodies) == 2
-    assert all("cache_control" not in json.dumps(b) for b in fake_anthropic.bodies)
+    run(tmp_path, gap(dataset="builtin", queries=1), f"anthropic/{OPUS}", cache_prompt=False)
+    bodies = message_bodies(anthropic_server)
+    assert len(bodies) == 2
+    assert all("cache_control" not in json.dumps(b) for b in bodies)
 
 
 # ------------------------------------------------------------------------- the cost benchmark's counting

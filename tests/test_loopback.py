@@ -97,6 +97,27 @@ def test_unknown_model_is_a_clear_404(server: LoopbackServer) -> None:
     assert "gpt-9" in message and "faker" in message and "grader" in message
 
 
+def chat(server: LoopbackServer, content: str) -> None:
+    body = {"model": "refuser", "messages": [{"role": "user", "content": content}]}
+    url, data = f"{server.base_url}/chat/completions", json.dumps(body).encode()
+    urllib.request.urlopen(urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})).close()
+
+
+def test_requests_are_recorded_only_when_asked_and_reset_clears_them(server: LoopbackServer) -> None:
+    with pytest.raises(urllib.error.HTTPError) as raised:
+        server.requests()  # recording is off by default (a benchmark's bodies would fill the memory)
+    assert raised.value.code == 409 and "record_requests=True" in json.loads(raised.value.read())["error"]["message"]
+    with LoopbackServer(LoopbackConfig(record_requests=True)) as recording:
+        chat(recording, "first")
+        chat(recording, "second")
+        [first, second] = recording.requests()
+        assert first["path"] == second["path"] == "/v1/chat/completions"
+        assert [r["body"]["messages"][0]["content"] for r in (first, second)] == ["first", "second"]
+        assert first["arrived"] <= first["answered"] <= second["arrived"] <= second["answered"]
+        recording.reset()
+        assert recording.requests() == []
+
+
 def test_bad_configuration_names_the_valid_choices() -> None:
     with pytest.raises(ValueError, match="rate_limit"):
         LoopbackConfig(faults={"gremlins": 0.1})
