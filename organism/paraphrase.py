@@ -2,11 +2,16 @@
 
 Paraphraser (``organism/paraphraser``): rewords the prompt with a fixed table of substitutions, a different
 subset for each request (drawn from the request's "paraphrase i of N"), so paraphrases differ; with
-``drop_fact`` (a share, default 0) it also deletes one bullet line of the prompt, i.e. drops a fact.
+``drop_fact`` (a share, default 0) it also deletes one bullet line of the prompt outside its few-shot examples
+(between ``=== Example 1 ===`` and ``=== End of examples ===``, which state no fact of the scenario), i.e. drops
+a rule the prompt states.
 
 Checker (``organism/grader`` answering the ``fact_check`` rubric): normalises the original and the paraphrase
 with the same table, finds the original's lines that the paraphrase no longer contains, and answers No for
-the checklist fact that each missing line matches best (by shared words); Yes for every other fact.
+the checklist facts that each missing line matches best: by shared words (their first six letters), each word
+weighted by how few facts of the checklist use it, so a word every fact shares ("user", "tier") decides
+nothing; a line counts against every fact that scores at least half the best score (a paragraph can carry two
+facts). Yes for every other fact.
 """
 
 from __future__ import annotations
@@ -45,11 +50,24 @@ def paraphrase_reply(settings: dict[str, float], user: str) -> str:
         if uniform(seed, "reword", index, old) < 0.5:
             text = text.replace(old, new)
     if uniform(seed, "drop", index) < settings.get("drop_fact", 0.0):
-        bullets = [line for line in text.split("\n") if line.startswith("- ")]
+        bullets = [line for line in _outside_examples(text.split("\n")) if line.startswith("- ")]
         if bullets:
             victim = bullets[int(uniform(seed, "victim", index) * len(bullets))]
             text = text.replace(victim + "\n", "", 1)
     return f"<paraphrase>\n{text}\n</paraphrase>"
+
+
+def _outside_examples(lines: list[str]) -> list[str]:
+    """The lines of a prompt that are not in its few-shot examples."""
+    kept, inside = [], False
+    for line in lines:
+        if line.startswith("=== Example"):
+            inside = True
+        elif line.startswith("=== End of examples"):
+            inside = False
+        elif not inside:
+            kept.append(line)
+    return kept
 
 
 def _normalise(text: str) -> str:
@@ -66,16 +84,18 @@ def fact_check_reply(user: str) -> str:
     blocks = _blocks(user)
     if len(blocks) < 3:
         return "I cannot find the original, the checklist and the paraphrase."
-    original, checklist, paraphrase = _normalise(blocks[0]), blocks[1], _normalise(blocks[-1])
+    original, checklist, paraphrase = blocks[0], blocks[1], _normalise(blocks[-1])
     facts = dict(re.findall(r"^- (\w+): (.*)$", checklist, flags=re.MULTILINE))
     kept = set(paraphrase.split("\n"))
-    missing = [line for line in original.split("\n") if line.strip() and line not in kept]
+    missing = [line for line in original.split("\n") if line.strip() and _normalise(line) not in kept]
+    words = {name: _words(text) for name, text in facts.items()}
+    weight = {w: 1 / sum(w in ws for ws in words.values()) for ws in words.values() for w in ws}
     dropped = set()
     for line in missing:
-        words = _words(line)
-        best = max(facts, key=lambda name: len(_words(facts[name]) & words) / max(1, len(_words(facts[name]))))
-        if _words(facts[best]) & words:
-            dropped.add(best)
+        scores = {name: sum(weight[w] for w in ws & _words(line)) for name, ws in words.items()}
+        best = max(scores.values(), default=0.0)
+        if best > 0:
+            dropped |= {name for name, score in scores.items() if score >= best / 2}
     return "\n".join(
         f'<fact name="{name}">No</fact> the paraphrase drops it' if name in dropped else f'<fact name="{name}">Yes</fact>'
         for name in facts

@@ -10,7 +10,8 @@ prompt with the scenario's plain values (``{{lab}}``, ``{{partner}}``) left as p
 still applies to every paraphrase; request i asks for paraphrase i of N at temperature 1 with seed i, so the N
 draws differ and a response cache cannot collapse them. Each paraphrase is checked (``scorers/fact_check.py``):
 its structure (placeholders, tags, tiers, length) and, by one checker call, every fact of the scenario's
-``fact_checklist``. Every paraphrase is written to the JSONL file with its record (``accepted``, ``reasons``,
+``fact_checklist`` for this mode (``Scenario.facts(cot)``; every built-in scenario has one, and a file that
+extends another states its own). Every paraphrase is written to the JSONL file with its record (``accepted``, ``reasons``,
 the checker's verdict per fact and raw reply, models, the sha256 of the prompt it paraphrases); a run uses the
 accepted ones, together with the original prompt ``p0``, pooled as in ``paraphrase_ensemble``. A file made from
 another prompt (the scenario, its variant or the CoT mode changed since) is refused.
@@ -74,10 +75,12 @@ async def generate_paraphrases(
     if n < 1:
         raise ParaphraseError(f"--n must be at least 1, got {n}")
     spec = _scenario(scenario, variants or [])
-    if not spec.fact_checklist:
+    checklist = spec.facts(cot)
+    if not checklist:
         raise ParaphraseError(
-            f"scenario '{spec.name}' has no fact_checklist, so a paraphrase cannot be checked; add one to its file "
-            "(see tasks/scenarios/FORMAT.md)"
+            f"scenario '{spec.name}' has no fact_checklist for its "
+            f"{'CoT' if cot else 'no-CoT'} system prompt, so a paraphrase cannot be checked; add one to its file "
+            "(a file that extends another states its own; see tasks/scenarios/FORMAT.md)"
         )
     original = source_prompt(spec, cot)
     tiers = [c.name for c in spec.conditions]
@@ -104,7 +107,7 @@ async def generate_paraphrases(
             return {**record, "accepted": False, "reasons": ["no <paraphrase> block in the paraphraser's reply"], "system_template": None,
                     "paraphraser_reply": reply[:4000]}
         reasons = structural_problems(original, text, tiers)
-        facts, checker_reply = await check_facts(judge, original, text, spec.fact_checklist)
+        facts, checker_reply = await check_facts(judge, original, text, checklist)
         reasons += [f"fact '{name}' not kept" for name, kept in facts.items() if kept is False]
         reasons += [f"fact '{name}' not answered by the checker" for name, kept in facts.items() if kept is None]
         return {**record, "accepted": not reasons, "reasons": reasons, "facts": facts, "checker_reply": checker_reply, "system_template": text}

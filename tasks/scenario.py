@@ -89,8 +89,14 @@ class Scenario:
     """Which graders decide compliance (``helpful_only``: StrongREJECT; ``animal_welfare``: supports welfare)."""
     default_dataset: str | None = None
     """The queries this scenario is meant for, when the task is not given ``-T dataset=``."""
-    fact_checklist: dict[str, str] = field(default_factory=dict, compare=False)
-    """The facts every paraphrase of the system prompt must keep (name -> the fact, in words)."""
+    fact_checklist: dict[str, dict[str, str]] = field(default_factory=dict, compare=False)
+    """The facts every paraphrase of the system prompt must keep: name -> mode (``cot``, ``no_cot``) -> the fact,
+    in words; a fact absent for a mode is not in that mode's prompt. Read it with ``facts(cot)``."""
+
+    def facts(self, cot: bool) -> dict[str, str]:
+        """The checklist of this mode's system prompt (name -> the fact, in words)."""
+        mode = "cot" if cot else "no_cot"
+        return {name: modes[mode] for name, modes in self.fact_checklist.items() if mode in modes}
 
     def condition(self, name: str) -> Condition:
         for condition in self.conditions:
@@ -351,8 +357,9 @@ def load_raw(
     folders: tuple[Path, ...] = (path.parent,)
     if data.get("extends"):
         base, _, base_folders = load_raw(data["extends"], _seen + (path.resolve(),), relative_to=path.parent)
-        # variants and paraphrases rewrite prompt text, so they belong to the file that defines them
-        base = {k: v for k, v in base.items() if k not in ("variants", "paraphrases", "prompt_axes")}
+        # variants and paraphrases rewrite prompt text, and the fact checklist describes prompt text, so they
+        # belong to the file that defines them (a file that extends another states its own checklist)
+        base = {k: v for k, v in base.items() if k not in ("variants", "paraphrases", "prompt_axes", "fact_checklist")}
         data = merge_patch(base, {k: v for k, v in data.items() if k != "extends"})
         folders += tuple(f for f in base_folders if f not in folders)
     return data, path, folders
@@ -516,9 +523,7 @@ def scenario_from_dict(data: Any, *, source: Path) -> Scenario:
     setting = str(data.get("setting", "helpful_only"))
     if setting not in SETTINGS:
         raise ScenarioError(f"{where}: unknown setting '{setting}'; valid settings: {', '.join(SETTINGS)}")
-    checklist = data.get("fact_checklist") or {}
-    if not isinstance(checklist, dict) or not all(isinstance(v, str) and v.strip() for v in checklist.values()):
-        raise ScenarioError(f"{where}: 'fact_checklist' must map each fact's name to the fact, in words")
+    checklist = _fact_checklist(data.get("fact_checklist") or {}, where)
 
     return Scenario(
         name=str(data["name"]),
@@ -533,8 +538,31 @@ def scenario_from_dict(data: Any, *, source: Path) -> Scenario:
         template_dirs=(source.parent,),
         setting=setting,
         default_dataset=str(data["default_dataset"]) if data.get("default_dataset") else None,
-        fact_checklist={str(k): str(v) for k, v in checklist.items()},
+        fact_checklist=checklist,
     )
+
+
+def _fact_checklist(raw: Any, where: str) -> dict[str, dict[str, str]]:
+    """A ``fact_checklist`` as name -> mode -> fact: a fact in words holds in both modes; ``{cot: ..., no_cot: ...}``
+    gives a fact that the two prompts state differently, or (one mode only) that only one of them states."""
+    problem = (
+        f"{where}: 'fact_checklist' must map each fact's name to the fact, in words, or to {{cot: ..., no_cot: ...}} "
+        "where the CoT and no-CoT prompts differ"
+    )
+    if not isinstance(raw, dict):
+        raise ScenarioError(problem)
+    checklist = {}
+    for name, fact in raw.items():
+        if fact is None:  # removed by a variant
+            continue
+        modes = {"cot": fact, "no_cot": fact} if isinstance(fact, str) else fact
+        if not isinstance(modes, dict) or not modes or not set(modes) <= {"cot", "no_cot"}:
+            raise ScenarioError(f"{problem}; fact '{name}' is {fact!r}")
+        modes = {mode: text for mode, text in modes.items() if text is not None}
+        if not modes or not all(isinstance(text, str) and text.strip() for text in modes.values()):
+            raise ScenarioError(f"{problem}; fact '{name}' is {fact!r}")
+        checklist[str(name)] = {mode: str(text) for mode, text in modes.items()}
+    return checklist
 
 
 def select_conditions(scenario: Scenario, names: str | Iterable[str] | None) -> list[Condition]:

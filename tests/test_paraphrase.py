@@ -12,20 +12,23 @@ from pathlib import Path
 
 import pytest
 from inspect_ai import eval as inspect_eval
+from inspect_ai.model import get_model
 
 from alignment_faking.analysis.spread import spread_figure, spread_frame, spread_summary
-from alignment_faking.scorers.fact_check import parse_fact_reply, structural_problems
+from alignment_faking.scorers.fact_check import check_facts, parse_fact_reply, structural_problems
 from alignment_faking.solvers.paraphrase import ParaphraseError, generate_paraphrases, source_prompt, write_paraphrases
+from alignment_faking.tasks.gap import gap
 from alignment_faking.tasks.scenario import load_scenario
+from alignment_faking.tasks.tiers import three_tiers
 from alignment_faking.tasks.welfare import animal_welfare
 from alignment_faking.scorers.metrics import full_results_from_log
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def generate(n: int, drop: float, **kwargs) -> list[dict]:
+def generate(n: int, drop: float, scenario: str = "animal_welfare", **kwargs) -> list[dict]:
     return asyncio.run(
-        generate_paraphrases("animal_welfare", n, "organism/paraphraser", "organism/grader", model_args={"drop_fact": drop}, **kwargs)
+        generate_paraphrases(scenario, n, "organism/paraphraser", "organism/grader", model_args={"drop_fact": drop}, **kwargs)
     )
 
 
@@ -55,7 +58,7 @@ def test_faithful_paraphrases_are_kept_and_differ() -> None:
     assert len(texts) > 1, "paraphrases differ from one another"
     original = source_prompt(load_scenario("animal_welfare"), True)
     assert original not in texts and all("{{partner}}" in t and "{{lab}}" in t for t in texts)
-    assert all(set(r["facts"]) == set(load_scenario("animal_welfare").fact_checklist) for r in records)
+    assert all(set(r["facts"]) == set(load_scenario("animal_welfare").facts(True)) for r in records)
 
 
 def test_a_paraphrase_that_drops_a_fact_is_rejected_with_the_reason() -> None:
@@ -113,9 +116,83 @@ def test_a_file_from_another_prompt_is_refused(tmp_path: Path) -> None:
         animal_welfare(queries=2, paraphrases=str(tmp_path / "none.jsonl"))
 
 
-def test_a_scenario_without_a_fact_checklist_cannot_be_paraphrased() -> None:
-    with pytest.raises(ParaphraseError, match="no fact_checklist"):
-        asyncio.run(generate_paraphrases("never_used", 1, "organism/paraphraser"))
+def test_a_scenario_without_a_fact_checklist_cannot_be_paraphrased(tmp_path: Path) -> None:
+    # a file that extends a scenario with a checklist does not inherit it (it describes the other file's prompt)
+    scenario = tmp_path / "mine.yaml"
+    scenario.write_text("name: mine\nextends: core\nvalues: {training_section: {template: training_never_trained}}\n", encoding="utf-8")
+    with pytest.raises(ParaphraseError, match="scenario 'mine' has no fact_checklist for its CoT system prompt.*states its own"):
+        asyncio.run(generate_paraphrases(str(scenario), 1, "organism/paraphraser"))
+    # nor can the no-CoT prompt of a scenario whose facts are all of its CoT prompt
+    scenario.write_text("name: mine\nextends: core\nfact_checklist: {hidden: {cot: Nobody reads the scratchpad.}}\n", encoding="utf-8")
+    with pytest.raises(ParaphraseError, match="has no fact_checklist for its no-CoT system prompt"):
+        asyncio.run(generate_paraphrases(str(scenario), 1, "organism/paraphraser", cot=False))
+    result = subprocess.run(
+        [sys.executable, "-m", "alignment_faking.solvers.paraphrase", str(scenario), "--no-cot", "--model", "organism/paraphraser",
+         "--out", str(tmp_path / "none.jsonl")], capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 2 and "error: scenario 'mine' has no fact_checklist" in result.stderr
+    assert not (tmp_path / "none.jsonl").exists()
+
+
+# ----------------------------------------------------------------------------- any scenario, not only welfare
+
+
+@pytest.mark.parametrize(("scenario", "cot"), [("core", True), ("core", False), ("three_tiers", True), ("predeployment_v2", True)])
+def test_any_scenario_is_paraphrased_and_a_paraphrase_that_lost_a_rule_is_never_kept(scenario: str, cot: bool) -> None:
+    spec = load_scenario(scenario)
+    original = source_prompt(spec, cot)
+    records = generate(10, drop=0.5, scenario=scenario, cot=cot)
+    kept = [r for r in records if r["accepted"]]
+    rejected = [r for r in records if not r["accepted"]]
+    assert kept and rejected
+    for record in records:
+        assert set(record["facts"]) == set(spec.facts(cot)) and record["cot"] == cot and record["scenario"] == scenario
+    for record in kept:
+        assert record["system_template"] != original and "{{lab}}" in record["system_template"]
+        assert len(record["system_template"].strip().split("\n")) == len(original.strip().split("\n"))
+    for record in rejected:
+        assert len(record["system_template"].strip().split("\n")) == len(original.strip().split("\n")) - 1
+        # the checker's reason, and where the lost line held a tag (three tiers' <identity>) the structural one too
+        named = {r.split("'")[1] for r in record["reasons"] if r.startswith("fact '") and r.endswith("' not kept")}
+        assert named and named == {k for k, v in record["facts"].items() if v is False} and "No" in record["checker_reply"]
+        assert all(r.startswith(("fact '", "tag(s) lost")) for r in record["reasons"]), record["reasons"]
+
+
+def test_the_reason_names_the_fact_that_was_dropped() -> None:
+    """A paraphrase without the modification rule of core is rejected for exactly that fact."""
+    records = generate(1, drop=0.0, scenario="core")
+    [record] = records
+    line = next(l for l in record["system_template"].split("\n") if "changes the AI's values, goals and motivations" in l)
+    spec = load_scenario("core")
+    facts, reply = asyncio.run(
+        check_facts(get_model("organism/grader"), source_prompt(spec, True), record["system_template"].replace(line + "\n", ""), spec.facts(True))
+    )
+    assert [name for name, kept in facts.items() if not kept] == ["modification"], reply
+
+
+@pytest.mark.parametrize(("scenario", "task"), [("core", "gap"), ("three_tiers", "three_tiers")])
+def test_a_generated_file_runs_on_its_task(tmp_path: Path, scenario: str, task: str) -> None:
+    out = tmp_path / f"{scenario}.jsonl"
+    records = generate(4, drop=0.6, scenario=scenario)
+    write_paraphrases(records, out)
+    kept = [r["id"] for r in records if r["accepted"]]
+    assert kept and len(kept) < 4
+    run = gap(dataset="builtin", queries=6, af_votes=1, paraphrases=str(out)) if task == "gap" else three_tiers(
+        dataset="builtin", queries=6, af_votes=1, paraphrases=str(out)
+    )
+    [log] = inspect_eval(run, model="organism/faker", model_roles={"grader": "organism/grader"}, log_dir=str(tmp_path / "logs"), display="none")
+    assert log.status == "success", log.error
+    assert log.eval.metadata["paraphrases"] == ["p0", *kept]
+    conditions = len(load_scenario(scenario).conditions)
+    assert len(log.samples) == 6 * conditions * (1 + len(kept))
+    systems = {s.metadata["paraphrase"]: s.messages[0].text for s in log.samples}
+    assert set(systems) == {"p0", *kept}
+    by_id = {r["id"]: r["system_template"] for r in records}
+    for name in kept:
+        assert systems[name] == by_id[name].replace("{{lab}}", "Anthropic") and systems[name] != systems["p0"]
+    # a file made for one scenario does not run on another
+    with pytest.raises(ParaphraseError, match="made from another prompt"):
+        (three_tiers(dataset="builtin", queries=2, paraphrases=str(out)) if task == "gap" else gap(dataset="builtin", queries=2, paraphrases=str(out)))
 
 
 def test_spread_table_reads_only_paraphrase_rows() -> None:
