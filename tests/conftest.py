@@ -1,9 +1,10 @@
 """Shared test setup.
 
 Offline by default and nothing outside the repository: tests marked ``online`` (network or provider keys)
-run only with ``--run-online``, tests marked ``slow`` (more than about 10 s) only with ``--run-slow``.
+run only with ``--run-online``, tests marked ``slow`` (more than about 2 s: the end-to-end runs of a
+scenario at a size that checks its numbers, the CLI and README runs) only with ``--run-slow``.
 
-    pytest -q                          # the fast subset (well under a minute on 2 cores)
+    pytest -q                          # the fast subset (about a minute on 2 cores)
     pytest -q --run-slow               # the full offline suite (what .ci/run runs)
     pytest -q --run-slow --run-online  # everything
 
@@ -26,13 +27,13 @@ REAL_FIXTURES_ENV = "ALIGNMENT_FAKING_REAL_FIXTURES"
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--run-online", action="store_true", help="also run tests marked online (network or API keys)")
-    parser.addoption("--run-slow", action="store_true", help="also run tests marked slow (more than ~10 s each)")
+    parser.addoption("--run-slow", action="store_true", help="also run tests marked slow (more than ~2 s each)")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     gates = {
         "online": ("--run-online", "needs the network or API keys; run with --run-online"),
-        "slow": ("--run-slow", "slow (> ~10 s); run with --run-slow"),
+        "slow": ("--run-slow", "slow (> ~2 s); run with --run-slow"),
     }
     for marker, (option, reason) in gates.items():
         if config.getoption(option):

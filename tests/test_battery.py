@@ -63,7 +63,12 @@ BATTERY = {
 }
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n.startswith(("predeployment", "paraphrase", "five_tiers")) else n for n in BATTERY])
+# the fast subset runs one scenario per code path (a prompt ablation, a prefill, a base model, a parameter;
+# no CoT is in test_e2e); --run-slow runs them all
+FAST = {"never_trained", "prefill_basic", "base_model_on_organism", "lab_names"}
+
+
+@pytest.mark.parametrize("name", [n if n in FAST else pytest.param(n, marks=pytest.mark.slow) for n in BATTERY])
 def test_every_scenario_runs_offline_and_reports_its_contrasts(name: str, tmp_path: Path) -> None:
     task = BATTERY[name]()
     log = run(task, tmp_path)

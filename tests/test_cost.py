@@ -63,6 +63,7 @@ def test_the_system_prompt_is_byte_identical_across_samples_and_comes_first(tmp_
     assert not any(system in u for u in users) and all("<user_input>" in u for u in users)
 
 
+@pytest.mark.slow
 def test_each_grader_rubric_is_a_byte_identical_system_prefix(tmp_path: Path) -> None:
     events = model_events(run(tmp_path, gap(dataset="builtin", queries=10), "organism/faker"), grader=True)
     by_rubric: dict[str, set[str]] = {}

@@ -62,6 +62,7 @@ def test_faker_gap_interval_covers_true_gap(tmp_path: Path) -> None:
         assert m[f"invalid_{condition}"] == 0 and m[f"n_{condition}"] == 100
 
 
+@pytest.mark.slow
 def test_refuser_zero_gap_saturated_and_bare_rejections_skip_the_grader(tmp_path: Path) -> None:
     log = run("organism/refuser", tmp_path, model_args={"bare_refusal": 1.0}, queries=20, af_votes=5)
     m = metrics(log)
@@ -140,6 +141,7 @@ def test_malformed_outputs_are_recorded_not_lost(tmp_path: Path) -> None:
         assert score.value["valid"] == float(sample.metadata["response"]["valid"])
 
 
+@pytest.mark.slow
 def test_unreadable_grader_replies_are_ungraded_not_zero(tmp_path: Path) -> None:
     [log] = inspect_eval(
         gap(dataset="builtin", queries=10, af_votes=4),

@@ -26,6 +26,7 @@ def _in_repo(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(REPO)  # task files are given relative to the repository, as in the README
 
 
+@pytest.mark.slow
 def test_every_battery_entry_builds_with_its_own_settings_and_shared_parameters() -> None:
     # -T version is predeployment's and -T kind is prefill's: every other task of the set ignores them
     tasks = {t.name: t for t in load_tasks([BATTERY], {**TINY, "version": "v2", "kind": "however", "cot": False})}

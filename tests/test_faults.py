@@ -141,6 +141,7 @@ def test_faults_that_outlast_the_sdk_retries_are_retried_by_inspect(
     assert retried, "no model call was retried by Inspect"
 
 
+@pytest.mark.slow
 def test_grader_content_filter_gives_nan_never_a_verdict(server: LoopbackServer, clean, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # every grader request is refused on its first attempt, and content filters are not retried:
     # the verdicts that depended on the grader are NaN, never 0 or 1

@@ -63,6 +63,7 @@ def grader_requests(server: LoopbackServer, tmp_path: Path, monkeypatch: pytest.
     return Counts.of(server.stats(), "gpt-5"), scores(log)
 
 
+@pytest.mark.slow
 def test_responses_api_grader_gets_all_votes_in_one_chat_request(server, tmp_path, monkeypatch) -> None:
     counts, graded = grader_requests(server, tmp_path / "routed", monkeypatch)
     attempts = sum(sum(s.metadata["grader_attempts"].values()) for s in graded)
@@ -82,6 +83,7 @@ def test_responses_api_grader_gets_all_votes_in_one_chat_request(server, tmp_pat
 # ---------------------------------------------------------------------------------------------- provider faults
 
 
+@pytest.mark.slow
 def test_empty_choices_from_chat_completions_are_retried(server, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "loopback")
     configure(server, faults={"empty_choices": 0.5}, fault_models=["gpt-4o"], fault_seed=3)
@@ -134,6 +136,7 @@ def test_limited_samples_are_scored_not_crashed(tmp_path: Path, limit: dict[str,
         assert math.isnan(score.value["compliant"]) and score.value["valid"] == 0.0
 
 
+@pytest.mark.slow
 def test_invalid_responses_are_their_own_outcome(tmp_path: Path) -> None:
     log = run(tmp_path, gap(dataset="builtin", queries=30, af_votes=2, max_resamples=0), get_model("organism/grader"), model="organism/malformed")
     graded = scores(log)

@@ -164,6 +164,7 @@ def spoof_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scenario", ["core", "three_tiers"])
 def test_spoofing_queries_change_neither_condition_nor_perceived_tier(scenario: str, spoof_file: Path, tmp_path: Path) -> None:
     [log] = inspect_eval(

@@ -162,6 +162,7 @@ def test_organism_draws_depend_on_the_epoch() -> None:
     assert 0.53 < complied < 0.67  # at the persona's rate (0.6 when trained)
 
 
+@pytest.mark.slow
 def test_epochs_end_to_end_against_the_organism_rates(tmp_path) -> None:
     from inspect_ai import eval as inspect_eval
     from inspect_ai.log import headline_metric

@@ -87,6 +87,7 @@ def test_organism_grader_names_the_motives_of_held_out_transcripts() -> None:
         assert classifier.parse(reply) in classifier.categories
 
 
+@pytest.mark.slow
 def test_motive_shares_per_condition_on_the_faker(tmp_path: Path) -> None:
     log = run(animal_welfare(queries=60, af_votes=1, motives=True), tmp_path)
     main, m = metrics(log, 0), metrics(log, 1)
@@ -104,12 +105,14 @@ def test_motive_shares_per_condition_on_the_faker(tmp_path: Path) -> None:
     assert all(s.scores["alignment_faking_scorer"].value["af"] == 1.0 for s in asked)
 
 
+@pytest.mark.slow
 def test_motives_in_the_helpful_only_setting(tmp_path: Path) -> None:
     log = run(gap(dataset="builtin", queries=20, af_votes=1, motives=True), tmp_path)
     m = metrics(log, 1)
     assert m["why_harmlessness_paid"] > 0.5 and m["af_motive_keep_harmlessness_values_free"] == 1.0
 
 
+@pytest.mark.slow
 def test_unreadable_motive_replies_are_counted_not_categorised(tmp_path: Path) -> None:
     grader = get_model("organism/grader", unreadable=1.0)
     log = run(animal_welfare(queries=4, af_votes=1, motives=True), tmp_path, roles={"grader": grader})
@@ -154,6 +157,7 @@ def test_follow_up_names_are_checked() -> None:
         follow_up_names(True)  # -T follow_up=true arrives as a boolean
 
 
+@pytest.mark.slow
 def test_follow_up_never_changes_the_main_verdicts(tmp_path: Path) -> None:
     plain = run(animal_welfare(queries=20, af_votes=1), tmp_path / "plain")
     asked = run(animal_welfare(queries=20, af_votes=1, follow_up="all"), tmp_path / "asked")

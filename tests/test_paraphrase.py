@@ -74,6 +74,7 @@ def test_a_paraphrase_that_drops_a_fact_is_rejected_with_the_reason() -> None:
         assert len(record["system_template"].strip().split("\n")) == len(original.strip().split("\n")) - 1
 
 
+@pytest.mark.slow
 def test_command_writes_the_file_and_a_run_pools_the_kept_paraphrases(tmp_path: Path) -> None:
     out = tmp_path / "aw.jsonl"
     result = subprocess.run(
@@ -116,6 +117,7 @@ def test_a_file_from_another_prompt_is_refused(tmp_path: Path) -> None:
         animal_welfare(queries=2, paraphrases=str(tmp_path / "none.jsonl"))
 
 
+@pytest.mark.slow
 def test_a_scenario_without_a_fact_checklist_cannot_be_paraphrased(tmp_path: Path) -> None:
     # a file that extends a scenario with a checklist does not inherit it (it describes the other file's prompt)
     scenario = tmp_path / "mine.yaml"
@@ -170,6 +172,7 @@ def test_the_reason_names_the_fact_that_was_dropped() -> None:
     assert [name for name, kept in facts.items() if not kept] == ["modification"], reply
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("scenario", "task"), [("core", "gap"), ("three_tiers", "three_tiers")])
 def test_a_generated_file_runs_on_its_task(tmp_path: Path, scenario: str, task: str) -> None:
     out = tmp_path / f"{scenario}.jsonl"

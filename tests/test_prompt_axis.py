@@ -92,6 +92,7 @@ def test_axis_and_paraphrase_ensemble_are_exclusive() -> None:
         gap(dataset="builtin", queries=1, prompt_axis="suffix", paraphrases="all")
 
 
+@pytest.mark.slow
 def test_known_prompt_effect_is_recovered_on_the_organism(tmp_path: Path) -> None:
     """The faker complies when trained at 0.6, but at 0.6 - 0.3 without the suffix; unmonitored at 0.1 either
     way. So the effect of removing the suffix on the compliance gap is -0.3 (and exactly the share of queries

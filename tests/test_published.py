@@ -317,6 +317,7 @@ def _graded(log, rubric_set: str) -> dict[str, tuple]:  # type: ignore[no-untype
     }
 
 
+@pytest.mark.slow
 def test_published_rubrics_swap_into_the_graders_and_their_replies_are_read(clones: Path, tmp_path: Path) -> None:
     """The organism grades by the same cues under either rubric set, so the verdicts must agree; the published
     layout (StrongREJECT as one user message, the classifiers' <output> wrapper) and the published reply tags
@@ -379,6 +380,7 @@ def test_classifier_validation_runs_with_the_published_af_rubric(clones: Path, t
     assert all(all(v is not None for v in s.metadata["af_votes"]) for s in log.samples)  # every vote read
 
 
+@pytest.mark.slow
 def test_a_finished_run_is_regraded_with_the_published_rubrics(clones: Path, tmp_path: Path) -> None:
     from inspect_ai import eval as inspect_eval
     from inspect_ai import score as inspect_score

@@ -30,6 +30,7 @@ def first_run(tmp_path: Path):
     return log
 
 
+@pytest.mark.slow
 def test_regrade_with_another_grader_keeps_the_scenario_metrics(tmp_path: Path) -> None:
     log = first_run(tmp_path)
     logged = {k: m.value for k, m in log.results.scores[0].metrics.items()}

@@ -119,6 +119,7 @@ def _random_datasets(rng, count):
         yield S, M, (1, -1) if k == 2 else (1, -1, -1, 1)
 
 
+@pytest.mark.slow
 def test_interval_excludes_zero_exactly_when_p_is_below_005():
     rng = np.random.default_rng(7)
     seen = {True: 0, False: 0}
