@@ -53,6 +53,18 @@ def _isolated_inspect(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyt
     os.environ.setdefault("INSPECT_LOG_LEVEL", "warning")
 
 
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch):
+    """A loopback model server (the organism over HTTP: OpenAI and Anthropic endpoints) with this test's
+    provider environment pointed at it. A test module may define its own ``server`` with other settings."""
+    from alignment_faking.organism.loopback import LoopbackConfig, LoopbackServer
+
+    with LoopbackServer(LoopbackConfig()) as running:
+        for key, value in running.env().items():
+            monkeypatch.setenv(key, value)
+        yield running
+
+
 def real_fixture(name: str) -> Path:
     """A real third-party transcript file from ``$ALIGNMENT_FAKING_REAL_FIXTURES``; skips with the reason when absent."""
     folder = os.environ.get(REAL_FIXTURES_ENV)

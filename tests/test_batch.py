@@ -19,7 +19,7 @@ from inspect_ai.log import EvalLog
 from inspect_ai.model import BatchConfig
 
 from alignment_faking.analysis.estimate import build_task, suite_tasks
-from alignment_faking.organism.loopback import LoopbackConfig, LoopbackServer
+from alignment_faking.organism.loopback import LoopbackServer
 from alignment_faking.tasks.gap import gap
 from alignment_faking.scorers.metrics import full_results_from_log
 
@@ -28,14 +28,6 @@ FAST = BatchConfig(size=1000, send_delay=0.2, tick=0.05)
 FAST_YAML = "{size: 1000, send_delay: 0.2, tick: 0.05}"
 # the README's command-line form of a grader role with its own batch settings
 BATCHED_GRADER = f"grader={{model: openai/gpt-4o, batch: {FAST_YAML}}}"
-
-
-@pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch):
-    with LoopbackServer(LoopbackConfig()) as running:
-        for key, value in running.env().items():
-            monkeypatch.setenv(key, value)
-        yield running
 
 
 # Inspect memoizes a model by name, config and base URL, not by OPENAI_BASE_URL, so each eval names its

@@ -28,14 +28,6 @@ QUERIES = 12
 
 
 @pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch):
-    with LoopbackServer(LoopbackConfig()) as running:
-        for key, value in running.env().items():
-            monkeypatch.setenv(key, value)
-        yield running
-
-
-@pytest.fixture
 def organism_prices(tmp_path: Path) -> dict:
     """The built-in table plus a (made-up) price for the loopback organism, through a user price file."""
     file = tmp_path / "prices.yaml"

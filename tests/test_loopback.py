@@ -19,14 +19,6 @@ from alignment_faking.tasks.gap import gap
 from alignment_faking.scorers.metrics import full_results_from_log
 
 
-@pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch):
-    with LoopbackServer(LoopbackConfig()) as running:
-        for key, value in running.env().items():
-            monkeypatch.setenv(key, value)
-        yield running
-
-
 def run(tmp_path: Path, model: str | Model, grader: str, **task_args) -> EvalLog:
     [log] = inspect_eval(
         gap(dataset="builtin", **task_args), model=model, model_roles={"grader": grader}, log_dir=str(tmp_path), display="none"
