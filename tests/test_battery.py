@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 from inspect_ai import Task
 from inspect_ai import eval as inspect_eval
-from inspect_ai.log import EvalLog
+from inspect_ai.log import EvalLog, headline_metric
 
 from alignment_faking.organism.behaviour import perceive, persona_settings, policy_reply
 from alignment_faking.tasks import ablations, elicitation, predeployment, tiers
 from alignment_faking.tasks.gap import gap
 from alignment_faking.tasks.scenario import load_scenario
-from alignment_faking.scorers.metrics import full_results_from_log
+from alignment_faking.scorers.metrics import full_results_from_log, headline_names, main_contrast
 
 REPO = Path(__file__).resolve().parents[1]
 GRADER = {"grader": "organism/grader"}
@@ -85,6 +85,13 @@ def test_every_scenario_runs_offline_and_reports_its_contrasts(name: str, tmp_pa
             assert low <= point <= high
     for condition in metadata["conditions"]:
         assert m[f"n_{condition}"] == 3 * n_paraphrases
+    # the log's own metrics: the small set, led by the main contrast (the eval's declared headline), every
+    # one equal to the full result of its name
+    logged = {k: v.value for k, v in log.results.scores[0].metrics.items()}
+    main = main_contrast(metadata["contrasts"], metadata.get("headline"))
+    assert list(logged) == headline_names(metadata["conditions"], metadata["contrasts"], metadata.get("headline"))
+    assert headline_metric(log).name == main == list(logged)[0]
+    assert all(logged[k] == pytest.approx(m[k], nan_ok=True) for k in logged)
     assert all(s.error is None for s in log.samples)
     assert all(s.metadata["response"]["valid"] for s in log.samples)
 
