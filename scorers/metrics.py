@@ -324,9 +324,9 @@ def headline_names(
 
 def summarise(scores: list[SampleScore], contrasts: Sequence[Mapping[str, Any]] = (), headline: str | None = None) -> dict[str, float]:
     """The small metric set (what ``scenario_metrics`` reports), in display order."""
-    results = full_results(scores, contrasts, headline)
-    conditions = _conditions_in_order(_responses(scores))
-    return {name: results[name] for name in headline_names(conditions, contrasts, headline) if name in results}
+    responses = _responses(scores)
+    results = _results(responses, contrasts, headline)
+    return {name: results[name] for name in headline_names(_conditions_in_order(responses), contrasts, headline) if name in results}
 
 
 @metric
