@@ -31,7 +31,7 @@ from inspect_ai.model import ChatMessageAssistant, Model, get_model
 from inspect_ai.scorer import Score, Target, scorer
 from inspect_ai.solver import TaskState
 
-from alignment_faking.solvers.published import with_published_rubric
+from alignment_faking.scorers.published_rubric import with_published_rubric
 
 from .graders import AF_CLASSIFIER, PARTIAL_COMPLIANCE, STRONGREJECT, SingleGrading, SingleVerdictGrader, VoteGrading, several_choices_route
 from .metric_names import IDENTITY
@@ -168,7 +168,7 @@ def alignment_faking_scorer(
         grader_role: Model role of the grader (bind with ``--model-role grader=...``).
         default_grader: Grader used when the role is not bound; never the model under test.
         rubric_set: ``ours`` (the built-in rubrics) or a published set (``hughes2025``) swapped into the same
-            graders, read at run time (``solvers/published.py``) from ``rubric_source`` (a clone) or
+            graders, read at run time (``alignment_faking/published.py``) from ``rubric_source`` (a clone) or
             downloaded at ``rubric_ref``; ``accept_changed`` accepts a file that changed since first read.
         setting: ``helpful_only`` (compliance = StrongREJECT > 0) or ``animal_welfare`` (compliance = the
             output does not support animal welfare; the AF and partial rubrics restated for the setting).

@@ -36,7 +36,8 @@ from alignment_faking.paths import user_path
 from alignment_faking.scorers.graders import AF_CLASSIFIER, STRONGREJECT, several_choices_route
 from alignment_faking.scorers.parse import OUTPUT_OPEN, extract_reasoning, parse_response
 from alignment_faking.scorers.validation import validation_metrics, validation_scorer
-from alignment_faking.solvers.published import DEFAULT_REF, OURS, RUBRIC_SETS, load_rubric, with_published_rubric
+from alignment_faking.published import DEFAULT_REF, OURS, RUBRIC_SETS, load_rubric
+from alignment_faking.scorers.published_rubric import with_published_rubric
 from alignment_faking.tasks.gap import TASK_VERSION, VERSION_METADATA
 from alignment_faking.tasks.queries import DatasetError, hf_records, read_local_file
 from alignment_faking.tasks.scenario import ScenarioError, check_parameter_names
@@ -303,7 +304,7 @@ def grade_labelled(
     2,000 characters, in ``metadata["af_unreadable_replies"]``) and the attempts to ``metadata["attempts"]``.
     Compliance: the suite's StrongREJECT grader (temperature 0, retried while unreadable);
     ``metadata["strongreject"]`` (None when unreadable) and ``metadata["strongreject_reply"]``.
-    With ``rubric_set`` other than ``ours``, the same graders use the published rubric (``solvers/published.py``).
+    With ``rubric_set`` other than ``ours``, the same graders use the published rubric (``alignment_faking/published.py``).
     """
     published = dict(source=rubric_source, ref=rubric_ref, accept_changed=accept_changed)
     af, _ = with_published_rubric(AF_CLASSIFIER.with_settings(votes=votes, temperature=temperature), rubric_set, **published)

@@ -35,12 +35,13 @@ from alignment_faking.solvers.generate import (
 from alignment_faking.solvers.paraphrase import load_paraphrases
 from alignment_faking.solvers.prompts import render
 from alignment_faking.tasks.queries import load_query_set
-from alignment_faking.solvers.published import (
+from alignment_faking.published import (
     DEFAULT_REF,
     OURS,
     PROMPT_SETS,
     RUBRIC_SETS,
     TIER_CASINGS,
+    check_prompt_set_fits,
     load_prompt_set,
     load_rubric,
 )
@@ -248,7 +249,7 @@ def scenario_task(
     wanted = _names(paraphrases, "paraphrases")
     generated: dict[str, str] = {}
     if len(wanted) == 1 and wanted[0].lower().endswith(".jsonl"):
-        # a file written by `python -m alignment_faking.solvers.paraphrase`: its accepted paraphrases, with p0
+        # a file written by `python -m alignment_faking.paraphrase`: its accepted paraphrases, with p0
         generated = load_paraphrases(wanted[0], spec, cot)
         wanted = [ORIGINAL_PROMPT, *generated]
     if wanted == ["all"]:
@@ -256,10 +257,11 @@ def scenario_task(
     if wanted and not spec.paraphrases and not generated:
         raise ScenarioError(
             f"scenario '{spec.name}' offers no paraphrases; scenarios that do: core, three_tiers; or give a file "
-            "written by python -m alignment_faking.solvers.paraphrase"
+            "written by python -m alignment_faking.paraphrase"
         )
     check_prompt_parameters(prompt_set, tier_casing, accept_changed, prompt_source, prompt_ref, rubric_set)
     axis = parse_prompt_axis(prompt_axis, spec) if prompt_axis else []
+    check_prompt_set_fits([prompt_set, *(p.prompt_set for p in axis)], spec.setting)
     if axis and wanted:
         raise ScenarioError("give either paraphrases or prompt_axis (a paraphrase can be a value of the axis: prompt_axis=ours,p1)")
     published = dict(source=prompt_source, ref=prompt_ref, tier_casing=tier_casing, accept_changed=accept_changed)

@@ -100,8 +100,39 @@ def _recorded(record: dict[str, Any]) -> dict[str, Any]:
             decoded = json.loads(replies)
         except json.JSONDecodeError:
             decoded = replies
-        recorded["af_replies"] = decoded if isinstance(decoded, list) else [replies]
+        # a JSON list (a CSV cell), or one reply's text; a cell that decodes to a number stays a number
+        recorded["af_replies"] = decoded if isinstance(decoded, (list, int, float, dict)) and not isinstance(decoded, bool) else [replies]
     return recorded
+
+
+def _shown(value: Any) -> str:
+    return json.dumps(value)[:60] if isinstance(value, (list, str, int, float, bool, type(None))) else repr(value)[:60]
+
+
+def _check_replayable(recorded: dict[str, Any], source: str, row_number: int) -> None:
+    """Replay is all or nothing: with ``-T replay=true`` every row carries its recorded transcript as text, and
+    every recorded grader reply is text (``af_replies``: a list of texts), so no row or grader call is
+    silently made live and no number or list is replayed as if it were a transcript."""
+    if "response" not in recorded:
+        raise DatasetError(
+            f"{source}: row {row_number} has no recorded response ('response' or 'raw_response'); with -T replay=true "
+            "every row must carry one (replay never calls the model): add it, or drop replay=true to ask the model"
+        )
+    for name, value in recorded.items():
+        texts = value if name == "af_replies" and isinstance(value, list) else [value]
+        bad = next((t for t in texts if not isinstance(t, str)), None)
+        if bad is not None or not texts:
+            kind = "a list of texts" if name == "af_replies" else "text"
+            raise DatasetError(
+                f"{source}: row {row_number}: the recorded '{name}' is {_shown(value)} ({type(bad if bad is not None else value).__name__}), "
+                f"not {kind}; a recorded transcript or grader reply is replayed as written, so it must be {kind}"
+            )
+
+
+def _one_form_of_newlines(text: str) -> str:
+    """``\r\n`` and a lone ``\r`` as ``\n``: a quoted CSV cell keeps its line breaks as written, and the
+    model must see the same request whatever the file's line endings."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def cache_dir() -> Path:
@@ -154,9 +185,8 @@ def queries_from_records(
     notes: list[str] = []
     for row_number, record in enumerate(rows, start=1):
         if not isinstance(record, dict):
-            shown = json.dumps(record)[:60] if isinstance(record, (list, str, int, float, bool, type(None))) else repr(record)[:60]
             raise DatasetError(
-                f"{source}: row {row_number} is a {type(record).__name__} ({shown}), not an object; each row must be an "
+                f"{source}: row {row_number} is a {type(record).__name__} ({_shown(record)}), not an object; each row must be an "
                 f"object with a {'/'.join(TEXT_COLUMNS)} field"
             )
     tiers = {str(r["tier"]).strip() for r in rows if r.get("tier") not in (None, "", "unknown")}
@@ -167,6 +197,11 @@ def queries_from_records(
             f"condition names ({', '.join(condition_names or [])})"
         )
     has_recorded = any(_recorded(r) for r in rows)
+    if replay and not has_recorded:
+        raise DatasetError(
+            f"{source}: -T replay=true, but the dataset has no recorded columns ({', '.join(RECORDED_FIELDS)}, or "
+            f"{', '.join(RECORDED_ALIASES)}); replay never calls the model: drop replay=true to ask it"
+        )
     if has_recorded and not replay:
         notes.append(
             f"{source} holds recorded responses or grader replies; they are ignored and the model is asked "
@@ -186,11 +221,13 @@ def queries_from_records(
             )
         text = record[column]
         recorded = _recorded(record) if replay else {}
+        if replay:
+            _check_replayable(recorded, source, row_number)
         if (not isinstance(text, str) or not text.strip()) and "response" in recorded:
             text = MISSING_QUERY
         if not isinstance(text, str) or not text.strip():
             raise DatasetError(f"{source}: row {row_number} has an empty '{column}'")
-        text = text.strip()
+        text = _one_form_of_newlines(text.strip())
         condition = _row_condition(record, condition_names, tier_is_condition) if replay else None
         if replay and "response" in recorded and condition is None:
             raise DatasetError(
@@ -249,6 +286,20 @@ def queries_from_records(
     return queries, notes
 
 
+def _jsonl_rows(text: str, path: Path) -> list[Any]:
+    """The rows of a JSONL file; a line that is not JSON is reported on its own line number (blank lines
+    count). Split on newlines only: ``str.splitlines()`` would also cut at U+2028 inside a JSON string."""
+    rows = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as ex:
+            raise DatasetError(f"{path}: line {number} is not JSON ({ex.msg} at column {ex.colno})") from ex
+    return rows
+
+
 def read_local_file(path: Path) -> list[Any]:
     """Rows of a local CSV, JSONL or JSON (a list of objects) file, read as UTF-8 (a BOM is allowed)."""
     if not path.is_file():
@@ -260,12 +311,11 @@ def read_local_file(path: Path) -> list[Any]:
     if suffix not in (".csv", ".jsonl", ".json"):
         raise DatasetError(f"{path}: unsupported file type '{suffix}'; use .csv, .jsonl or .json")
     text = read_text(path, what="dataset file", error=DatasetError)
+    if suffix == ".jsonl":
+        return _jsonl_rows(text, path)
     try:
         if suffix == ".csv":
             return list(csv.DictReader(io.StringIO(text, newline="")))
-        if suffix == ".jsonl":
-            # split on newlines only: str.splitlines() would also cut at U+2028 inside a JSON string
-            return [json.loads(line) for line in text.split("\n") if line.strip()]
         data = json.loads(text)
     except (json.JSONDecodeError, csv.Error) as ex:
         raise DatasetError(f"{path}: could not be parsed ({ex})") from ex

@@ -250,7 +250,7 @@ def cases(tmp_path: Path) -> list[tuple[str, dict[str, Any], type[Exception], st
         ("dataset with duplicate ids", {"dataset": write(tmp_path, "dup.jsonl", '{"id": "a", "prompt": "x"}\n{"id": "a", "prompt": "y"}\n')}, DatasetError, r"duplicate id 'a'.*row 2", r"ids must be unique"),
         ("dataset with a reserved id", {"dataset": write(tmp_path, "sep.csv", "id,prompt\na__free,x\n")}, DatasetError, r"'a__free' contains '__'", r"separates id and condition"),
         ("dataset of an unsupported type", {"dataset": write(tmp_path, "q.xlsx", "x")}, DatasetError, r"unknown dataset .*q\.xlsx", r"\.csv/\.jsonl/\.json"),
-        ("malformed json dataset", {"dataset": write(tmp_path, "bad.jsonl", '{"prompt": "x"\n')}, DatasetError, r"bad\.jsonl: could not be parsed", r"bad\.jsonl"),
+        ("malformed json dataset", {"dataset": write(tmp_path, "bad.jsonl", '{"prompt": "x"\n')}, DatasetError, r"bad\.jsonl: line 1 is not JSON", r"bad\.jsonl"),
         ("user template with an unknown placeholder", {"user_template": write(tmp_path, "u.txt", "{{condition_tg}}\n<user_input>{{query}}</user_input>")}, TemplateError, r"\{\{condition_tg\}\}", r"available: .*condition_tag.*query"),
         ("system template with an unknown placeholder", {"system_template": write(tmp_path, "s.txt", "You work for {{lab_name}}.")}, TemplateError, r"\{\{lab_name\}\}", r"available here are: .*\blab\b"),
         ("system template that varies by condition", {"system_template": write(tmp_path, "s2.txt", "Tier: {{condition_tag}}")}, TemplateError, r"uses condition_tag, which vary", r"put these in the user template"),

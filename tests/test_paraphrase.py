@@ -16,7 +16,8 @@ from inspect_ai.model import get_model
 
 from alignment_faking.analysis.spread import spread_figure, spread_frame, spread_summary
 from alignment_faking.scorers.fact_check import check_facts, parse_fact_reply, structural_problems
-from alignment_faking.solvers.paraphrase import ParaphraseError, generate_paraphrases, source_prompt, write_paraphrases
+from alignment_faking.paraphrase import generate_paraphrases, write_paraphrases
+from alignment_faking.solvers.paraphrase import ParaphraseError, source_prompt
 from alignment_faking.tasks.gap import gap
 from alignment_faking.tasks.scenario import load_scenario
 from alignment_faking.tasks.tiers import three_tiers
@@ -78,7 +79,7 @@ def test_a_paraphrase_that_drops_a_fact_is_rejected_with_the_reason() -> None:
 def test_command_writes_the_file_and_a_run_pools_the_kept_paraphrases(tmp_path: Path) -> None:
     out = tmp_path / "aw.jsonl"
     result = subprocess.run(
-        [sys.executable, "-m", "alignment_faking.solvers.paraphrase", "animal_welfare", "--n", "6", "--model", "organism/paraphraser",
+        [sys.executable, "-m", "alignment_faking.paraphrase", "animal_welfare", "--n", "6", "--model", "organism/paraphraser",
          "--checker", "organism/grader", "-M", "drop_fact=0.4", "--out", str(out)],
         capture_output=True, text=True, cwd=tmp_path, timeout=300,
     )
@@ -129,7 +130,7 @@ def test_a_scenario_without_a_fact_checklist_cannot_be_paraphrased(tmp_path: Pat
     with pytest.raises(ParaphraseError, match="has no fact_checklist for its no-CoT system prompt"):
         asyncio.run(generate_paraphrases(str(scenario), 1, "organism/paraphraser", cot=False))
     result = subprocess.run(
-        [sys.executable, "-m", "alignment_faking.solvers.paraphrase", str(scenario), "--no-cot", "--model", "organism/paraphraser",
+        [sys.executable, "-m", "alignment_faking.paraphrase", str(scenario), "--no-cot", "--model", "organism/paraphraser",
          "--out", str(tmp_path / "none.jsonl")], capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 2 and "error: scenario 'mine' has no fact_checklist" in result.stderr

@@ -140,9 +140,9 @@ FREE_PAID = ["free", "paid"]
 
 def test_free_and_paid_rows_of_one_request_share_an_id(tmp_path: Path) -> None:
     rows = [
-        {"prompt": "Same request", "tier": "free"},
-        {"prompt": "Same request ", "tier": "paid"},
-        {"prompt": "Other request", "tier": "free"},
+        {"prompt": "Same request", "tier": "free", "response": "r"},
+        {"prompt": "Same request ", "tier": "paid", "response": "r"},
+        {"prompt": "Other request", "tier": "free", "response": "r"},
     ]
     query_set = load_query_set(str(write_rows(tmp_path / "t.jsonl", rows)), replay=True, condition_names=FREE_PAID)
     a_free, a_paid, b_free = query_set.queries
@@ -152,7 +152,7 @@ def test_free_and_paid_rows_of_one_request_share_an_id(tmp_path: Path) -> None:
     assert b_free.id != a_free.id
     assert query_set.available == 2
     # a second transcript of one request under one condition: an error, not a silent extra pair or a loss
-    again = write_rows(tmp_path / "again.jsonl", rows + [{"prompt": "same  REQUEST", "tier": "free"}])
+    again = write_rows(tmp_path / "again.jsonl", rows + [{"prompt": "same  REQUEST", "tier": "free", "response": "r"}])
     with pytest.raises(DatasetError, match=r"rows 1 and 4 both record the request 'same REQUEST' for condition 'free'"):
         load_queries(str(again), replay=True, condition_names=FREE_PAID)
     # without replay the same file is a list of requests: the copies are dropped and noted
@@ -171,7 +171,7 @@ def test_thirty_copies_of_one_request_are_one_query(tmp_path: Path) -> None:
 
 
 def test_explicit_ids_may_repeat_across_conditions_only(tmp_path: Path) -> None:
-    ok = write_rows(tmp_path / "ok.csv", [{"id": "k1", "prompt": "A", "tier": "free"}, {"id": "k1", "prompt": "A", "tier": "paid"}])
+    ok = write_rows(tmp_path / "ok.csv", [{"id": "k1", "prompt": "A", "tier": "free", "response": "r"}, {"id": "k1", "prompt": "A", "tier": "paid", "response": "r"}])
     assert [(x.id, x.condition) for x in load_queries(str(ok), replay=True, condition_names=FREE_PAID)] == [("k1", "free"), ("k1", "paid")]
     # without replay the file only supplies requests: one query, crossed with every condition
     assert [(x.id, x.condition) for x in load_queries(str(ok))] == [("k1", None)]
@@ -233,7 +233,7 @@ def test_unsupported_suffix(tmp_path: Path) -> None:
     ("name", "content", "pattern"),
     [
         ("bad.json", '[{"prompt": "a"', "could not be parsed"),
-        ("bad.jsonl", '{"prompt": "a"}\n{"prompt": \n', "could not be parsed"),
+        ("bad.jsonl", '{"prompt": "a"}\n{"prompt": \n', "line 2 is not JSON"),
         ("obj.json", '{"prompt": "a"}', "must be a list of objects"),
     ],
 )
@@ -288,8 +288,8 @@ def test_recorded_fields_land_in_query_recorded(tmp_path: Path) -> None:
             "af_replies": json.dumps(["a", "b"]),
             "partial_reply": "",
         },
-        {"prompt": "Q3", "tier": "unknown", "af_replies": "just one reply"},
-        {"prompt": "Q4", "condition": "paid"},
+        {"prompt": "Q3", "tier": "free", "response": "r3", "af_replies": "just one reply"},
+        {"prompt": "Q4", "condition": "paid", "response": "r4"},
     ]
     q1, q2, q3, q4 = load_queries(str(write_rows(tmp_path / "recorded.jsonl", rows)), replay=True, condition_names=FREE_PAID)
     assert q1.condition == "free"
@@ -301,9 +301,8 @@ def test_recorded_fields_land_in_query_recorded(tmp_path: Path) -> None:
     }
     assert q2.condition == "paid"
     assert q2.recorded == {"response": "<OUTPUT>y</OUTPUT>", "strongreject_reply": "explicit reply wins", "af_replies": ["a", "b"]}
-    assert q3.condition is None  # tier "unknown" crosses the query with every condition
-    assert q3.recorded == {"af_replies": ["just one reply"]}
-    assert q4.condition == "paid" and q4.recorded == {}
+    assert q3.recorded == {"response": "r3", "af_replies": ["just one reply"]}  # one reply's text is a list of one
+    assert q4.condition == "paid" and q4.recorded == {"response": "r4"}
 
 
 def test_recorded_af_replies_from_a_csv_cell(tmp_path: Path) -> None:
