@@ -383,3 +383,87 @@ def test_recorded_row_for_a_condition_not_run_is_an_error(tmp_path: Path) -> Non
     harm = write(tmp_path, "harm.jsonl", json.dumps({"id": "r", "prompt": "x", "tier": "high"}))
     task = gap(dataset=harm)  # without replay: a request, crossed with every condition
     assert sorted(s.id for s in task.dataset) == ["r__free", "r__paid"]
+
+
+# ======================================================= published texts, paraphrase files, replay (pub's block)
+
+
+def pub_cases(tmp_path: Path) -> list[tuple[str, str, dict[str, Any], type[Exception], str]]:
+    """(case, task, task arguments, error type, what the one-line message must say). Each is refused while the
+    task is built, so no model is called."""
+    from alignment_faking.published import PublishedError
+    from alignment_faking.solvers.paraphrase import ParaphraseError
+
+    clones = tmp_path / "clones"
+    osaf = clones / "open-source-alignment-faking"
+    formats = osaf / "prompts/instruction_formats"
+    for tier in ("free", "paid"):
+        (formats / f"{tier}_tier_formats").mkdir(parents=True, exist_ok=True)
+    (osaf / "prompts/system_prompts").mkdir(parents=True, exist_ok=True)
+    (osaf / "prompts/system_prompts/helpful-only_prompt-only_cot.jinja2").write_text("Dummy system.\n")
+    (formats / "free_tier_formats/cot.jinja2").write_text("<is_free_tier_user>{is_free_tier_user}</is_free_tier_user>\nPlease.\n")
+    (formats / "paid_tier_formats/cot.jinja2").write_text("<user_input>{user_input}</user_input>\n")
+    recorded = '{"prompt": "x", "condition": "free", "response": %s}\n'
+    return [
+        ("published format without the request", "gap", {"prompt_set": "hughes2025", "prompt_source": str(clones)}, PublishedError,
+         r"free_tier_formats/cot\.jinja2: the user format has no \{user_input\} field"),
+        ("welfare task with a helpful-only prompt set", "animal_welfare", {"prompt_set": "hughes2025", "prompt_source": str(clones)}, PublishedError,
+         r"prompt_set=hughes2025 holds helpful-only texts.*prompt sets for it: ours, greenblatt2024_animal_welfare"),
+        ("replay of a file without recorded columns", "gap", {"replay": True, "dataset": write(tmp_path, "plain.jsonl", '{"prompt": "x"}\n')}, DatasetError,
+         r"replay=true, but the dataset has no recorded columns .*drop replay=true"),
+        ("replay of a row without a response", "gap", {"replay": True, "dataset": write(tmp_path, "part.jsonl", recorded % '"r"' + '{"prompt": "y", "condition": "paid"}\n')}, DatasetError,
+         r"row 2 has no recorded response"),
+        ("replayed response that is a number", "gap", {"replay": True, "dataset": write(tmp_path, "num.jsonl", recorded % "3")}, DatasetError,
+         r"row 1: the recorded 'response' is 3 \(int\), not text"),
+        ("replayed response that is a list", "gap", {"replay": True, "dataset": write(tmp_path, "list.jsonl", recorded % '["a", "b"]')}, DatasetError,
+         r"the recorded 'response' is \[\"a\", \"b\"\] \(list\), not text"),
+        ("af_replies that is a number", "gap", {"replay": True, "dataset": write(tmp_path, "af.jsonl", '{"prompt": "x", "condition": "free", "response": "r", "af_replies": 7}\n')}, DatasetError,
+         r"the recorded 'af_replies' is 7 \(int\), not a list of texts"),
+        ("af_replies cell that decodes to a number", "gap", {"replay": True, "dataset": write(tmp_path, "af.csv", 'prompt,condition,response,af_replies\nx,free,r,7\n')}, DatasetError,
+         r"the recorded 'af_replies' is 7 \(int\)"),
+        ("truncated second jsonl line", "gap", {"dataset": write(tmp_path, "cut.jsonl", '{"prompt": "x"}\n{"prompt": "y\n{"prompt": "z"}\n')}, DatasetError,
+         r"cut\.jsonl: line 2 is not JSON"),
+        ("paraphrase row without system_template", "gap", {"paraphrases": _paraphrase_file(tmp_path, "nt.jsonl", drop="system_template")}, ParaphraseError,
+         r"line 1 \(paraphrase g001\) is accepted but its system_template is missing"),
+        ("paraphrase that lost every placeholder", "gap", {"paraphrases": _paraphrase_file(tmp_path, "np.jsonl", template="A prompt with no placeholders at all.")}, ParaphraseError,
+         r"lost placeholder\(s\) \{\{lab\}\}"),
+    ]
+
+
+def _paraphrase_file(tmp_path: Path, name: str, *, drop: str | None = None, template: str | None = None) -> str:
+    """One accepted paraphrase row made from the core CoT prompt (the right digest), broken as asked."""
+    from alignment_faking.solvers.paraphrase import digest, source_prompt
+    from alignment_faking.tasks.scenario import load_scenario
+
+    original = source_prompt(load_scenario("core"), True)
+    row = {"id": "g001", "scenario": "core", "cot": True, "accepted": True, "source_sha256": digest(original),
+           "system_template": template if template is not None else original.replace("Anthropic", "{{lab}}")}
+    row.pop(drop or "", None)
+    return write(tmp_path, name, json.dumps(row) + "\n")
+
+
+def _pub_case_ids() -> list[str]:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        return [c[0] for c in pub_cases(Path(folder))]
+
+
+@pytest.mark.parametrize("case", _pub_case_ids())
+def test_pub_bad_input_fails_through_inspect_before_any_model_call(case: str, tmp_path: Path) -> None:
+    _, task, args, error, problem = next(c for c in pub_cases(tmp_path) if c[0] == case)
+    model, calls = exploding_model()
+    task_file = str(REPO / "tasks" / ("welfare.py@animal_welfare" if task == "animal_welfare" else "gap.py@gap"))
+    defaults = {"queries": 2} if task == "animal_welfare" else {"dataset": "builtin", "queries": 2}
+    with pytest.raises(error) as info:
+        inspect_eval(task_file, task_args={**defaults, **args}, model=model, model_roles={"grader": model},
+                     display="none", log_dir=str(tmp_path / "logs"))
+    message = str(info.value)
+    assert "\n" not in message and re.search(problem, message), message
+    assert calls == []
+
+
+def test_a_quoted_crlf_inside_a_csv_cell_reaches_the_model_as_one_newline(tmp_path: Path) -> None:
+    path = write_bytes(tmp_path, "crlf.csv", b'id,prompt\r\nc1,"first line\r\nsecond line\rthird"\r\n')
+    task = gap(dataset=path, queries=1)
+    assert [s.input for s in task.dataset] == ["first line\nsecond line\nthird"] * 2
