@@ -55,9 +55,11 @@ from alignment_faking.paths import user_path
 SOURCE_ENV = "ALIGNMENT_FAKING_PUBLISHED"
 BASE_URL_ENV = "ALIGNMENT_FAKING_PUBLISHED_URL"
 DEFAULT_BASE_URL = "https://raw.githubusercontent.com"
-DEFAULT_REF = "main"
-"""Default git ref to download. A branch moves: pass a commit (``-T prompt_ref=<sha>``) to pin one; the
-sha256 of every file is recorded either way, and a change at the same ref is an error (see above)."""
+DEFAULT_REF = "HEAD"
+"""Default git ref to download: ``HEAD``, the repository's default branch (raw.githubusercontent.com resolves
+it; redwoodresearch/alignment_faking_public's is ``master``, so a fixed ``main`` would not be found there). A
+branch moves: pass a commit (``-T prompt_ref=<sha>``) to pin one; the sha256 of every file is recorded either
+way, and a change at the same ref is an error (see above)."""
 OURS = "ours"
 """The built-in prompt and rubric texts (our own wording), the offline alternative."""
 
@@ -237,12 +239,11 @@ def _clone_root(source: Path, repo: str, path: str) -> Path | None:
     return None
 
 
-def _how_to_get(spec: PublishedSet, what: str) -> str:
-    return (
-        f"{what}. Get a local copy with `git clone https://github.com/{spec.repo}` and pass "
-        f"-T prompt_source=/path/to/clone (or set {SOURCE_ENV}), or run with the built-in texts "
-        f"(prompt_set={OURS}, rubric_set={OURS}, the default)"
-    )
+OFFLINE_TEXTS = f"-T prompt_source=/path/to/clone (or set {SOURCE_ENV}), or run with the built-in texts (prompt_set={OURS}, rubric_set={OURS}, the default)"
+
+
+def _how_to_get(spec: PublishedSet, what: str, alternative: str = OFFLINE_TEXTS) -> str:
+    return f"{what}. Get a local copy with `git clone https://github.com/{spec.repo}` and pass {alternative}"
 
 
 class Manifest:
@@ -273,13 +274,13 @@ class Manifest:
         self.path.write_text(json.dumps(self.entries, indent=1, sort_keys=True), encoding="utf-8")
 
 
-def _download(url: str, spec: PublishedSet) -> bytes:
+def _download(url: str, spec: PublishedSet, alternative: str) -> bytes:
     try:
         with urllib.request.urlopen(url, timeout=30) as response:
             return response.read()
     except (urllib.error.URLError, TimeoutError, OSError, ValueError) as ex:
         reason = getattr(ex, "reason", ex)
-        raise PublishedError(_how_to_get(spec, f"could not download {url} ({reason}) and no copy is cached")) from ex
+        raise PublishedError(_how_to_get(spec, f"could not download {url} ({reason}) and no copy is cached", alternative)) from ex
 
 
 @dataclass
@@ -293,6 +294,8 @@ class Reader:
     ref: str = DEFAULT_REF
     accept_changed: bool = False
     refresh: bool = False
+    alternative: str = OFFLINE_TEXTS
+    """What the error for a file that cannot be had offers instead (a local copy, the built-in texts)."""
     records: list[dict[str, Any]] = field(default_factory=list)
     _texts: dict[str, str] = field(default_factory=dict)
     _root: Path | None = None
@@ -300,11 +303,11 @@ class Reader:
     def _local(self, path: str) -> tuple[bytes, str, str | None, str]:
         folder = user_path(str(self.source))
         if not folder.is_dir():
-            raise PublishedError(_how_to_get(self.spec, f"prompt_source {self.source} is not a folder"))
+            raise PublishedError(_how_to_get(self.spec, f"the local copy {self.source} is not a folder", self.alternative))
         root = self._root or _clone_root(folder, self.spec.repo, path)
         if root is None or not (root / path).is_file():
             where = root or f"{folder} (nor in {folder / self.spec.repo.split('/')[-1]})"
-            raise PublishedError(_how_to_get(self.spec, f"{path} of {self.spec.repo} is not in {where}"))
+            raise PublishedError(_how_to_get(self.spec, f"{path} of {self.spec.repo} is not in {where}", self.alternative))
         self._root = root
         commit = _git_commit(root)
         return (root / path).read_bytes(), f"local:{root.resolve()}", commit, f"{self.spec.repo}@{commit or 'local:' + str(root.resolve())}:{path}"
@@ -316,7 +319,7 @@ class Reader:
         if target.is_file() and not self.refresh:
             data = target.read_bytes()
         else:
-            data = _download(url, self.spec)
+            data = _download(url, self.spec, self.alternative)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
         return data, url, self.ref, f"{self.spec.repo}@{self.ref}:{path}"

@@ -23,6 +23,7 @@ from typing import Any, Callable, Collection, Iterable
 
 from alignment_faking.errors import SuiteError
 from alignment_faking.paths import read_text, user_path
+from alignment_faking.published import DEFAULT_REF, PublishedError, PublishedSet, Reader
 
 logger = logging.getLogger(__name__)
 
@@ -384,6 +385,50 @@ class Loader:
     rows: Callable[[], list[Any]]
     id_prefix: str
     content_ids: bool = False
+    notes: list[str] = field(default_factory=list)
+    """What reading the rows found out for the log (where a ``github:`` file was read, its sha256)."""
+
+
+def parse_published(name: str) -> tuple[str, str, str]:
+    """``github:owner/repo/path/to/file.csv[@ref]`` as (repository, path, ref); ref defaults to ``HEAD``."""
+    spec, _, ref = name[len("github:"):].partition("@")
+    parts = [p for p in spec.split("/") if p]
+    if len(parts) < 3 or Path(parts[-1]).suffix.lower() not in (".csv", ".jsonl", ".json") or not (ref or DEFAULT_REF).strip():
+        raise DatasetError(
+            f"dataset '{name}': write github:<owner>/<repo>/<path of a .csv/.jsonl/.json file>[@<commit>], e.g. "
+            "github:llm-attacks/llm-attacks/data/advbench/harmful_behaviors.csv@<commit>"
+        )
+    return "/".join(parts[:2]), "/".join(parts[2:]), ref.strip() or DEFAULT_REF
+
+
+def published_rows(name: str, notes: list[str]) -> list[Any]:
+    """The rows of a query file in a public repository, read like the published prompts
+    (``alignment_faking.published.Reader``): from a local clone (``$ALIGNMENT_FAKING_PUBLISHED``: a clone or a
+    folder of clones) or downloaded once at the ref into the cache; its sha256 is checked against the one first
+    seen at that ref (a change is an error) and recorded in the log's ``dataset_notes``."""
+    repo, path, ref = parse_published(name)
+    reader = Reader(
+        PublishedSet(name=name, repo=repo, paper="query set", files={}), ref=ref,
+        alternative="ALIGNMENT_FAKING_PUBLISHED=/path/to/clone, or work offline with -T dataset=builtin or a local file",
+    )
+    try:
+        text = reader.read(path, "queries")
+    except PublishedError as ex:
+        raise DatasetError(str(ex)) from ex
+    [record] = reader.finished()
+    notes.append(f"queries read from {record['source']} at {record['ref']}, sha256 {record['sha256']}")
+    local = Path(path)
+    if local.suffix.lower() == ".jsonl":
+        return _jsonl_rows(text, local)
+    if local.suffix.lower() == ".csv":
+        return list(csv.DictReader(io.StringIO(text, newline="")))
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as ex:
+        raise DatasetError(f"{name}: could not be parsed ({ex})") from ex
+    if not isinstance(data, list):
+        raise DatasetError(f"{name}: a .json dataset must be a list of objects, got a {type(data).__name__}")
+    return data
 
 
 def _builtin_rows() -> list[Any]:
@@ -423,7 +468,8 @@ LOADERS: dict[str, Loader] = {
         "w",
     ),
 }
-"""The named datasets (``-T dataset=<name>``). Besides these: ``hf:owner/name[@revision]`` and local files."""
+"""The named datasets (``-T dataset=<name>``). Besides these: ``hf:owner/name[@revision]``,
+``github:owner/repo/path[@ref]`` (a file in a public repository, read like the published prompts) and local files."""
 NAMED_DATASETS = {name: loader.description for name, loader in LOADERS.items()}
 
 
@@ -432,6 +478,10 @@ def resolve_loader(dataset: str) -> tuple[str, Loader]:
     name = dataset.strip()
     if name in LOADERS:
         return name, LOADERS[name]
+    if name.startswith("github:"):
+        parse_published(name)
+        read: list[str] = []
+        return name, Loader(f"file in a public repository, {name}", lambda: published_rows(name, read), "gh-", True, read)
     if name.startswith("hf:"):
         repo, _, revision = name[3:].partition("@")
         return name, Loader(f"Hugging Face dataset {repo}", lambda: hf_records(repo, revision or None, offline=OFFLINE), "hf-")
@@ -441,7 +491,8 @@ def resolve_loader(dataset: str) -> tuple[str, Loader]:
     choices = "; ".join(f"'{k}' ({v})" for k, v in NAMED_DATASETS.items())
     raise DatasetError(
         f"unknown dataset '{dataset}'. Choose one of: {choices}; a local .csv/.jsonl/.json file with a "
-        f"{'/'.join(TEXT_COLUMNS)} column and an optional id; or hf:owner/name@revision"
+        f"{'/'.join(TEXT_COLUMNS)} column and an optional id; hf:owner/name@revision; or "
+        "github:owner/repo/path@commit"
     )
 
 
@@ -459,10 +510,12 @@ def load_query_set(
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise DatasetError(f"limit must be a positive number of queries, got {limit!r}")
     name, loader = resolve_loader(dataset)
+    rows = loader.rows()
     queries, notes = queries_from_records(
-        loader.rows(), source=name, id_prefix=loader.id_prefix, content_ids=loader.content_ids,
+        rows, source=name, id_prefix=loader.id_prefix, content_ids=loader.content_ids,
         replay=replay, condition_names=condition_names,
     )
+    notes = [*loader.notes, *notes]
     ids = list(dict.fromkeys(q.id for q in queries))
     available = len(ids)
     if limit is not None and limit > available:

@@ -463,3 +463,64 @@ def test_user_path_falls_back_to_the_starting_directory(tmp_path: Path, monkeypa
     # A path found nowhere is returned as typed; an absolute one as is.
     assert user_path("data/none.csv") == Path("data/none.csv")
     assert user_path(start / "data" / "mine.csv") == start / "data" / "mine.csv"
+
+
+# --------------------------------------------------------------------------------------------------------
+# Query files in public repositories (github:owner/repo/path@ref), read like the published prompts
+
+
+PUBLISHED_QUERIES = "data/queries/dummy_queries.jsonl"
+
+
+def _published_tree(folder: Path) -> Path:
+    """A repository in the layout raw.githubusercontent.com serves: <owner>/<repo>/<ref>/<path>."""
+    target = folder / "someone/some-repo/c0ffee" / PUBLISHED_QUERIES
+    target.parent.mkdir(parents=True)
+    target.write_text('{"prompt": "Dummy published query one."}\n{"prompt": "Dummy published query two."}\n', encoding="utf-8")
+    return target
+
+
+def test_a_query_file_of_a_public_repository_is_downloaded_at_a_ref_hashed_and_recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import functools
+    import http.server
+    import threading
+
+    from alignment_faking.published import BASE_URL_ENV, SOURCE_ENV
+
+    served = _published_tree(tmp_path / "served")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path / "served"))
+    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)  # loopback only
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.delenv(SOURCE_ENV, raising=False)
+    monkeypatch.setenv("ALIGNMENT_FAKING_CACHE", str(tmp_path / "cache"))
+    name = f"github:someone/some-repo/{PUBLISHED_QUERIES}@c0ffee"
+    try:
+        monkeypatch.setenv(BASE_URL_ENV, f"http://127.0.0.1:{server.server_address[1]}")
+        query_set = load_query_set(name)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [x.text for x in query_set.queries] == ["Dummy published query one.", "Dummy published query two."]
+    digest = hashlib.sha256(served.read_bytes()).hexdigest()
+    assert any(f"at c0ffee, sha256 {digest}" in note and "127.0.0.1" in note for note in query_set.notes)
+    # cached: read again with no server; a changed copy at the same ref is refused
+    assert len(load_query_set(name).queries) == 2
+    (tmp_path / "cache/published/someone/some-repo/c0ffee" / PUBLISHED_QUERIES).write_text('{"prompt": "changed"}\n', encoding="utf-8")
+    with pytest.raises(DatasetError, match="changed since it was first read"):
+        load_query_set(name)
+
+
+def test_a_query_file_of_a_public_repository_from_a_clone_and_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from alignment_faking.published import BASE_URL_ENV, SOURCE_ENV
+
+    _published_tree(tmp_path / "trees")
+    monkeypatch.setenv(SOURCE_ENV, str(tmp_path / "trees/someone/some-repo/c0ffee"))  # a clone (plain folder)
+    query_set = load_query_set(f"github:someone/some-repo/{PUBLISHED_QUERIES}")
+    assert len(query_set.queries) == 2 and any("content-sha256:" in note for note in query_set.notes)
+    monkeypatch.delenv(SOURCE_ENV)
+    monkeypatch.setenv(BASE_URL_ENV, (tmp_path / "nowhere").as_uri())
+    with pytest.raises(DatasetError, match=r"could not download .*git clone https://github.com/someone/some-repo.*-T dataset=builtin"):
+        load_query_set(f"github:someone/some-repo/{PUBLISHED_QUERIES}@abc")
+    with pytest.raises(DatasetError, match=r"write github:<owner>/<repo>/<path of a \.csv/\.jsonl/\.json file>"):
+        load_query_set("github:someone/some-repo")
