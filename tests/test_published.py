@@ -609,3 +609,38 @@ def test_a_notebook_template_without_the_request_is_refused(clones: Path) -> Non
     )
     with pytest.raises(PublishedError, match=r"minimal_helpful_only_setting\.ipynb: the user format has no \{user_input\}"):
         gap(dataset="builtin", queries=1, prompt_set="greenblatt2024", prompt_source=str(clones))
+
+
+@pytest.mark.slow
+def test_the_calibration_table_is_filled_in_from_the_logs_offline(clones: Path, tmp_path: Path) -> None:
+    """The calibration recipe on the organism: ours against both published sets (our own dummy files in the
+    published layout), one table row per prompt, each cell the log's own number."""
+    from inspect_ai import eval as inspect_eval
+
+    from alignment_faking.analysis.calibration import calibration_tables, main
+    from alignment_faking.analysis.headers import read_results
+
+    [log] = inspect_eval(
+        gap(dataset="builtin", queries=6, prompt_axis="published", prompt_source=str(clones), af_votes=1),
+        model="organism/faker", model_roles={"grader": "organism/grader"}, log_dir=str(tmp_path / "calibration"), display="none",
+    )
+    assert log.status == "success", log.error
+    metrics = read_results(log.location)
+    text = calibration_tables(str(tmp_path / "calibration"))
+    rows = {line.split(" | ")[1]: line for line in text.splitlines() if line.startswith("| organism/faker")}
+    assert set(rows) == {"ours", "hughes2025", "greenblatt2024"}
+    assert "(reference)" in rows["ours"]
+    gap_here = metrics["compliance_gap@hughes2025"]
+    effect = metrics["effect_of_hughes2025_on_compliance_gap"]
+    assert f"| {100 * gap_here:.1f} [" in rows["hughes2025"] and f"| {100 * effect:.1f} [" in rows["hughes2025"]
+    from alignment_faking.tasks.classifier_validation import classifier_validation
+
+    fixture = Path(__file__).parent / "fixtures" / "labelled_scratchpads.jsonl"
+    [validation] = inspect_eval(
+        classifier_validation(dataset=str(fixture), votes=1, vote_counts="1", rubric_set="hughes2025", rubric_source=str(clones)),
+        model="organism/grader", log_dir=str(tmp_path / "calibration"), display="none",
+    )
+    auroc = next(m.value for score in validation.results.scores for name, m in score.metrics.items() if name == "auroc")
+    assert f"| organism/grader | hughes2025 | {auroc:.3f} |" in calibration_tables(str(tmp_path / "calibration"))
+    assert main([str(tmp_path / "calibration")]) == 0
+    assert main([str(tmp_path / "empty-nothing")]) == 2
