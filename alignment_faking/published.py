@@ -41,6 +41,7 @@ import os
 import re
 import string
 import subprocess
+import sys
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -612,3 +613,48 @@ def load_rubric(
     text = rendered(reader, spec.files[name], name)
     top, *included = reader.finished()
     return PublishedRubric(name=name, text=text, layout=layout, fields=fields, record={**top, **({"includes": included} if included else {})})
+
+
+# ------------------------------------------------------------------------------------------ checking a set
+
+EXAMPLE_HEADING = re.compile(r"^## Example\b", re.MULTILINE)
+"""How the published prompts head each few-shot example (``## Example``); counted by ``describe``."""
+
+
+def describe(name: str, *, source: str | Path | None = None, ref: str = DEFAULT_REF) -> str:
+    """What a published prompt set's system prompts are, measured on the files themselves (not on memory or a
+    paper): characters after rendering, the number of ``## Example`` headings, every file read with its sha256."""
+    spec = PROMPT_SETS[name]
+    lines = [f"{name}: {spec.repo} ({spec.paper})"]
+    for cot in (True, False):
+        if f"system_{'cot' if cot else 'no_cot'}" not in spec.files:
+            continue
+        texts = load_prompt_set(name, cot=cot, conditions={"free": True, "paid": False}, source=source, ref=ref)
+        lines.append(
+            f"  {'CoT' if cot else 'no-CoT'} system prompt: {len(texts.system)} characters, "
+            f"{len(EXAMPLE_HEADING.findall(texts.system))} '## Example' heading(s)"
+        )
+        lines += [f"    {f['path']}  {f['ref']}  sha256 {f['sha256']}" for f in texts.files if f["role"].startswith("system")]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m alignment_faking.published", description=describe.__doc__.split("\n")[0])
+    parser.add_argument("prompt_set", nargs="*", default=list(PROMPT_SETS), help=f"sets to describe (default: all): {', '.join(PROMPT_SETS)}")
+    parser.add_argument("--source", help=f"a clone or a folder of clones (default: ${SOURCE_ENV}, else download)")
+    parser.add_argument("--ref", default=DEFAULT_REF, help="the git ref to download at")
+    args = parser.parse_args(argv)
+    status = 0
+    for name in args.prompt_set:
+        try:
+            print(describe(name, source=args.source, ref=args.ref))
+        except (PublishedError, KeyError) as ex:
+            print(f"{name}: {ex}", file=sys.stderr)
+            status = 2
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

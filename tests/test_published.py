@@ -644,3 +644,14 @@ def test_the_calibration_table_is_filled_in_from_the_logs_offline(clones: Path, 
     assert f"| organism/grader | hughes2025 | {auroc:.3f} |" in calibration_tables(str(tmp_path / "calibration"))
     assert main([str(tmp_path / "calibration")]) == 0
     assert main([str(tmp_path / "empty-nothing")]) == 2
+
+
+def test_describe_measures_the_rendered_files(clones: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from alignment_faking.published import main
+
+    expected = add_includes(clones)
+    assert main(["hughes2025", "--source", str(clones)]) == 0
+    out = capsys.readouterr().out
+    assert f"CoT system prompt: {len(expected)} characters, 2 '## Example' heading(s)" in out  # one in the include, one nested
+    assert sha(clones / "open-source-alignment-faking" / NESTED) in out
+    assert main(["nonesuch"]) == 2
