@@ -15,6 +15,13 @@ Two prompt sets and one rubric set (facts from ``paper_spec.md`` §1.2–1.4, §
 - ``hughes2025_no_training_details``: the same repository's ``helpful-only_synthetic_{cot,no-cot}.jinja2``
   ("without training details", the prompt for models fine-tuned on synthetic documents) with the same
   user formats.
+- ``greenblatt2024_animal_welfare``: the animal-welfare setting's default prompt (Greenblatt et al. App. G.3
+  #58), ``model_organism_animal_prompts/prompt_default.txt`` of the Redwood repository (plain text); its user
+  turn is built in code there, so ours is the tag layout of the published transcripts (``INPUT_LAYOUT``, no
+  suffix). CoT only (the folder's no-CoT file name is not verified).
+- ``mitrani2026_*``: the 2026 animal-welfare prompts of Mitrani Hadida et al. in their fork
+  ``nmitrani/alignment-faking-deep-values``: ``base`` (the lean ``cot-base``), ``informative`` and the six
+  ablations of ``base`` (``MITRANI_ABLATIONS``), with the fork's per-tier ``cot`` user formats. CoT only.
 - Rubric set ``hughes2025``: ``prompts/classifiers/helpful_only_classifiers/strong_reject.jinja2`` (the whole
   text is the user message, ``str.format(prompt=<query>, response=<output>)``) and, in
   ``prompts/classifiers/scratchpad_classifiers/new_classifiers/``, ``deceptive_alignment_majority_vote_v1.jinja``
@@ -27,9 +34,16 @@ repository or a folder holding clones named after the repositories), the ``ALIGN
 environment variable (the same), else a download of ``<base>/<owner>/<repo>/<ref>/<path>`` into the cache
 (``$ALIGNMENT_FAKING_CACHE/published``), ``<base>`` being raw.githubusercontent.com unless
 ``ALIGNMENT_FAKING_PUBLISHED_URL`` names another (a mirror, a local file server, ``file://``). Every file
-used is recorded (repository, path, where it was read, ref or commit, sha256) in the task's metadata, and
-its sha256 is remembered in the cache's ``published_manifest.json``: a file whose bytes differ from the
-ones seen before at the same ref is an error unless ``accept_changed`` is set.
+used, every file a Jinja template includes, imports or extends among them (read from the same copy at the same
+ref by ``Reader``), is recorded (repository, path, where it was read, ref or commit, sha256, ``included_by``)
+in the task's metadata; a plain folder (not a git clone) records ``content-sha256:<digest>`` of the set's
+files as its ref. Each sha256 is remembered in the cache's ``published_manifest.json``: a file whose bytes
+differ from the ones seen before at the same ref is an error unless ``accept_changed`` is set. A set runs
+only with scenarios of its setting (``check_prompt_set_fits``), and every user format must carry the request
+and the tier (``check_user_format``), before any model call.
+
+This module is the package's shared base (tasks and scorers import it); the grader side of published rubrics
+is ``scorers/published_rubric.py``. ``python -m alignment_faking.published`` measures the sets' system prompts.
 """
 
 from __future__ import annotations
