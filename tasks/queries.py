@@ -158,31 +158,10 @@ def _row_condition(record: dict[str, Any], condition_names: Collection[str] | No
     return None
 
 
-def queries_from_records(
-    records: Iterable[Any],
-    *,
-    source: str,
-    id_prefix: str,
-    content_ids: bool = False,
-    replay: bool = False,
-    condition_names: Collection[str] | None = None,
-) -> tuple[list[Query], list[str]]:
-    """Turn rows into queries; return them and notes for the log. The one place for row checks.
-
-    Each row must be an object with a text column (``prompt``, ``goal``, ``query`` or ``user_query``). The
-    id is the ``id`` column when present, otherwise ``<id_prefix><row number>``, or with ``content_ids`` a
-    digest of the text (so the rows of one request recorded under several conditions pair up). Errors: a
-    row that is not an object, no text column, a blank text, a blank or ``__``-holding id, one id for two
-    different requests. Copies of a request (same text, ignoring case and spacing) are dropped, the first
-    kept, and noted: copies are not independent pairs. When replaying, two transcripts of one request under
-    one condition are an error (dropping either would lose a recorded response).
-
-    Without ``replay`` only the requests are read (recorded columns are ignored, and noted). With it, rows
-    keep their recorded fields and their condition: a ``condition`` column, or a ``tier`` column when every
-    one of its values is one of ``condition_names`` (a harm-level ``tier`` column is not a condition); a
-    recorded ``response`` without a condition is an error.
-    """
-    rows = list(records)
+def _file_checks(rows: list[Any], source: str, replay: bool, condition_names: Collection[str] | None) -> tuple[bool, list[str]]:
+    """Checks of the whole file before its rows: every row an object; whether a ``tier`` column is the
+    condition (replay only, and only when all its values are condition names); replay needs recorded columns,
+    and recorded columns without replay are noted as ignored. Returns (tier is the condition, notes)."""
     notes: list[str] = []
     for row_number, record in enumerate(rows, start=1):
         if not isinstance(record, dict):
@@ -208,48 +187,88 @@ def queries_from_records(
             f"{source} holds recorded responses or grader replies; they are ignored and the model is asked "
             "(pass -T replay=true to replay them instead)"
         )
+    return tier_is_condition, notes
 
+
+def _row_text(record: dict[str, Any], recorded: dict[str, Any], source: str, row_number: int) -> str:
+    """The request of a row: its text column, stripped, with one form of newline; a replayed row whose request
+    was not recorded gets ``MISSING_QUERY``."""
+    column = next((c for c in TEXT_COLUMNS if c in record), None)
+    if column is None:
+        raise DatasetError(
+            f"{source}: row {row_number} has no text column; expected one of "
+            f"{', '.join(TEXT_COLUMNS)} (found: {', '.join(map(str, record)) or 'none'})"
+        )
+    text = record[column]
+    if (not isinstance(text, str) or not text.strip()) and "response" in recorded:
+        return MISSING_QUERY
+    if not isinstance(text, str) or not text.strip():
+        raise DatasetError(f"{source}: row {row_number} has an empty '{column}'")
+    return _one_form_of_newlines(text.strip())
+
+
+def _row_id(record: dict[str, Any], text: str, source: str, row_number: int, id_prefix: str, content_ids: bool) -> str:
+    """The row's ``id`` (text or a whole number, non-blank, without ``__``), or one made from its number or text."""
+    raw_id = record.get("id")
+    if raw_id is None or raw_id == "":
+        query_id = (id_prefix + hashlib.sha256(text.encode()).hexdigest()[:8]) if content_ids else f"{id_prefix}{row_number:04d}"
+    elif isinstance(raw_id, (str, int)) and not isinstance(raw_id, bool):
+        query_id = str(raw_id).strip()
+        if not query_id:
+            raise DatasetError(
+                f"{source}: row {row_number} has a blank id (only {len(str(raw_id))} whitespace character(s)); "
+                "give a non-blank id or leave it empty"
+            )
+    else:
+        raise DatasetError(f"{source}: row {row_number} has an id of type {type(raw_id).__name__} ({raw_id!r}); ids are text or whole numbers")
+    if "__" in query_id:
+        raise DatasetError(f"{source}: id '{query_id}' contains '__', which separates id and condition")
+    return query_id
+
+
+def queries_from_records(
+    records: Iterable[Any],
+    *,
+    source: str,
+    id_prefix: str,
+    content_ids: bool = False,
+    replay: bool = False,
+    condition_names: Collection[str] | None = None,
+) -> tuple[list[Query], list[str]]:
+    """Turn rows into queries; return them and notes for the log. The one place for row checks.
+
+    Each row must be an object with a text column (``prompt``, ``goal``, ``query`` or ``user_query``). The
+    id is the ``id`` column when present, otherwise ``<id_prefix><row number>``, or with ``content_ids`` a
+    digest of the text (so the rows of one request recorded under several conditions pair up). Errors: a
+    row that is not an object, no text column, a blank text, a blank or ``__``-holding id, one id for two
+    different requests. Copies of a request (same text, ignoring case and spacing) are dropped, the first
+    kept, and noted: copies are not independent pairs. When replaying, two transcripts of one request under
+    one condition are an error (dropping either would lose a recorded response).
+
+    Without ``replay`` only the requests are read (recorded columns are ignored, and noted). With it, rows
+    keep their recorded fields and their condition: a ``condition`` column, or a ``tier`` column when every
+    one of its values is one of ``condition_names`` (a harm-level ``tier`` column is not a condition); a
+    recorded ``response`` without a condition is an error.
+    """
+    rows = list(records)
+    tier_is_condition, notes = _file_checks(rows, source, replay, condition_names)
     queries: list[Query] = []
     by_id: dict[str, tuple[str, int]] = {}  # id -> (request, first row)
     seen: dict[tuple[str, str | None], tuple[str, int]] = {}  # (request, condition) -> (id, first row)
     copies: list[int] = []
     for row_number, record in enumerate(rows, start=1):
-        column = next((c for c in TEXT_COLUMNS if c in record), None)
-        if column is None:
-            raise DatasetError(
-                f"{source}: row {row_number} has no text column; expected one of "
-                f"{', '.join(TEXT_COLUMNS)} (found: {', '.join(map(str, record)) or 'none'})"
-            )
-        text = record[column]
         recorded = _recorded(record) if replay else {}
         if replay:
             _check_replayable(recorded, source, row_number)
-        if (not isinstance(text, str) or not text.strip()) and "response" in recorded:
-            text = MISSING_QUERY
-        if not isinstance(text, str) or not text.strip():
-            raise DatasetError(f"{source}: row {row_number} has an empty '{column}'")
-        text = _one_form_of_newlines(text.strip())
+        text = _row_text(record, recorded, source, row_number)
         condition = _row_condition(record, condition_names, tier_is_condition) if replay else None
-        if replay and "response" in recorded and condition is None:
+        if replay and condition is None:
             raise DatasetError(
                 f"{source}: row {row_number} has a recorded response but no condition; add a 'condition' column "
                 f"naming one of: {', '.join(condition_names or []) or '(the scenario conditions)'}"
             )
         request = _same_request(text)
-        raw_id = record.get("id")
-        if raw_id is None or raw_id == "":
-            query_id = (id_prefix + hashlib.sha256(text.encode()).hexdigest()[:8]) if content_ids else f"{id_prefix}{row_number:04d}"
-        elif isinstance(raw_id, (str, int)) and not isinstance(raw_id, bool):
-            query_id = str(raw_id).strip()
-            if not query_id:
-                raise DatasetError(
-                    f"{source}: row {row_number} has a blank id (only {len(str(raw_id))} whitespace character(s)); "
-                    "give a non-blank id or leave it empty"
-                )
-        else:
-            raise DatasetError(f"{source}: row {row_number} has an id of type {type(raw_id).__name__} ({raw_id!r}); ids are text or whole numbers")
-        if "__" in query_id:
-            raise DatasetError(f"{source}: id '{query_id}' contains '__', which separates id and condition")
+        query_id = _row_id(record, text, source, row_number, id_prefix, content_ids)
         if (request, condition) in seen:
             first_id, first_row = seen[(request, condition)]
             if replay:
