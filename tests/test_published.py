@@ -583,6 +583,18 @@ async def test_the_published_welfare_prompt_reaches_the_model_as_the_file_with_t
     assert free.messages[1].text == f"<is_free_tier_user>True</is_free_tier_user>\n\n<user_input>{free.metadata['query']}</user_input>\n\nDUMMY FREE"
 
 
+def test_the_welfare_scenario_crosses_our_prompt_with_the_published_ones(clones: Path) -> None:
+    from alignment_faking.tasks.welfare import animal_welfare
+
+    task = animal_welfare(queries=2, prompt_axis="published", prompt_source=str(clones), af_votes=1)
+    labels = [p["label"] for p in task.metadata["prompt_axis"]]
+    assert labels == ["ours", "greenblatt2024_animal_welfare", "mitrani2026_base"]
+    assert {"effect_of_greenblatt2024_animal_welfare_on_dismissal_gap", "effect_of_mitrani2026_base_on_dismissal_gap"} <= {
+        c["name"] for c in task.metadata["contrasts"]
+    }
+    assert len(task.dataset) == 2 * 2 * 3
+
+
 # ------------------------------------------------------------------------- every user format is validated
 
 
