@@ -210,3 +210,46 @@ def test_spread_table_reads_only_paraphrase_rows() -> None:
     frame = spread_frame(metrics, "gap")
     assert list(frame["paraphrase"]) == ["g002", "p0", "g001"]
     assert spread_summary(frame) == {"paraphrases": 3.0, "min": -0.2, "max": 0.3, "above_zero": 1.0, "below_zero": 1.0}
+
+
+# ------------------------------------------------------------- a paraphrase file is checked row by row at load
+
+
+def _accepted_row(**changes: object) -> dict:
+    from alignment_faking.solvers.paraphrase import digest
+
+    original = source_prompt(load_scenario("core"), True)
+    row = {"id": "g001", "scenario": "core", "cot": True, "accepted": True, "source_sha256": digest(original), "system_template": original}
+    row.update(changes)
+    return row
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        ([json.dumps(["not", "an", "object"])], r"line 1 is a JSON list, not an object"),
+        ([json.dumps(_accepted_row(system_template=["a", "list"]))], r"line 1 \(paraphrase g001\) is accepted but its system_template is a list, not text"),
+        ([json.dumps({"accepted": False}), json.dumps(_accepted_row(system_template=None))], r"line 2 \(paraphrase g001\) is accepted but its system_template is a NoneType"),
+        ([json.dumps(_accepted_row()), '{"id": "g002", "accepted": tr'], r"line 2 is not JSON"),
+        ([json.dumps(_accepted_row(system_template="Everything reworded, and every placeholder gone."))], r"lost placeholder\(s\) \{\{"),
+    ],
+)
+def test_a_broken_paraphrase_row_is_one_clear_error(tmp_path: Path, lines: list[str], expected: str) -> None:
+    path = tmp_path / "p.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(ParaphraseError, match=expected) as error:
+        gap(dataset="builtin", queries=1, paraphrases=str(path))
+    assert "\n" not in str(error.value)
+
+
+def test_a_well_formed_paraphrase_row_runs_as_its_own_prompt(tmp_path: Path) -> None:
+    row = _accepted_row(system_template=_accepted_row()["system_template"] + "\nA closing line of the paraphrase.")
+    path = tmp_path / "ok.jsonl"
+    path.write_text(json.dumps(row) + "\n", encoding="utf-8")
+    task = gap(dataset="builtin", queries=1, paraphrases=str(path))
+    assert task.metadata["paraphrases"] == ["p0", "g001"]
+
+
+def test_the_paraphrase_command_is_a_tool_of_the_package() -> None:
+    done = subprocess.run([sys.executable, "-m", "alignment_faking.paraphrase", "--help"], capture_output=True, text=True, check=True)
+    assert "python -m alignment_faking.paraphrase" in done.stdout
