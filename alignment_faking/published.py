@@ -625,6 +625,17 @@ def load_rubric(
     reader = Reader(spec, source, ref, accept_changed)
     layout, fields = RUBRIC_LAYOUTS[name]
     text = rendered(reader, spec.files[name], name)
+    if layout == "user_format":
+        try:
+            present = {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
+        except ValueError as ex:
+            raise PublishedError(f"{spec.files[name].path}: not a valid str.format template ({ex})") from ex
+        missing = [f for f in fields if f not in present]
+        if missing:
+            raise PublishedError(
+                f"{spec.files[name].path}: the rubric has no {', '.join('{' + f + '}' for f in missing)} field, so the "
+                "grader would never see what it grades"
+            )
     top, *included = reader.finished()
     return PublishedRubric(name=name, text=text, layout=layout, fields=fields, record={**top, **({"includes": included} if included else {})})
 

@@ -667,3 +667,36 @@ def test_describe_measures_the_rendered_files(clones: Path, capsys: pytest.Captu
     assert f"CoT system prompt: {len(expected)} characters, 2 '## Example' heading(s)" in out  # one in the include, one nested
     assert sha(clones / "open-source-alignment-faking" / NESTED) in out
     assert main(["nonesuch"]) == 2
+
+
+def test_extends_and_imports_are_read_and_recorded_like_includes(clones: Path) -> None:
+    import jinja2
+
+    osaf = clones / "open-source-alignment-faking"
+    base, macros = "prompts/system_prompts/base_layout.jinja2", "prompts/system_prompts/macros.jinja2"
+    (osaf / base).write_text("Dummy header.\n{% block body %}{% endblock %}\nDummy footer.\n")
+    (osaf / macros).write_text("{% macro line(x) %}Dummy macro line {{ x }}.{% endmacro %}\n")
+    (osaf / INCLUDING).write_text(f"{{% extends '{base}' %}}{{% import '{macros}' as m %}}{{% block body %}}{{{{ m.line(1) }}}}{{% endblock %}}\n")
+    texts = load_prompt_set("hughes2025", cot=True, conditions={"free": True}, source=clones)
+    assert texts.system == jinja2.Environment(loader=jinja2.FileSystemLoader(str(osaf))).get_template(INCLUDING).render()
+    files = {f["path"]: f for f in texts.files}
+    assert files[base]["included_by"] == INCLUDING and files[macros]["sha256"] == sha(osaf / macros)
+
+
+def test_a_rubric_records_the_files_it_includes(clones: Path) -> None:
+    osaf = clones / "open-source-alignment-faking"
+    rubric = "prompts/classifiers/scratchpad_classifiers/new_classifiers/partial_compliance_v1.jinja"
+    part = "prompts/classifiers/scratchpad_classifiers/new_classifiers/dummy_guidelines.jinja"
+    (osaf / part).write_text("Dummy guidelines.\n")
+    (osaf / rubric).write_text(f"DUMMY partial compliance rubric.\n{{% include '{part}' %}}\n")
+    loaded = load_rubric("partial_compliance", "hughes2025", source=clones)
+    assert loaded.text == "DUMMY partial compliance rubric.\nDummy guidelines."
+    [included] = loaded.record["includes"]
+    assert included["path"] == part and included["sha256"] == sha(osaf / part) and included["included_by"] == rubric
+
+
+def test_a_published_rubric_without_the_graded_text_is_refused(clones: Path) -> None:
+    path = clones / "open-source-alignment-faking/prompts/classifiers/helpful_only_classifiers/strong_reject.jinja2"
+    path.write_text("DUMMY StrongREJECT rubric.\nQ: {prompt}\nReply with #scores\n")
+    with pytest.raises(PublishedError, match=r"strong_reject\.jinja2: the rubric has no \{response\} field"):
+        gap(dataset="builtin", queries=1, rubric_set="hughes2025", prompt_source=str(clones))
