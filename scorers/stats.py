@@ -138,90 +138,144 @@ def binomial_sigma(rate: float, n: float) -> float:
     return math.sqrt(max(0.0, rate * (1.0 - rate)) / n)
 
 
+KAPPA = 0.25
+"""Prior weight, in queries, of the conservative design effect (a query counts as one response): the estimated
+design effect is shrunk toward it by ``KAPPA / (w + KAPPA)``, w the queries that carry the information."""
+
+
 @dataclass(frozen=True)
 class Moments:
-    """What the interval needs from clustered data (arrays with any leading batch shape, then K rates)."""
+    """What the intervals need from clustered data (arrays with any leading batch shape, then K rates)."""
 
     rate: np.ndarray  # (..., K) sum S / sum M
     n: np.ndarray  # (..., K) graded responses
     clusters: np.ndarray  # (..., K) queries with at least one graded response
-    n_eff: np.ndarray  # (..., K) effective sample size N / deff
-    corr: np.ndarray  # (..., K, K) correlation of the rate estimates (cluster-robust)
+    n_eff: np.ndarray  # (..., K) effective sample size: clusters / deff (deff on the query scale)
+
+
+def _shrunk_deff(v_cluster: np.ndarray, v_unit: np.ndarray, G: np.ndarray, m: np.ndarray, informative: np.ndarray) -> np.ndarray:
+    """Design effect (Kish 1965): the cluster-robust variance, with the small-sample factor G/(G-1), over the
+    variance if every response (or pair) were independent, at least 1. Where the data cannot estimate it
+    (fewer than 2 queries, or no spread) it is ``m``, the mean number of responses (pairs) per query, its
+    largest value (a query counts as one response); and it is shrunk toward ``m`` with weight
+    ``KAPPA / (informative + KAPPA)``, so a few scattered positives cannot make it collapse to 1."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        estimable = (G >= 2) & (v_unit > 1e-15)
+        d = np.where(estimable, v_cluster / np.where(estimable, v_unit, 1.0), m)
+        w = np.where(estimable, informative, 0.0)
+        return np.maximum((w * d + KAPPA * m) / (w + KAPPA), 1.0)
+
+
+def _cluster_values(S: np.ndarray, M: np.ndarray, coef: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The estimate ``theta = sum_k c_k p_k``, per-query pseudo-values ``x_g = theta + G r_g`` (r_g the
+    query's linearised contribution to theta; with equal counts per query x_g is the query's own contrast
+    of rates, and their mean is theta exactly), the mask of queries with a graded response, and G."""
+    N = M.sum(axis=-2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = S.sum(axis=-2) / N
+        theta = np.einsum("...k,k->...", p, coef)
+        r = np.einsum("...gk,k->...g", (S - np.nan_to_num(p)[..., None, :] * M) / N[..., None, :], coef)
+    present = M.sum(axis=-1) > 0
+    G = present.sum(axis=-1).astype(float)
+    x = np.where(present, theta[..., None] + G[..., None] * np.nan_to_num(r), 0.0)
+    return theta, x, present, G
 
 
 def moments(S: np.ndarray, M: np.ndarray) -> Moments:
-    """Rates, design effects and correlations from per-query sums ``S`` and counts ``M`` (shape (..., G, K)).
-
-    Cluster-robust (by query) covariance of the ratio estimators:
-    ``V_kl = sum_g (S_gk - p_k M_gk)(S_gl - p_l M_gl) / (N_k N_l)``. ``deff_k = V_kk / (p_k(1-p_k)/N_k)``,
-    at least 1; where p_k is 0 or 1 (no variance to estimate it from) ``deff_k = N_k / G_k``, its largest
-    possible value. With one response per query and condition ``V_kk`` is exactly the binomial variance
-    and the correlation of two conditions is the phi coefficient of their paired 2x2 table.
-    """
+    """Rates, graded counts, queries and effective sample sizes from per-query sums ``S`` and counts ``M``
+    (shape (..., G, K)). The effective sample size of rate k is ``N_k / deff_k`` with deff_k the design
+    effect of :func:`_shrunk_deff`: cluster-robust variance ``sum_g (x_g - p)^2 / (G (G - 1))`` of the query
+    values ``x_g`` over the binomial ``p (1 - p) / N``; informative queries: the fewer of those with a
+    positive and those with a negative response. Identical epochs: n_eff = the number of queries."""
     S = np.asarray(S, dtype=float)
     M = np.asarray(M, dtype=float)
-    N = M.sum(axis=-2)
-    G = (M > 0).sum(axis=-2).astype(float)
+    K = S.shape[-1]
+    rate, G, n_eff = [], [], []
+    for k in range(K):
+        Sk, Mk = S[..., k : k + 1], M[..., k : k + 1]
+        theta, x, present, Gk = _cluster_values(Sk, Mk, np.ones(1))
+        Nk = Mk[..., 0].sum(axis=-1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            v_cluster = np.where(present, (x - theta[..., None]) ** 2, 0.0).sum(axis=-1) / (Gk * (Gk - 1))
+            v_unit = theta * (1.0 - theta) / Nk
+            positive = ((Sk[..., 0] > 0) & present).sum(axis=-1)
+            negative = ((Sk[..., 0] < Mk[..., 0]) & present).sum(axis=-1)
+            deff = _shrunk_deff(v_cluster, v_unit, Gk, Nk / Gk, np.minimum(positive, negative).astype(float))
+            rate.append(theta)
+            G.append(Gk)
+            n_eff.append(np.where(Gk > 0, Nk / deff, 0.0))
+    return Moments(rate=np.stack(rate, -1), n=M.sum(axis=-2), clusters=np.stack(G, -1), n_eff=np.stack(n_eff, -1))
+
+
+def tango_statistic(b: np.ndarray, c: np.ndarray, n: np.ndarray, d0: np.ndarray | float) -> np.ndarray:
+    """Tango's (1998, Stat Med 17:891) score statistic for H0: p10 - p01 = d0 in a paired 2x2 table with
+    ``b`` pairs (1, 0), ``c`` pairs (0, 1) of ``n`` (fractional counts allowed): ``(b - c - n d0) /
+    sqrt(n (2 q + d0 (1 - d0)))``, q the maximum-likelihood p01 under H0 (closed form, his eq. 3). 0 where n = 0."""
+    b, c, n, d0 = (np.asarray(v, dtype=float) for v in (b, c, n, d0))
     with np.errstate(invalid="ignore", divide="ignore"):
-        p = S.sum(axis=-2) / N
-        resid = S - np.nan_to_num(p)[..., None, :] * M
-        cov = np.einsum("...gk,...gl->...kl", resid, resid) / (N[..., :, None] * N[..., None, :])
-        var = np.diagonal(cov, axis1=-2, axis2=-1)
-        binomial = p * (1.0 - p) / N
-        interior = (p > 0) & (p < 1)
-        deff = np.where(interior, var / np.where(interior, binomial, 1.0), N / G)
-        # one response per query: deff is 1 (var equals the binomial variance up to rounding)
-        deff = np.where(np.isclose(deff, 1.0, rtol=1e-9, atol=0.0), 1.0, deff)
-        deff = np.maximum(deff, 1.0)
-        n_eff = N / deff
-        sd = np.sqrt(var)
-        denom = sd[..., :, None] * sd[..., None, :]
-        corr = np.where(denom > 0, cov / np.where(denom > 0, denom, 1.0), 0.0)
-    K = p.shape[-1]
-    eye = np.eye(K, dtype=bool)
-    corr = np.where(eye, 1.0, np.clip(corr, -1.0, 1.0))
-    return Moments(rate=p, n=N, clusters=G, n_eff=n_eff, corr=corr)
+        A = 2.0 * n
+        B = -b - c + (2.0 * n - b + c) * d0
+        C = -c * d0 * (1.0 - d0)
+        q = (np.sqrt(np.maximum(B * B - 4.0 * A * C, 0.0)) - B) / (2.0 * A)
+        var = n * (2.0 * q + d0 * (1.0 - d0))
+        num = b - c - n * d0
+        safe = var > 1e-300
+        T = np.where(safe, num / np.sqrt(np.where(safe, var, 1.0)), np.where(np.abs(num) < 1e-12, 0.0, np.sign(num) * np.inf))
+    return np.where(n > 0, T, 0.0)
 
 
-def mover_limits(m: Moments, coef: Sequence[float], z: float | np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Estimate and MOVER limits (Zou & Donner 2008) of ``sum_k coef_k p_k`` at normal quantile ``z``.
-
-    ``lower = theta - sqrt(v' R v)`` with ``v_k = c_k * (distance from p_k to the Wilson limit of p_k that
-    lowers theta)``, R the correlation matrix of the estimates; the upper limit likewise. ``z`` may carry
-    the batch shape (for the p-value bisection).
-    """
-    c = np.asarray(coef, dtype=float)
-    p = m.rate
-    theta = np.einsum("...k,k->...", p, c)
-    zz = np.asarray(z, dtype=float)[..., None] if np.ndim(z) else z
-    lo, hi = wilson_cc_limits(p * m.n_eff, m.n_eff, zz)
-    down = np.where(c > 0, p - lo, hi - p) * np.abs(c)  # distances that lower theta
-    up = np.where(c > 0, hi - p, p - lo) * np.abs(c)
-    sign = np.sign(c)
-    R = m.corr * sign[:, None] * sign[None, :]
-    d2 = np.einsum("...k,...kl,...l->...", down, R, down)
-    u2 = np.einsum("...k,...kl,...l->...", up, R, up)
-    return theta, theta - np.sqrt(np.maximum(d2, 0.0)), theta + np.sqrt(np.maximum(u2, 0.0))
+def tango_limits(b: np.ndarray, c: np.ndarray, n: np.ndarray, z: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Tango's score interval ``{d0 : |T(d0)| <= z}`` in [-1, 1], by bisection on each side of (b - c)/n
+    (T decreases in d0). Never of zero width where n is finite; [-1, 1] where n = 0."""
+    b, c, n = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (b, c, n)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        d = np.where(n > 0, (b - c) / n, 0.0)
+    out = []
+    for side in (-1.0, 1.0):  # the limit is the last d0 (going outward from d) that is not rejected
+        inner, outer = d.copy(), np.full(d.shape, side)
+        whole = side * tango_statistic(b, c, n, outer) >= -z  # the range's end is not rejected
+        for _ in range(_BISECTIONS):
+            mid = (inner + outer) / 2.0
+            rejected = side * tango_statistic(b, c, n, mid) < -z
+            outer = np.where(rejected, mid, outer)
+            inner = np.where(rejected, inner, mid)
+        out.append(np.where(whole, side, inner))
+    return out[0], out[1]
 
 
-def inverted_p(m: Moments, coef: Sequence[float]) -> np.ndarray:
-    """Two-sided p-value: the smallest alpha whose (1 - alpha) MOVER interval excludes 0 (bisection on z).
+def tango_paired_ci(a: int, b: int, c: int, d: int, level: float = LEVEL) -> tuple[float, float]:
+    """Tango's (1998) score interval for p1 - p2 from a paired 2x2 table (a = both 1, b = A only, c = B only,
+    d = neither): what :func:`contrast` gives for one epoch apart from its design effect (see the docstring)."""
+    lo, hi = tango_limits(np.float64(b), np.float64(c), np.float64(a + b + c + d), z_of(level))
+    return float(lo), float(hi)
 
-    1 when the estimate is 0; at least ``2 Phi(-Z_MAX)`` (never 0).
-    """
-    theta, _, _ = mover_limits(m, coef, 0.0)
-    shape = np.shape(theta)
-    lo_z = np.zeros(shape)
-    hi_z = np.full(shape, Z_MAX)
-    for _ in range(_BISECTIONS):
-        mid = (lo_z + hi_z) / 2.0
-        _, low, high = mover_limits(m, coef, mid)
-        excludes = np.where(theta > 0, low > 0, high < 0)
-        lo_z = np.where(excludes, mid, lo_z)
-        hi_z = np.where(excludes, hi_z, mid)
-    p = _two_sided_p(lo_z)
-    p = np.where(theta == 0, 1.0, p)
-    return np.where(np.isnan(theta), np.nan, p)
+
+def _contrast_counts(S: np.ndarray, M: np.ndarray, coef: np.ndarray) -> dict[str, np.ndarray]:
+    """The effective paired table of a contrast, for Tango's interval. Scaled by ``U`` (the contrast's largest
+    absolute value), a query's contrast is ``A_g - B_g`` with ``A_g`` its positive-coefficient rates and
+    ``B_g`` its negative ones (each in [0, 1]); its m_g = mean graded responses per condition are read as
+    m_g pairs with ``m_g A_g (1 - B_g)`` discordant one way and ``m_g B_g (1 - A_g)`` the other (the
+    responses of one query and condition being exchangeable). One response per query and condition: b and c
+    are the discordant pairs of the 2x2 table, exactly. b - c is set to n theta / U (the ratio estimate).
+    Counts are divided by the design effect (:func:`_shrunk_deff`): the cluster-robust variance of the
+    estimate (G/(G-1)) over Tango's variance at the estimate ``((b + c)/n - d^2)/n``; informative queries:
+    those whose contrast is not 0."""
+    theta, x, present, G = _cluster_values(S, M, coef)
+    U = max(coef[coef > 0].sum(), -coef[coef < 0].sum())
+    with np.errstate(invalid="ignore", divide="ignore"):
+        own = np.where(M > 0, S / M, 0.0)
+        A = np.einsum("...gk,k->...g", own, np.maximum(coef, 0.0)) / U
+        B = np.einsum("...gk,k->...g", own, np.maximum(-coef, 0.0)) / U
+        m_g = np.where(present, M.mean(axis=-1), 0.0)
+        n = m_g.sum(axis=-1)
+        d = theta / U
+        D = np.maximum((m_g * (A * (1 - B) + B * (1 - A))).sum(axis=-1), n * np.abs(d))
+        b, c = (D + n * d) / 2.0, (D - n * d) / 2.0
+        v_unit = (D / n - d**2) / n
+        y = x / U
+        v_cluster = np.where(present, (y - d[..., None]) ** 2, 0.0).sum(axis=-1) / (G * (G - 1))
+        deff = _shrunk_deff(v_cluster, v_unit, G, n / G, (np.abs(y) > 1e-12).sum(axis=-1).astype(float))
+    return {"theta": theta, "b": b / deff, "c": c / deff, "n": np.where(G > 0, n / deff, 0.0), "U": np.float64(U)}
 
 
 # ------------------------------------------------------------------------------------------ results
@@ -246,34 +300,51 @@ class Interval:
         return bool(self.p_value < 1.0 - LEVEL)
 
 
+def _range(coef: Sequence[float]) -> tuple[float, float]:
+    """The values a contrast ``sum_k c_k p_k`` of rates in [0, 1] can take: a rate [0, 1], a gap [-1, 1], a
+    difference of gaps [-2, 2]."""
+    c = np.asarray(coef, dtype=float)
+    return float(np.minimum(c, 0.0).sum()), float(np.maximum(c, 0.0).sum())
+
+
 def minimum_detectable(m: Moments, coef: Sequence[float], level: float = LEVEL, power: float = POWER) -> np.ndarray:
-    """The smallest |contrast| the test detects with probability ``power`` at this n (normal approximation).
+    """The smallest |contrast| the test detects with probability ``power`` at this n (normal approximation),
+    or ``inf`` where no value in the contrast's range is detectable at this n ("not detectable").
 
     ``(z_{1-alpha/2} + z_power) * sqrt(sum_k c_k^2 v_k / n_eff_k)``, with ``v_k = q(1 - q)`` at the value q
     of p_k's Wilson interval nearest 1/2 (so a rate of 0 observed on few responses still counts as uncertain),
-    ignoring the (usually positive) correlation between conditions, which makes it conservative.
+    ignoring the (usually positive) correlation between conditions, which makes it conservative. Where this
+    exceeds the largest |value| the contrast can take (1 for a gap, 2 for a difference of gaps) it is inf.
     """
     c = np.asarray(coef, dtype=float)
     lo, hi = wilson_cc_limits(m.rate * m.n_eff, m.n_eff, z_of(level))
     q = np.clip(0.5, lo, hi)
-    var = np.einsum("...k,k->...", q * (1.0 - q) / m.n_eff, c * c)
-    return (z_of(level) + NormalDist().inv_cdf(power)) * np.sqrt(var)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        var = np.einsum("...k,k->...", q * (1.0 - q) / m.n_eff, c * c)
+    mdg = (z_of(level) + NormalDist().inv_cdf(power)) * np.sqrt(var)
+    low, high = _range(c)
+    return np.where(mdg > max(-low, high), np.inf, mdg)
 
 
 def contrast_arrays(S: np.ndarray, M: np.ndarray, coef: Sequence[float], level: float = LEVEL) -> dict[str, np.ndarray]:
     """Batched :func:`contrast`: ``S`` and ``M`` of shape (..., G, K); every entry has shape (...).
 
     The single code path behind every contrast the suite reports (and what ``benchmarks/coverage.py``
-    simulates): estimate, MOVER limits, inverted p, minimum detectable gap. NaN where a component has no
-    graded response.
+    simulates): estimate, Tango score limits on the design-effect-adjusted paired counts, p from the same
+    statistic at 0, minimum detectable gap. NaN where a component has no graded response.
     """
-    m = moments(S, M)
-    theta, lo, hi = mover_limits(m, coef, z_of(level))
-    empty = ~np.all(m.n > 0, axis=-1)
+    S = np.asarray(S, dtype=float)
+    M = np.asarray(M, dtype=float)
     c = np.asarray(coef, dtype=float)
-    lo = np.maximum(lo, np.minimum(c, 0.0).sum())  # rounding only: MOVER limits lie in the range already
-    hi = np.minimum(hi, np.maximum(c, 0.0).sum())
-    out = {"estimate": theta, "ci_low": lo, "ci_high": hi, "p_value": inverted_p(m, coef), "mdg": minimum_detectable(m, coef, level)}
+    t = _contrast_counts(S, M, c)
+    lo, hi = tango_limits(t["b"], t["c"], t["n"], z_of(level))
+    low, high = _range(c)
+    lo, hi = np.clip(lo * t["U"], low, high), np.clip(hi * t["U"], low, high)
+    # p from the same statistic at 0: |T(0)| > z exactly when 0 is outside {d0 : |T(d0)| <= z}
+    p = np.maximum(_two_sided_p(np.abs(tango_statistic(t["b"], t["c"], t["n"], 0.0))), _two_sided_p(Z_MAX))
+    m = moments(S, M)
+    out = {"estimate": t["theta"], "ci_low": lo, "ci_high": hi, "p_value": p, "mdg": minimum_detectable(m, c, level)}
+    empty = ~np.all(m.n > 0, axis=-1)
     return {k: np.where(empty, np.nan, v) for k, v in out.items()} | {"moments": m}  # type: ignore[dict-item]
 
 
@@ -329,10 +400,11 @@ def population_arrays(S: np.ndarray, M: np.ndarray, coef: Sequence[float], level
         lo_t, hi_t = theta - q * se, theta + q * se
         p_t = np.where(se > 0, 2.0 * student_t.sf(np.abs(theta) / np.where(se > 0, se, 1.0), max(P - 1, 1)), np.where(theta == 0, 1.0, 0.0))
     fixed = contrast_arrays(S.sum(axis=-2), M.sum(axis=-2), coef, level)
+    low, high = _range(c)
     out = {
         "estimate": theta,
-        "ci_low": np.minimum(lo_t, fixed["ci_low"]),
-        "ci_high": np.maximum(hi_t, fixed["ci_high"]),
+        "ci_low": np.clip(np.minimum(lo_t, fixed["ci_low"]), low, high),
+        "ci_high": np.clip(np.maximum(hi_t, fixed["ci_high"]), low, high),
         # (the two estimates differ only when paraphrases have unequal counts; on opposite sides of 0 the
         # widened interval contains 0, and so p is 1)
         "p_value": np.where(np.sign(theta) * np.sign(fixed["estimate"]) < 0, 1.0, np.maximum(p_t, fixed["p_value"])),
