@@ -219,23 +219,23 @@ def run_population_cell(cell: Cell, reps: int, rng: np.random.Generator) -> dict
 def hard_cells(quick: bool) -> list[Cell]:
     """The regimes real models produce (issue 20): near-identical conditions, few queries with several
     responses each, rates near 0 with near-identical epochs, grading that fails only on outcome 1."""
+    pick = 0 if quick else 1
     gap = (1.0, -1.0)
-    out: list[Cell] = []
-    for rho in (0.95,) if quick else (0.8, 0.9, 0.95):
-        for n in (15,) if quick else (15, 20):
-            out.append(Cell("near_identical", (0.55, 0.50), gap, n, 1, rho))
-    designs = [(10, 5, 1), (15, 3, 2)] if quick else [(n, e, p) for n in (10, 15, 20) for e in (3, 5) for p in (1, 2, 3)]
+    out = [
+        Cell("near_identical", (0.55, 0.50), gap, n, 1, rho)
+        for rho in ((0.95,), (0.8, 0.9, 0.95))[pick]
+        for n in ((15,), (15, 20))[pick]
+    ]
+    designs = ([(10, 5, 1), (15, 3, 2)], [(n, e, p) for n in (10, 15, 20) for e in (3, 5) for p in (1, 2, 3)])[pick]
     for n, epochs, paraphrases in designs:
         tau = 0.2 if paraphrases > 1 else 0.0
         out.append(Cell("few_queries", (0.3, 0.3), gap, n, epochs, 0.4, paraphrases=paraphrases, tau=tau))
-        if not quick and epochs == 3:
+        if pick and epochs == 3:
             out.append(Cell("few_queries", (0.4, 0.2), gap, n, epochs, 0.4, paraphrases=paraphrases, tau=tau))
-    for rates in [(0.05, 0.05), (0.05, 0.0)] if quick else [(0.05, 0.05), (0.05, 0.0), (0.02, 0.02), (0.1, 0.02)]:
-        for n in (50,) if quick else (50, 100):
-            out.append(Cell("sparse_epochs", rates, gap, n, 5, 0.9))
-    for rates in [(0.3, 0.15)] if quick else [(0.3, 0.15), (0.5, 0.5), (0.8, 0.6)]:
-        for n in (50,) if quick else (50, 200):
-            out.append(Cell("ungraded_if_1", rates, gap, n, 3, 0.5, ungraded=0.3))
+    sparse = ([(0.05, 0.05), (0.05, 0.0)], [(0.05, 0.05), (0.05, 0.0), (0.02, 0.02), (0.1, 0.02)])[pick]
+    out += [Cell("sparse_epochs", rates, gap, n, 5, 0.9) for rates in sparse for n in ((50,), (50, 100))[pick]]
+    ungraded = ([(0.3, 0.15)], [(0.3, 0.15), (0.5, 0.5), (0.8, 0.6)])[pick]
+    out += [Cell("ungraded_if_1", rates, gap, n, 3, 0.5, ungraded=0.3) for rates in ungraded for n in ((50,), (50, 200))[pick]]
     return out
 
 

@@ -23,6 +23,9 @@ from alignment_faking.scorers.stats import (
     tango_paired_ci,
     tango_statistic,
     underpowered,
+)
+from alignment_faking.scorers.stats import (
+    CONTINUITY,
     wilson_cc_limits,
     wilson_interval,
     wilson_limits,
@@ -103,19 +106,19 @@ def test_tango_statistic_at_zero_is_mcnemar_and_decreases():
 
 
 @pytest.mark.parametrize("table", [(5, 3, 1, 11), (0, 10, 0, 0), (20, 7, 2, 71), (1, 1, 7, 12), (0, 0, 0, 5), (0, 12, 0, 388), (3, 0, 0, 0)])
-def test_one_epoch_contrast_is_tango_within_the_small_sample_factor(table):
-    # one response per query and condition: the effective table is the 2x2 table, divided by a design
-    # effect between 1 and G/(G-1) (the small-sample factor, shrunk toward 1): at least as wide as Tango's
+def test_one_epoch_contrast_is_tango_with_a_quarter_pair_continuity_correction(table):
+    # one response per query and condition: the effective table is the 2x2 table (design effect exactly 1)
     S, M = paired_binary(*table)
     est = contrast(S, M, (1, -1))
     a, b, c, d = table
     n = sum(table)
     assert est.estimate == pytest.approx((b - c) / n, abs=1e-12)
-    lo, hi = tango_paired_ci(*table)
-    assert est.ci_low <= lo + 1e-9 and est.ci_high >= hi - 1e-9
-    z_wide = Z * math.sqrt(n / (n - 1)) if n > 1 else Z
-    lo_w, hi_w = tango_limits(np.float64(b), np.float64(c), np.float64(n), z_wide)
-    assert est.ci_low >= float(lo_w) - 1e-9 and est.ci_high <= float(hi_w) + 1e-9
+    lo, hi = tango_limits(np.float64(b), np.float64(c), np.float64(n), Z, CONTINUITY)
+    assert (est.ci_low, est.ci_high) == pytest.approx((float(lo), float(hi)), abs=1e-9)
+    assert est.n_eff == pytest.approx((n, n))
+    # the correction only widens Tango's own interval
+    plain = tango_paired_ci(*table)
+    assert est.ci_low <= plain[0] + 1e-12 and est.ci_high >= plain[1] - 1e-12
     assert -1.0 <= est.ci_low <= est.estimate <= est.ci_high <= 1.0
 
 
@@ -136,14 +139,15 @@ def test_degenerate_tables_never_collapse(table):
     assert est.ci_high - est.ci_low > 0.2
     assert -1.0 <= est.ci_low <= est.estimate <= est.ci_high <= 1.0
     assert 0 < est.p_value <= 1.0
-    # p is 1 only where the estimate is exactly 0 (then the interval is symmetric about it)
+    # p is 1 only where |b - c| is within the continuity correction (an estimate of exactly 0 here)
     assert (est.p_value == 1.0) == (est.estimate == 0.0)
     assert (est.ci_low > 0 or est.ci_high < 0) == (est.p_value < 0.05)
 
 
 def test_all_concordant_ten_queries_gives_the_pairs_wilson_limits():
     est = contrast(*paired_binary(5, 0, 0, 5), (1, -1))
-    assert est.ci_high >= Z**2 / (10 + Z**2) - 1e-9  # [-0.28, 0.28] or a little wider, not [0, 0]
+    assert est.ci_high >= Z**2 / (10 + Z**2) - 1e-9  # [-0.28, 0.28] (Tango's) or a little wider, not [0, 0]
+    assert est.ci_high == pytest.approx(-est.ci_low) and est.ci_high < 0.35
 
 
 def test_exact_level_of_the_one_epoch_test_at_a_true_gap_of_zero():
@@ -171,10 +175,10 @@ def test_identical_epochs_count_as_one_response_per_query():
     rng = np.random.default_rng(3)
     S1 = (rng.random((40, 2)) < [0.4, 0.15]).astype(float)
     one = contrast(S1, np.ones_like(S1), (1, -1))
-    tripled = contrast(3 * S1, np.full_like(S1, 3.0), (1, -1))  # three epochs that always agree: deff = 3
-    assert tripled.n_eff == pytest.approx(one.n_eff)  # 40 queries, less the small-sample factor G/(G-1) at most
-    assert all(40 * 39 / 40 - 1e-9 <= n <= 40 for n in tripled.n_eff)
-    assert (tripled.ci_low, tripled.ci_high, tripled.p_value) == pytest.approx((one.ci_low, one.ci_high, one.p_value), rel=1e-9)
+    tripled = contrast(3 * S1, np.full_like(S1, 3.0), (1, -1))  # three epochs that always agree: deff about 3
+    assert tripled.n_eff == pytest.approx((40, 40), rel=0.02)  # (119 vs 39 degrees of freedom: a little under 40)
+    assert (tripled.ci_low, tripled.ci_high) == pytest.approx((one.ci_low, one.ci_high), abs=0.01)
+    assert tripled.p_value == pytest.approx(one.p_value, rel=0.1)
     # a rate of 0 over 3 epochs of 100 queries is read as 0 of 100, not 0 of 300
     zero = rate(np.zeros(100), np.full(100, 3.0))
     assert zero.ci_high == pytest.approx(rate(np.zeros(100), np.ones(100)).ci_high)
