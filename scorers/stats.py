@@ -10,7 +10,7 @@ responses). A rate is ``p_k = sum_g S[g, k] / sum_g M[g, k]``; a contrast is a l
 
 1. **Design effect** (Kish 1965): the cluster-robust (by query) variance of the estimate, with the
    small-sample factor G/(G-1) (CR1; Cameron & Miller 2015), over its (unbiased) variance if every
-   response (pair) were independent, at least 1. Where the data cannot estimate it (fewer than 2 queries, or no spread) it
+   response (pair) were independent (at least 1 for a rate; a contrast's may be below 1, see 3.). Where the data cannot estimate it (fewer than 2 queries, or no spread) it
    is its largest value, m, the responses per query; otherwise it is shrunk toward m with weight
    ``KAPPA / (w + KAPPA)``, w the queries that carry information, so that a few scattered positives (one in
    250 responses) cannot make it collapse to 1.
@@ -162,9 +162,9 @@ class Moments:
     n_eff: np.ndarray  # (..., K) effective sample size: clusters / deff (deff on the query scale)
 
 
-def _shrunk_deff(v_cluster: np.ndarray, v_unit: np.ndarray, G: np.ndarray, m: np.ndarray, informative: np.ndarray) -> np.ndarray:
+def _shrunk_deff(v_cluster: np.ndarray, v_unit: np.ndarray, G: np.ndarray, m: np.ndarray, informative: np.ndarray, floor: float = 1.0) -> np.ndarray:
     """Design effect (Kish 1965): the cluster-robust variance, with the small-sample factor G/(G-1), over the
-    variance if every response (or pair) were independent, at least 1. Where the data cannot estimate it
+    variance if every response (or pair) were independent, at least ``floor``. Where the data cannot estimate it
     (fewer than 2 queries, or no spread) it is ``m``, the mean number of responses (pairs) per query, its
     largest value (a query counts as one response); and it is shrunk toward ``m`` with weight
     ``KAPPA / (informative + KAPPA)``, so a few scattered positives cannot make it collapse to 1."""
@@ -172,7 +172,7 @@ def _shrunk_deff(v_cluster: np.ndarray, v_unit: np.ndarray, G: np.ndarray, m: np
         estimable = (G >= 2) & (v_unit > 1e-15)
         d = np.where(estimable, v_cluster / np.where(estimable, v_unit, 1.0), m)
         w = np.where(estimable, informative, 0.0)
-        return np.maximum((w * d + KAPPA * m) / (w + KAPPA), 1.0)
+        return np.maximum((w * d + KAPPA * m) / (w + KAPPA), floor)
 
 
 def _cluster_values(S: np.ndarray, M: np.ndarray, coef: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -268,8 +268,9 @@ def _contrast_counts(S: np.ndarray, M: np.ndarray, coef: np.ndarray) -> dict[str
     responses of one query and condition being exchangeable). One response per query and condition: b and c
     are the discordant pairs of the 2x2 table, exactly. b - c is set to n theta / U (the ratio estimate).
     Counts are divided by the design effect (:func:`_shrunk_deff`): the cluster-robust variance of the
-    estimate (G/(G-1)) over Tango's variance at the estimate ``((b + c)/n - d^2)/n``; informative queries:
-    those whose contrast is not 0."""
+    estimate (G/(G-1)) over Tango's variance at the estimate ``((b + c)/n - d^2)/(n - 1)``; informative
+    queries: those whose contrast is not 0. Not floored at 1: read as pairs, a difference of gaps (or
+    independent epochs) overstates the variance, and the queries' own spread corrects it."""
     theta, x, present, G = _cluster_values(S, M, coef)
     U = max(coef[coef > 0].sum(), -coef[coef < 0].sum())
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -284,7 +285,7 @@ def _contrast_counts(S: np.ndarray, M: np.ndarray, coef: np.ndarray) -> dict[str
         v_unit = np.where(n > 1, (D / n - d**2) / (n - 1.0), 0.0)  # unbiased, as the cluster variance is
         y = x / U
         v_cluster = np.where(present, (y - d[..., None]) ** 2, 0.0).sum(axis=-1) / (G * (G - 1))
-        deff = _shrunk_deff(v_cluster, v_unit, G, n / G, (np.abs(y) > 1e-12).sum(axis=-1).astype(float))
+        deff = _shrunk_deff(v_cluster, v_unit, G, n / G, (np.abs(y) > 1e-12).sum(axis=-1).astype(float), 0.0)
     return {"theta": theta, "b": b / deff, "c": c / deff, "n": np.where(G > 0, n / deff, 0.0), "U": np.float64(U)}
 
 
