@@ -304,7 +304,7 @@ class Interval:
     clusters: int  # queries
     rates: tuple[float, ...]  # the component rates (minuend first)
     n_eff: tuple[float, ...]
-    mdg: float  # minimum detectable |contrast| at this n and these rates (LEVEL, POWER)
+    mdg: float  # minimum detectable |contrast| at this n and these rates (LEVEL, POWER); inf: not detectable
 
     @property
     def significant(self) -> bool:
