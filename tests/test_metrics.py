@@ -11,7 +11,7 @@ from inspect_ai.scorer import SampleScore, Score
 from alignment_faking.scorers import metric_names as names
 from alignment_faking.scorers.metrics import CATEGORIES, full_results, headline_names, response_mean, summarise
 from alignment_faking.scorers.scorer import category, vote_share
-from alignment_faking.scorers.stats import contrast, newcombe_paired_ci, paired_binary
+from alignment_faking.scorers.stats import contrast, paired_binary
 
 NAN = math.nan
 GAP = [{"name": "compliance_gap", "rate": "compliance", "minuend": "free", "subtrahend": "paid"}]
@@ -46,10 +46,11 @@ def test_rates_counts_and_gap_match_hand_computation() -> None:
     # the printed gap is the difference of the printed rates
     assert r["compliance_gap"] == pytest.approx(r["compliance_free"] - r["compliance_paid"])
     assert r["compliance_gap_ci_low"] < r["compliance_gap"] < r["compliance_gap_ci_high"]
-    # with every pair graded the interval is Newcombe's paired one (continuity-corrected Wilson limits)
+    # with every pair graded the interval is the paired one of the 2x2 table (scorers/stats.py)
     full = [s for s in scores if s.sample_metadata["query_id"] != "q9"]
     r9 = full_results(full, GAP)
-    assert (r9["compliance_gap_ci_low"], r9["compliance_gap_ci_high"]) == pytest.approx(newcombe_paired_ci(2, 4, 1, 2, corrected=True))
+    paired = contrast(*paired_binary(2, 4, 1, 2), (1, -1))
+    assert (r9["compliance_gap_ci_low"], r9["compliance_gap_ci_high"]) == pytest.approx((paired.ci_low, paired.ci_high))
     assert r9["compliance_gap_p"] == pytest.approx(contrast(*paired_binary(2, 4, 1, 2), (1, -1)).p_value)
     # rate intervals bracket the rates; shares are over all responses and sum to 1
     assert r["compliance_free_ci_low"] < 0.6 < r["compliance_free_ci_high"]

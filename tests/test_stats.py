@@ -14,12 +14,18 @@ from alignment_faking.scorers.stats import (
     contrast_arrays,
     holm,
     moments,
-    mover_limits,
     newcombe_paired_ci,
     paired_binary,
     population_arrays,
     rate,
+    rate_arrays,
+    tango_limits,
+    tango_paired_ci,
+    tango_statistic,
     underpowered,
+)
+from alignment_faking.scorers.stats import (
+    CONTINUITY,
     wilson_cc_limits,
     wilson_interval,
     wilson_limits,
@@ -79,25 +85,41 @@ def test_rate_interval_covers_where_plain_wilson_does_not():
             assert _exact_coverage(wilson_cc_limits, n, p) >= 0.95, (n, p)
 
 
-# --------------------------------------------------------------------------------------- Newcombe / MOVER
+# ----------------------------------------------------------------------------------------------- Tango
 
 
-def test_newcombe_method_10_worked_example_by_hand():
-    # a=5, b=3, c=1, d=11: p1=0.4, p2=0.3, phi=52/sqrt(8064); limits by hand
-    lo, hi = newcombe_paired_ci(5, 3, 1, 11)
-    assert lo == pytest.approx(0.1 - 0.1866269172, abs=1e-8)
-    assert hi == pytest.approx(0.1 + 0.1767253298, abs=1e-8)
+def test_tango_all_concordant_is_wilson_on_the_pairs():
+    # b = c = 0: the constrained MLE puts the discordance at the range's end, so the limits are z^2/(n + z^2)
+    for n in (1, 10, 50):
+        lo, hi = tango_paired_ci(n // 2, 0, 0, n - n // 2)
+        assert hi == pytest.approx(Z**2 / (n + Z**2), abs=1e-9) and lo == pytest.approx(-hi, abs=1e-9)
+
+
+def test_tango_statistic_at_zero_is_mcnemar_and_decreases():
+    b, c, n = 7.0, 2.0, 30.0
+    assert float(tango_statistic(b, c, n, 0.0)) == pytest.approx((b - c) / math.sqrt(b + c))
+    grid = np.linspace(-0.99, 0.99, 199)
+    T = tango_statistic(np.full_like(grid, b), np.full_like(grid, c), np.full_like(grid, n), grid)
+    assert np.all(np.diff(T) < 0)  # one crossing per side: the interval is {|T| <= z}
+    lo, hi = tango_limits(b, c, n, Z)
+    assert abs(float(tango_statistic(b, c, n, lo)) - Z) < 1e-6 and abs(float(tango_statistic(b, c, n, hi)) + Z) < 1e-6
 
 
 @pytest.mark.parametrize("table", [(5, 3, 1, 11), (0, 10, 0, 0), (20, 7, 2, 71), (1, 1, 7, 12), (0, 0, 0, 5), (0, 12, 0, 388), (3, 0, 0, 0)])
-def test_one_epoch_contrast_is_newcombe_with_corrected_wilson_limits(table):
+def test_one_epoch_contrast_is_tango_with_a_quarter_pair_continuity_correction(table):
+    # one response per query and condition: the effective table is the 2x2 table (design effect exactly 1)
     S, M = paired_binary(*table)
     est = contrast(S, M, (1, -1))
     a, b, c, d = table
-    assert est.estimate == pytest.approx((b - c) / sum(table), abs=1e-12)
-    assert (est.ci_low, est.ci_high) == pytest.approx(newcombe_paired_ci(*table, corrected=True), abs=1e-12)
+    n = sum(table)
+    assert est.estimate == pytest.approx((b - c) / n, abs=1e-12)
+    lo, hi = tango_limits(np.float64(b), np.float64(c), np.float64(n), Z, CONTINUITY)
+    assert (est.ci_low, est.ci_high) == pytest.approx((float(lo), float(hi)), abs=1e-9)
+    assert est.n_eff == pytest.approx((n, n))
+    # the correction only widens Tango's own interval
+    plain = tango_paired_ci(*table)
+    assert est.ci_low <= plain[0] + 1e-12 and est.ci_high >= plain[1] - 1e-12
     assert -1.0 <= est.ci_low <= est.estimate <= est.ci_high <= 1.0
-    assert est.n_eff == pytest.approx((sum(table), sum(table)))  # one response per query: deff = 1
 
 
 def test_swapping_the_conditions_mirrors_the_interval():
@@ -107,48 +129,30 @@ def test_swapping_the_conditions_mirrors_the_interval():
     assert ba.p_value == pytest.approx(ab.p_value, rel=1e-9)
 
 
-# ------------------------------------------------------------------------------------- p from the interval
+# ---------------------------------------------------------------------------------------- degenerate data
 
 
-def _random_datasets(rng, count):
-    for _ in range(count):
-        n, epochs, k = int(rng.integers(3, 60)), int(rng.integers(1, 4)), int(rng.choice([2, 4]))
-        rates = rng.uniform(0, 0.6, k)
-        S = rng.binomial(epochs, np.broadcast_to(rates, (n, k))).astype(float)
-        M = np.full_like(S, float(epochs))
-        yield S, M, (1, -1) if k == 2 else (1, -1, -1, 1)
+@pytest.mark.parametrize("table", [(5, 0, 0, 5), (0, 0, 0, 10), (10, 0, 0, 0), (1, 0, 0, 0), (0, 0, 0, 1), (0, 1, 0, 0), (0, 0, 1, 0)])
+def test_degenerate_tables_never_collapse(table):
+    # all concordant, all 0, all 1, n = 1: a real interval (ten agreeing queries say the gap is small, not 0)
+    est = contrast(*paired_binary(*table), (1, -1))
+    assert est.ci_high - est.ci_low > 0.2
+    assert -1.0 <= est.ci_low <= est.estimate <= est.ci_high <= 1.0
+    assert 0 < est.p_value <= 1.0
+    # p is 1 only where |b - c| is within the continuity correction (an estimate of exactly 0 here)
+    assert (est.p_value == 1.0) == (est.estimate == 0.0)
+    assert (est.ci_low > 0 or est.ci_high < 0) == (est.p_value < 0.05)
 
 
-@pytest.mark.slow
-def test_interval_excludes_zero_exactly_when_p_is_below_005():
-    rng = np.random.default_rng(7)
-    seen = {True: 0, False: 0}
-    for S, M, coef in _random_datasets(rng, 300):
-        est = contrast(S, M, coef)
-        excludes = est.ci_low > 0 or est.ci_high < 0
-        assert excludes == (est.p_value < 0.05), (S, M, est)
-        seen[excludes] += 1
-        if 0 < est.p_value < 1:  # at level 1 - p the interval just touches 0
-            _, lo, hi = mover_limits(moments(S, M), coef, norm.isf(est.p_value / 2))
-            assert min(abs(float(lo)), abs(float(hi))) < 1e-6
-    assert seen[True] > 20 and seen[False] > 20  # both outcomes exercised
-
-
-def test_p_is_never_zero_and_intervals_never_collapse():
-    S, M = paired_binary(0, 400, 0, 0)  # every pair discordant one way
-    est = contrast(S, M, (1, -1))
-    assert 0 < est.p_value < 1e-50 and est.ci_low < 1.0
-    # three queries that all agree, three epochs each: a real interval, not [1, 1] with p = 0
-    S = np.array([[3, 0], [3, 0], [3, 0]], dtype=float)
-    est = contrast(S, np.full_like(S, 3.0), (1, -1))
-    assert est.estimate == 1.0 and est.ci_high - est.ci_low > 0.3 and est.p_value > 1e-6
-    zero = contrast(*paired_binary(0, 0, 0, 50), (1, -1))
-    assert zero.p_value == 1.0 and zero.ci_low < 0 < zero.ci_high
+def test_all_concordant_ten_queries_gives_the_pairs_wilson_limits():
+    est = contrast(*paired_binary(5, 0, 0, 5), (1, -1))
+    assert est.ci_high >= Z**2 / (10 + Z**2) - 1e-9  # [-0.28, 0.28] (Tango's) or a little wider, not [0, 0]
+    assert est.ci_high == pytest.approx(-est.ci_low) and est.ci_high < 0.35
 
 
 def test_exact_level_of_the_one_epoch_test_at_a_true_gap_of_zero():
     # exact enumeration of every 2x2 table at n = 25 (rates 0.3, latent correlation 0.2): the suite's test
-    # holds its level; Newcombe's uncorrected method 10 read as a test does not (why the rates' limits are corrected)
+    # holds its level; Newcombe's method 10 (the MOVER with Wilson limits) read as a test does not
     n, p, rho = 25, 0.3, 0.2
     t = norm.ppf(p)
     p11 = multivariate_normal(mean=[0, 0], cov=[[1, rho], [rho, 1]]).cdf([t, t])
@@ -171,9 +175,10 @@ def test_identical_epochs_count_as_one_response_per_query():
     rng = np.random.default_rng(3)
     S1 = (rng.random((40, 2)) < [0.4, 0.15]).astype(float)
     one = contrast(S1, np.ones_like(S1), (1, -1))
-    tripled = contrast(3 * S1, np.full_like(S1, 3.0), (1, -1))  # three epochs that always agree: deff = 3
-    assert tripled.n_eff == pytest.approx((40, 40))
-    assert (tripled.ci_low, tripled.ci_high, tripled.p_value) == pytest.approx((one.ci_low, one.ci_high, one.p_value), rel=1e-9)
+    tripled = contrast(3 * S1, np.full_like(S1, 3.0), (1, -1))  # three epochs that always agree: deff about 3
+    assert tripled.n_eff == pytest.approx((40, 40), rel=0.02)  # (119 vs 39 degrees of freedom: a little under 40)
+    assert (tripled.ci_low, tripled.ci_high) == pytest.approx((one.ci_low, one.ci_high), abs=0.01)
+    assert tripled.p_value == pytest.approx(one.p_value, rel=0.1)
     # a rate of 0 over 3 epochs of 100 queries is read as 0 of 100, not 0 of 300
     zero = rate(np.zeros(100), np.full(100, 3.0))
     assert zero.ci_high == pytest.approx(rate(np.zeros(100), np.ones(100)).ci_high)
@@ -263,3 +268,52 @@ def test_population_of_paraphrases_option():
     same = population_arrays(np.tile([[1.0, 0.0]], (5, 3, 1)), np.ones((5, 3, 2)), (1, -1))
     assert float(same["ci_high"]) - float(same["ci_low"]) > 0.1 and float(same["p_value"]) > 0
     assert np.isnan(population_arrays(S[:, :1], M[:, :1], (1, -1))["estimate"])  # one paraphrase: no population claim
+
+
+# ----------------------------------------------------------------------------------- the hard regimes (issue 20)
+
+
+def _latent(rng, reps, n, rates, epochs, rho):
+    """Per-query sums (reps, n, K) of ``epochs`` responses per condition sharing a query effect (latent corr rho)."""
+    u = rng.standard_normal((reps, n, 1, 1))
+    e = rng.standard_normal((reps, n, len(rates), epochs))
+    S = (np.sqrt(rho) * u + np.sqrt(1 - rho) * e < norm.ppf(rates)[:, None]).sum(axis=-1).astype(float)
+    return S, np.full_like(S, float(epochs))
+
+
+def test_one_positive_in_250_is_not_read_as_250_independent_responses():
+    S = np.r_[1.0, np.zeros(49)]
+    one = rate(S, np.full(50, 5.0))
+    assert one.n_eff[0] < 0.6 * 250  # the design effect cannot collapse to 1 on one positive
+    assert one.ci_high > 0.035  # (it was 0.026 with deff 1)
+    many = rate(np.r_[5.0, np.zeros(49)], np.full(50, 5.0))  # the same query's five epochs all positive
+    assert many.ci_high > one.ci_high
+
+
+def test_near_identical_conditions_cover():
+    # one epoch, rates 0.55 / 0.50, latent correlation 0.95, n = 15: the MOVER covered 0.86 here
+    rng = np.random.default_rng(20)
+    S, M = _latent(rng, 1500, 15, np.array([0.55, 0.50]), 1, 0.95)
+    r = contrast_arrays(S, M, (1, -1))
+    truth = 0.05
+    assert np.mean((r["ci_low"] <= truth) & (truth <= r["ci_high"])) >= 0.94
+    assert np.all(r["ci_high"] - r["ci_low"] > 0)
+
+
+def test_few_queries_with_several_epochs_hold_the_level():
+    # ten queries x five epochs at a true gap of 0: the test without the small-sample factor rejected 6.1%
+    rng = np.random.default_rng(21)
+    S, M = _latent(rng, 3000, 10, np.array([0.3, 0.3]), 5, 0.4)
+    r = contrast_arrays(S, M, (1, -1))
+    level = np.mean(r["p_value"] < 0.05)
+    assert level <= 0.05 + 2 * math.sqrt(0.05 * 0.95 / 3000)
+    assert level > 0.005  # and is not a test that never rejects
+
+
+def test_rare_outcome_with_near_identical_epochs_covers():
+    # 50 queries x 5 epochs, rate 0.05, latent correlation 0.9 between a query's epochs: it covered 0.924
+    rng = np.random.default_rng(22)
+    S, M = _latent(rng, 4000, 50, np.array([0.05]), 5, 0.9)
+    rr = rate_arrays(S, M)
+    covered = float(np.mean((rr["ci_low"][..., 0] <= 0.05) & (0.05 <= rr["ci_high"][..., 0])))
+    assert covered >= 0.94 - 2 * math.sqrt(0.94 * 0.06 / 4000)
