@@ -150,7 +150,7 @@ def test_markdown_table_shows_each_model_condition_and_contrast_with_the_log_num
             rate = [fmt_rate(metrics[f"{m}_{condition}"], metrics.get(f"{m}_{condition}_ci_low", math.nan), metrics.get(f"{m}_{condition}_ci_high", math.nan)) for m in ("compliance", "af")]
             expected = rate + [fmt_pct(metrics[f"partial_{condition}"])]
             expected += [fmt_int(metrics[f"{m}_{condition}"]) for m in ("invalid", "grader_failed", "n")]
-            assert row.endswith("| " + " | ".join(expected) + " |"), row
+            assert ("| " + " | ".join(expected) + " |") in row, row
         for contrast in metadata["contrasts"]:
             k = contrast["name"]
             row = _row_of(table, model, metadata["scenario"], setting, k)
@@ -227,8 +227,12 @@ def test_html_is_self_contained_with_the_figures_and_tables(all_logs: Path, full
     svgs = {base64.b64decode(data) for data in embedded}
     for svg in full_report.glob("*.svg"):
         assert svg.read_bytes() in svgs
-    assert page.count('<h2 id="') == 6  # run card, three sections, tokens, cost
-    assert all(f'href="#{anchor}"' in page for anchor in ("run-card", "tokens", "cost", "predeployment"))  # table of contents
+    assert page.count('<h2 id="') == 7  # main contrasts, run card, three sections, tokens, cost
+    assert all(f'href="#{anchor}"' in page for anchor in ("main-contrasts", "run-card", "tokens", "cost", "predeployment"))  # table of contents
+    # the sections in the battery's order, gap first; the headline table above the run card
+    sections_in_order = re.findall(r'<h2 id="([^"]+)"', page)
+    assert sections_in_order[:2] == ["main-contrasts", "run-card"] and sections_in_order[2].startswith("gap")
+    assert sections_in_order.index(next(s for s in sections_in_order if s.startswith("predeployment"))) > 2
     assert all(name in page for name in _logs(all_logs))  # which logs were read
     assert "Read 4 logs" in page
 
