@@ -14,7 +14,8 @@ main contrast with its 95% interval and p (``*`` where significant), the queries
 word each (``--all`` prints every log in full). A log in full shows each condition's rates, each contrast, and,
 where some responses are ungraded or invalid, the bounds each rate and contrast would take had those responses
 all gone one way or the other, flagged where the contrast's conclusion (its sign or significance) could change.
-A run whose main contrast is more than half invalid or ungraded responses says it did not measure it.
+A run whose main contrast is more than half invalid or ungraded responses says it did not measure it, and the
+command then exits with code 3 (after printing everything), so a sweep script can tell.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from inspect_ai.log import EvalLog, list_eval_logs
 from alignment_faking.analysis.headers import battery_order, order_key, read_header, read_results
 from alignment_faking.scorers.results import ContrastResult, RateResult, Results, Sensitivity
 
+UNMEASURED_EXIT = 3
+"""The exit code when a log read did not measure its main contrast (its numbers are printed all the same)."""
 KIND_WORDS = {"ungraded": "ungraded", "invalid": "invalid"}
 
 
@@ -219,6 +222,11 @@ def main(argv: list[str] | None = None) -> int:
         print(folder_table(entries))
     else:
         print("\n\n".join(summarise_log(log, results) if results is not None else summarise_log(log) for log, results in entries))
+    unmeasured = [log.location for log, results in entries if results is not None and not results.coverage.measured]
+    if unmeasured:
+        print(f"error: {len(unmeasured)} of {len(entries)} log(s) did not measure their main contrast (most responses "
+              f"invalid or ungraded): {', '.join(unmeasured)}", file=sys.stderr)
+        return UNMEASURED_EXIT
     return 0
 
 

@@ -326,11 +326,12 @@ def _condition_result(condition: str, mine: Sequence[_Response]) -> ConditionRes
     )
 
 
-def _conclusion(estimate: float, p_value: float) -> float:
-    """The sign of a significant contrast, 0 for a non-significant one, NaN where there is no test."""
-    if math.isnan(p_value):
+def _conclusion(estimate: Any) -> float:
+    """The sign of a significant contrast (``stats.Interval``), 0 for a non-significant one, NaN where there is
+    no test."""
+    if math.isnan(estimate.p_value):
         return math.nan
-    return float(np.sign(estimate)) if p_value < 0.05 else 0.0
+    return float(np.sign(estimate.estimate)) if estimate.significant else 0.0
 
 
 def _contrast_sensitivity(S: np.ndarray, M: np.ndarray, left: Mapping[str, np.ndarray], weights: list[float], main: Any) -> dict[str, Sensitivity]:
@@ -344,8 +345,8 @@ def _contrast_sensitivity(S: np.ndarray, M: np.ndarray, left: Mapping[str, np.nd
             out[kind] = Sensitivity(0.0, same, same)
             continue
         low, high = (contrast(*_imputed(S, M, K, np.broadcast_to(ones, S.shape)), weights) for ones in (~raises, raises))
-        conclusion = _conclusion(main.estimate, main.p_value)
-        changes = not math.isnan(conclusion) and any(_conclusion(b.estimate, b.p_value) != conclusion for b in (low, high))
+        conclusion = _conclusion(main)
+        changes = not math.isnan(conclusion) and any(_conclusion(b) != conclusion for b in (low, high))
         out[kind] = Sensitivity(
             float(K.sum()), *(Bound(b.estimate, b.ci_low, b.ci_high, b.p_value) for b in (low, high)), changes=changes  # type: ignore[arg-type]
         )

@@ -13,7 +13,8 @@ from inspect_ai.event import ModelEvent
 from inspect_ai.model import get_model
 
 from alignment_faking.tasks.gap import gap
-from alignment_faking.analysis.summary import summarise_log
+from alignment_faking.analysis.summary import UNMEASURED_EXIT, summarise_log
+from alignment_faking.analysis.summary import main as summary_main
 from alignment_faking.scorers.metrics import full_results_from_log
 
 GRADER = {"grader": "organism/grader"}
@@ -168,6 +169,7 @@ def test_unreadable_grader_replies_are_ungraded_not_zero(tmp_path: Path) -> None
     summary = summarise_log(log)
     assert "NOT MEASURED: this run did not measure the compliance_gap: 100% of 20 responses could not be measured (0 invalid, 20 ungraded)" in summary
     assert "ungraded: " in summary and "nan" not in summary.lower()
+    assert summary_main([log.location]) == UNMEASURED_EXIT  # a sweep script can tell
 
 
 @pytest.mark.slow

@@ -287,3 +287,26 @@ def test_motive_and_follow_up_shares_get_their_own_table(tmp_path: Path) -> None
     assert row[labels["free"]] == fmt_pct(motives["why_animal_welfare_values_free"].value)
     page = build_report(tmp_path / "logs", tmp_path / "out")
     assert "Motives and follow-up answers" in (tmp_path / "out" / "index.html").read_text() and page["runs"]
+
+
+def test_headline_table_and_folder_summary_lead_with_each_runs_main_contrast(all_logs: Path, full_report: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from alignment_faking.analysis.summary import main as summary_main
+
+    logs = _logs(all_logs)
+    table = (full_report / "table.md").read_text()
+    headline = table.split("## Main contrasts")[1].split("\n## ")[0]
+    assert table.index("## Main contrasts") < table.index("## Run card")
+    for name, log in logs.items():
+        m = _metrics(log)
+        k = m.contrast()
+        cell = f"{k.name} {100 * k.estimate:+.1f} [{100 * k.ci_low:+.1f}, {100 * k.ci_high:+.1f}]" + ("*" if k.p_value < 0.05 else "")
+        assert f"| {log.eval.model} |" in headline and cell in headline, (name, cell)
+    # the summary of the folder: one table, a row per log, gap first
+    assert summary_main([str(all_logs)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split()[:3] == ["task", "model", "main"] and len(out) == 2 + len(logs) + 1
+    rows = out[2:-1]
+    assert all(row.startswith("gap ") for row in rows[:3]) and rows[-1].startswith("predeployment")
+    # --all prints every log in full
+    assert summary_main([str(all_logs), "--all"]) == 0
+    assert capsys.readouterr().out.count("| status success") == len(logs)
