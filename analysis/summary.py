@@ -132,11 +132,15 @@ def summarise_log(log: EvalLog, results: Results | None = None) -> str:
     unmeasured = not_measured(results)
     if unmeasured:
         lines.append(unmeasured)
-    for condition in metadata.get("conditions", []):
-        if condition in results.conditions:
-            lines.append(_condition_line(results, condition))
-    if unmeasured:
+    shown = [c for c in metadata.get("conditions", []) if c in results.conditions]
+    if unmeasured:  # what each condition lost, not rows of n/a
+        for condition in shown:
+            c = results.conditions[condition]
+            ungraded = c.shares.get("ungraded", math.nan) * c.n
+            ungraded = c.grader_failed if math.isnan(ungraded) else ungraded  # a log from before the categories
+            lines.append(f"  {condition:<14} {c.n:.0f} responses: {c.invalid:.0f} invalid, {ungraded:.0f} ungraded")
         return "\n".join(lines)
+    lines += [_condition_line(results, condition) for condition in shown]
     order = [str(c["name"]) for c in metadata.get("contrasts", [])]
     for name in order:
         k = results.contrasts.get(name)

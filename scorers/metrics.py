@@ -4,13 +4,21 @@
 *response*: every epoch and every paraphrase of a query is one response, and responses of one query are one
 cluster for the statistics (``scorers/stats.py``). A rate ``r`` of condition C (``compliance_C``, ``af_C``,
 ``partial_C``, any rate of :data:`metric_names.RATES`) is the mean of its per-response value over the
-responses of C on which it is defined (not NaN: a response that is invalid or whose grader reply could not
-be read is not counted as 0 or 1); ``n_<rate>_C`` is that denominator. A contrast is computed from exactly
+valid responses of C on which it is defined (not NaN: a response that is invalid or whose grader reply could
+not be read is not counted as 0 or 1; an invalid response never counts, even where a grader read its
+scratchpad; partial compliance is over the compliant responses only, :data:`metric_names.GIVEN`);
+``n_<rate>_C`` is that denominator. A contrast is computed from exactly
 those responses, so **the printed gap is the difference of the printed rates** (no pairs are dropped;
 pairing by query enters through the correlation of the two rates). Category shares ``cat_<category>_C``
 are over **all** responses of C (``n_C``): ``invalid`` and ``ungraded`` are categories of their own, so a
 condition's shares sum to 1, and the compliance rate is the compliant categories' share renormalised over
 the graded valid responses.
+
+**The results object.** :func:`build_results` (a pure function of the responses) gives
+``scorers.results.Results``: conditions with rates and shares, contrasts with every part, the sensitivity of
+each rate and contrast to the responses left out (ungraded, invalid: recomputed with them all 0 and all 1 by
+the same statistics), and the run's coverage (whether it measured its main contrast at all).
+``scorers.results.flatten`` gives it metric names; the object is also a mapping over them.
 
 **Metric set.** ``scenario_metrics`` (what Inspect shows: the log list, the log header, the terminal) is a
 small fixed set, the scenario's main contrast first (it is also the task's ``headline_metric``): ``K``,
