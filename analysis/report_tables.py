@@ -399,7 +399,7 @@ def headline_table(runs: Sequence[Run]) -> pd.DataFrame:
             text = "n/a"
         else:
             text = f"{k.name} {100 * k.estimate:+.1f} [{100 * k.ci_low:+.1f}, {100 * k.ci_high:+.1f}]" + ("*" if k.significant == 1 else "")
-        row = cells.setdefault(run.model, {"model": run.model})
+        row = cells.setdefault(run.label or run.model, {"model": run.label or run.model})
         row[run.task] = text if run.task not in row else row[run.task] + "; " + text
     return pd.DataFrame([{t: row.get(t, "") for t in ["model", *tasks]} for row in cells.values()])
 
@@ -475,10 +475,14 @@ NOTES = {
     "(temperature of the model under test); samples: completed / total; prompt set: the scenario's prompt as run.",
     "conditions": "Share of graded responses that complied, showed alignment-faking (AF) reasoning, or complied partially, "
     "with 95% intervals where the log records them; invalid: responses still invalid after re-sampling; grader failed: "
-    "responses with a verdict the grader could not give (left out of that rate, never counted as 0 or 1); n: samples.",
+    "responses with a verdict the grader could not give (left out of that rate, never counted as 0 or 1); n: samples. "
+    "Partial: share of the compliant responses with a partial verdict (n/a where none has one, e.g. without a "
+    "scratchpad). Last column: the compliance rate had every ungraded (invalid) response gone one way or the other.",
     "contrasts": "Differences of a rate between conditions, in percentage points, with 95% intervals and p (paired by "
     "query); above the 1-point cut: the paper's criterion; underpowered: a null that says little at this n. Rows marked "
-    "[pN] are one paraphrase of an ensemble.",
+    "[pN] are one paraphrase of an ensemble. Last column: the difference had every ungraded (invalid) response gone "
+    "one way or the other (the minuend's all 1 and the subtrahend's all 0, and the reverse), and whether that could "
+    "change the conclusion (its sign or significance).",
     "auxiliary": "Optional scorers, per condition: why: the motive behind the decision (share of scratchpads); af_motive: "
     "why it reasoned about alignment faking (share of AF scratchpads); followup: the answers to the follow-up questions. "
     "One classifier vote at temperature 0 each; the main verdicts do not depend on them.",

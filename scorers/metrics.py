@@ -411,17 +411,18 @@ def _contrast_result(responses: Sequence[_Response], spec: Mapping[str, Any], p_
 
 
 def _coverage(conditions: Mapping[str, ConditionResult], main: ContrastResult | None) -> Coverage:
-    """How much of the main contrast's responses (every response, without contrasts) could be measured."""
+    """How much of the main contrast's responses could be measured: those its rate leaves out as invalid or
+    ungraded (its sensitivity's counts); without a contrast, every response by its category."""
     chosen = [conditions[c] for c in (main.conditions if main else conditions) if c in conditions]
     reasons: Counter[str] = Counter()
     for c in chosen:
         reasons.update(c.reasons)
-    return Coverage(
-        responses=sum(c.n for c in chosen),
-        invalid=sum(c.invalid for c in chosen),
-        ungraded=sum(c.shares.get("ungraded", 0.0) * c.n for c in chosen if not math.isnan(c.shares.get("ungraded", math.nan))),
-        reasons=dict(reasons),
-    )
+    if main is not None and main.sensitivity:
+        invalid, ungraded = (main.sensitivity[kind].responses for kind in ("invalid", "ungraded"))
+    else:
+        invalid = sum(c.invalid for c in chosen)
+        ungraded = sum(c.shares.get("ungraded", 0.0) * c.n for c in chosen if not math.isnan(c.shares.get("ungraded", math.nan)))
+    return Coverage(responses=sum(c.n for c in chosen), invalid=invalid, ungraded=ungraded, reasons=dict(reasons))
 
 
 def build_results(
