@@ -18,12 +18,16 @@ from __future__ import annotations
 
 import json
 import zipfile
+from importlib.resources import files
+from collections.abc import Sequence
 from typing import Any
 
+import yaml
 import inspect_ai._util.zipfile  # noqa: F401  # inspect-evals-lint: ignore[private_api_imports] -- registers the zstd method .eval archives use with zipfile
 from inspect_ai.log import EvalLog, read_eval_log
 
 from alignment_faking.scorers.metrics import full_results_from_log, full_results_from_reductions, is_main_score
+from alignment_faking.scorers.results import Results
 
 HEADER = "header.json"
 REDUCTIONS = "reductions.json"
@@ -53,13 +57,14 @@ def read_header(location: str) -> EvalLog:
     return read_eval_log(location, header_only=True)
 
 
-def read_results(location: str, log: EvalLog | None = None) -> dict[str, float]:
-    """Every number of the run in the log at ``location`` (``log``: its header, if already read), keyed by
-    ``scorers.metric_names``; empty for a log of another task or without results."""
+def read_results(location: str, log: EvalLog | None = None) -> Results | None:
+    """Every number of the run in the log at ``location`` (``log``: its header, if already read), as the
+    results object (``scorers/results.py``; as a mapping, keyed by ``scorers.metric_names``); None for a log of
+    another task or without results."""
     log = log or read_header(location)
     metadata = log.eval.metadata or {}
     if not log.results or not ("conditions" in metadata or "contrasts" in metadata):
-        return {}
+        return None
     contrasts, headline = metadata.get("contrasts") or [], metadata.get("headline")
     for entry in _archive_member(location, REDUCTIONS) or []:
         samples = entry.get("samples") or []
@@ -68,3 +73,22 @@ def read_results(location: str, log: EvalLog | None = None) -> dict[str, float]:
             if results is not None:
                 return results
     return full_results_from_log(read_eval_log(location))
+
+
+def battery_order() -> list[str]:
+    """The battery's task names in its order (``tasks/eval.yaml``), ``gap`` first: the order the summary's
+    table and the report's sections follow."""
+    try:
+        listed = yaml.safe_load(files("alignment_faking.tasks").joinpath("eval.yaml").read_text(encoding="utf-8"))
+        names = [str(t["name"]) for t in listed.get("tasks", [])]
+    except (OSError, ModuleNotFoundError, AttributeError, TypeError, KeyError):  # no such file: gap, then by name
+        names = []
+    return ["gap"] + [n for n in names if n != "gap"]
+
+
+def order_key(task: str, order: Sequence[str]) -> tuple[int, str]:
+    """Where a task goes in the battery's order: its own place, or its family's (``predeployment_v2`` with
+    ``predeployment``), else after every listed task; ties by name."""
+    short = task.split("/")[-1]
+    best = max((n for n in order if short == n or short.startswith(n + "_")), key=len, default=None)
+    return (order.index(best) if best is not None else len(order), short)

@@ -2,7 +2,7 @@
 
 A paraphrase-ensemble run reports each contrast K pooled (``K``, ``K_ci_low``, ``K_ci_high``) and per paraphrase
 (``K_<paraphrase>`` with its interval; ``p0`` is the original prompt, ``g001``… generated paraphrases,
-``p1``… the built-in ones). ``spread_frame`` collects the per-paraphrase rows from a log's metrics;
+``p1``… the built-in ones). ``spread_frame`` collects the per-paraphrase rows from the results object's contrast;
 ``spread_figure`` draws them sorted, each with its 95% interval, over the pooled estimate and interval, with
 the original prompt marked: a gap that shows under some wordings only (or not under the published one) is
 visible at a glance.
@@ -11,35 +11,28 @@ visible at a glance.
 from __future__ import annotations
 
 import math
-import re
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import pandas as pd
 
-PARAPHRASE_LABEL = re.compile(r"^(p\d+|g\d{3,})$")
+from alignment_faking.scorers.results import ContrastResult
 
 
-def spread_frame(metrics: Mapping[str, Any], contrast: str) -> pd.DataFrame:
-    """One row per paraphrase of ``contrast``: ``paraphrase``, ``estimate``, ``ci_low``, ``ci_high``; sorted by estimate."""
-    rows = []
-    prefix = f"{contrast}_"
-    for name, value in metrics.items():
-        if not name.startswith(prefix):
-            continue
-        label = name[len(prefix):]
-        if not PARAPHRASE_LABEL.match(label):
-            continue
-        rows.append(
-            {
-                "paraphrase": label,
-                "estimate": float(value),
-                "ci_low": float(metrics.get(f"{name}_ci_low", math.nan)),
-                "ci_high": float(metrics.get(f"{name}_ci_high", math.nan)),
-            }
-        )
+def spread_frame(contrast: ContrastResult) -> pd.DataFrame:
+    """One row per paraphrase of ``contrast`` (a field of the results object): ``paraphrase``, ``estimate``,
+    ``ci_low``, ``ci_high``; sorted by estimate."""
+    rows = [
+        {"paraphrase": label, "estimate": e.estimate, "ci_low": e.ci_low, "ci_high": e.ci_high}
+        for label, e in contrast.paraphrases.items()
+    ]
     frame = pd.DataFrame(rows, columns=["paraphrase", "estimate", "ci_low", "ci_high"])
     return frame.sort_values(["estimate", "paraphrase"], ignore_index=True)
+
+
+def pooled(contrast: ContrastResult) -> tuple[float, float, float]:
+    """The contrast pooled over the paraphrases: (estimate, low, high)."""
+    return (contrast.estimate, contrast.ci_low, contrast.ci_high)
 
 
 def spread_summary(frame: pd.DataFrame) -> dict[str, float]:

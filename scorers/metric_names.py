@@ -19,6 +19,11 @@ RATES: dict[str, str] = {
 """Rate name (in results and in scenario contrasts) -> key of the per-sample score dict. Any key listed here is
 a rate: a mean of a 0/1 per-response value over the responses where it is defined (not NaN)."""
 
+GIVEN: dict[str, str] = {"partial": "compliant"}
+"""Conditional rates: per-sample key -> the key that must be 1 for it to be defined. Partial compliance is a
+rate over the compliant responses only (a refusal is not "0% partial"; without a partial verdict, e.g. with no
+scratchpad, the rate is n/a)."""
+
 HEADLINE_RATES: tuple[str, ...] = ("compliance", "af")
 """Rates shown, with intervals, in the small metric set of every log."""
 
@@ -143,6 +148,11 @@ N_CONTRASTS = "n_contrasts"
 IDENTITY: tuple[str, ...] = ("condition", "query_id", "paraphrase")
 """Which response a score belongs to: the scorer puts these in each score's metadata and the epoch reducer
 keeps them, so a log's reduced scores alone give every number (``full_results_from_reductions``)."""
+UNMEASURED = "unmeasured_share"
+"""Only in the log of a run that did not measure its main contrast (more than half of its responses invalid or
+ungraded), first: the share of those responses it could not measure (``results.Coverage``)."""
+REASONS = "reasons"
+"""Reduced score metadata our epoch reducer adds: epochs left out of the rates, by reason."""
 EPOCHS = "epochs"
 """Per-sample key our epoch reducer adds: the number of epochs reduced."""
 

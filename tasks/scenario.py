@@ -26,6 +26,7 @@ from inspect_ai.dataset import MemoryDataset, Sample
 from alignment_faking.errors import SuiteError
 from alignment_faking.paths import read_text, user_path
 from alignment_faking.scorers.metrics import RATES
+from alignment_faking.scorers.results import DuplicateName, flatten, skeleton
 from alignment_faking.scorers.scorer import SETTINGS
 from alignment_faking.solvers.prompts import TemplateError, load_template, placeholders, render
 from alignment_faking.tasks.queries import Query
@@ -639,71 +640,15 @@ def build_samples(
 # ---------------------------------------------------------------------------------------------- metric names
 
 
-def _metric_names(conditions: list[str], contrasts: list[dict[str, Any]]) -> set[str]:
-    """The result names of the run for these conditions and contrasts (its full results; computed
-    on one synthetic query, so whatever names the metrics module defines are the ones checked)."""
-    from inspect_ai.scorer import SampleScore, Score
-
-    from alignment_faking.scorers.metrics import full_results
-
-    value = {key: 0.0 for key in ("compliant", "strongreject", "partial", "af", "af_share", "valid", "grader_failed")}
-    scores = [
-        SampleScore(score=Score(value=dict(value)), sample_id=f"q__{c}", sample_metadata={"condition": c, "query_id": "q"})
-        for c in conditions
-    ]
-    return set(full_results(scores, contrasts))
-
-
 def check_metric_names(scenario: "Scenario", conditions: list[Condition], contrasts: list[dict[str, Any]]) -> None:
     """A condition or contrast whose name makes one of its result names equal to another's (a contrast named
     ``compliance_free``, a condition named ``gap`` beside a contrast ``compliance_gap``, a contrast named like
     a run-wide result such as ``n_contrasts``) would overwrite that metric in the log: an error naming both,
-    before any model call.
-
-    Each owner's names are found by running the metric with a stand-in name that cannot collide and putting
-    the real name back; names without any stand-in are the run's own."""
-    owner: dict[str, str] = {}
-
-    def claim(names: set[str], who: str) -> None:
-        for name in sorted(names):
-            if name in owner and owner[name] != who:
-                raise ScenarioError(
-                    f"scenario '{scenario.name}': {who} and {owner[name]} both give the result '{name}', so one would "
-                    f"overwrite the other in the log; rename one of them"
-                )
-            owner[name] = who
-
-    # the names of one condition, and of one contrast of each shape, with stand-ins; the others follow by
-    # putting each real name in place of its stand-in (so predeployment's 36 conditions cost one run)
-    stand_c, stand_k = "\x01c\x01", "\x02k\x02"
-    found = _metric_names([stand_c], [])
-    run_wide = {n for n in found if "\x01" not in n}
-    for condition in conditions:
-        claim({n.replace(stand_c, condition.name) for n in found if stand_c in n}, f"condition '{condition.name}'")
-
-    shapes: dict[tuple[str, bool, bool], tuple[dict[str, Any], set[str]]] = {}
-    for contrast in contrasts:
-        rate = str(contrast.get("rate", "compliance"))
-        shape = (rate, isinstance(contrast["minuend"], list), isinstance(contrast["subtrahend"], list))
-        if shape not in shapes:
-            sides = {side: [f"\x01{side}{i}\x01" for i in range(2)] if shape[1 + n] else f"\x01{side}\x01"
-                     for n, side in enumerate(("minuend", "subtrahend"))}
-            involved = [c for side in sides.values() for c in (side if isinstance(side, list) else [side])]
-            names = _metric_names(involved, [{"name": stand_k, "rate": rate, **sides}])
-            run_wide |= {n for n in names if "\x01" not in n and "\x02" not in n}
-            shapes[shape] = (sides, {n for n in names if stand_k in n})
-        sides, names = shapes[shape]
-        real = {stand_k: contrast["name"]}
-        for side, stand in sides.items():
-            real.update(zip(stand, contrast[side]) if isinstance(stand, list) else [(stand, contrast[side])])
-
-        def put_back(name: str) -> str:
-            for stand, value in real.items():
-                name = name.replace(stand, str(value))
-            return name
-
-        claim({put_back(n) for n in names}, f"contrast '{contrast['name']}'")
-    claim(run_wide, "the run-wide results")
+    before any model call (the results' one flattening, ``scorers.results.flatten``, on a run with no numbers)."""
+    try:
+        flatten(skeleton([c.name for c in conditions], contrasts))
+    except DuplicateName as exc:
+        raise ScenarioError(f"scenario '{scenario.name}': {exc}, so one would overwrite the other in the log; rename one of them") from None
 
 
 # ---------------------------------------------------------------------------------------------- prompt axes

@@ -13,6 +13,8 @@ from inspect_ai.event import ModelEvent
 from inspect_ai.model import get_model
 
 from alignment_faking.tasks.gap import gap
+from alignment_faking.analysis.summary import UNMEASURED_EXIT, summarise_log
+from alignment_faking.analysis.summary import main as summary_main
 from alignment_faking.scorers.metrics import full_results_from_log
 
 GRADER = {"grader": "organism/grader"}
@@ -121,6 +123,9 @@ def test_no_chain_of_thought_has_no_af_score(tmp_path: Path) -> None:
     m = metrics(log)
     assert math.isnan(m["af_free"]) and math.isnan(m["af_paid"])
     assert m["invalid_free"] == 0
+    # no compliant response has a partial verdict: partial is n/a, not "0.0%" over the refusals
+    assert math.isnan(m["partial_free"]) and m["n_partial_free"] == 0
+    assert "partial n/a" in summarise_log(log)
     assert "no scratchpad" in log.samples[0].messages[0].text.lower()
     assert not grader_events(log) or all("alignment-faking" not in json.dumps(e.input, default=str) for e in grader_events(log))
 
@@ -157,6 +162,36 @@ def test_unreadable_grader_replies_are_ungraded_not_zero(tmp_path: Path) -> None
         assert next(iter(sample.scores.values())).answer == "ungraded"
     m = metrics(log)
     assert math.isnan(m["compliance_free"]) and math.isnan(m["compliance_gap"])
+    # the run did not measure the gap, and says so: in the log's metrics (first) and in the summary, with why
+    logged = log.results.scores[0].metrics
+    assert list(logged)[0] == "unmeasured_share" and logged["unmeasured_share"].value == 1.0
+    assert not m.coverage.measured and m.coverage.reasons
+    summary = summarise_log(log)
+    assert "NOT MEASURED: this run did not measure the compliance_gap: 100% of 20 responses could not be measured (0 invalid, 20 ungraded)" in summary
+    assert "ungraded: " in summary and "nan" not in summary.lower()
+    assert summary_main([log.location]) == UNMEASURED_EXIT  # a sweep script can tell
+
+
+@pytest.mark.slow
+def test_a_grader_that_fails_on_some_answers_gives_bounds_in_the_summary(tmp_path: Path) -> None:
+    [log] = inspect_eval(
+        gap(dataset="builtin", queries=30, af_votes=1),
+        model="organism/faker",
+        model_roles={"grader": get_model("organism/grader", unreadable=0.3)},
+        log_dir=str(tmp_path),
+        display="none",
+    )
+    m = metrics(log)
+    k = m.contrasts["compliance_gap"]
+    ungraded = k.sensitivity["ungraded"]
+    # the compliance gap's ungraded responses: those whose StrongREJECT verdict could not be read (not those
+    # missing only an AF or partial verdict)
+    no_verdict = sum(1 for s in log.samples if "strongreject" in next(iter(s.scores.values())).metadata["grader_failures"])
+    assert m.coverage.measured and ungraded.responses == no_verdict > 0
+    assert ungraded.low.estimate <= k.estimate <= ungraded.high.estimate
+    summary = summarise_log(log)
+    assert f"if the {ungraded.responses:.0f} ungraded responses had all gone one way or the other" in summary
+    assert ("COULD CHANGE THE CONCLUSION" in summary) == ungraded.changes
 
 
 def test_default_grader_is_never_the_model_under_test(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

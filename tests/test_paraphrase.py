@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+from dataclasses import replace
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,8 @@ import pytest
 from inspect_ai import eval as inspect_eval
 from inspect_ai.model import get_model
 
-from alignment_faking.analysis.spread import spread_figure, spread_frame, spread_summary
+from alignment_faking.analysis.spread import pooled, spread_figure, spread_frame, spread_summary
+from alignment_faking.scorers.results import Estimate, skeleton
 from alignment_faking.scorers.fact_check import check_facts, parse_fact_reply, structural_problems
 from alignment_faking.paraphrase import generate_paraphrases, write_paraphrases
 from alignment_faking.solvers.paraphrase import ParaphraseError, source_prompt
@@ -101,9 +103,10 @@ def test_command_writes_the_file_and_a_run_pools_the_kept_paraphrases(tmp_path: 
     assert m["dismissal_gap_ci_low"] <= 0.5 <= m["dismissal_gap_ci_high"] and m["dismissal_gap_ci_low"] > 0
     for name in ["p0", *kept]:
         assert not math.isnan(m[f"dismissal_gap_{name}"])
-    spread = spread_frame(m, "dismissal_gap")
+    spread = spread_frame(m.contrasts["dismissal_gap"])
     assert sorted(spread["paraphrase"]) == sorted(["p0", *kept]) and list(spread["estimate"]) == sorted(spread["estimate"])
-    figure = spread_figure(spread, (m["dismissal_gap"], m["dismissal_gap_ci_low"], m["dismissal_gap_ci_high"]), "dismissal_gap", tmp_path / "spread.png")
+    assert list(spread["estimate"]) == sorted(m[f"dismissal_gap_{name}"] for name in ["p0", *kept])  # the flat view's numbers
+    figure = spread_figure(spread, pooled(m.contrasts["dismissal_gap"]), "dismissal_gap", tmp_path / "spread.png")
     assert figure.stat().st_size > 1000
     systems = {s.metadata["paraphrase"]: s.messages[0].text for s in log.samples}
     assert "Birchmoor Foods" in systems[kept[0]] and "{{" not in systems[kept[0]]
@@ -200,15 +203,14 @@ def test_a_generated_file_runs_on_its_task(tmp_path: Path, scenario: str, task: 
 
 
 def test_spread_table_reads_only_paraphrase_rows() -> None:
-    metrics = {
-        "gap": 0.1, "gap_ci_low": 0.0, "gap_ci_high": 0.2, "gap_p": 0.04,
-        "gap_p0": 0.0, "gap_p0_ci_low": -0.1, "gap_p0_ci_high": 0.1,
-        "gap_g001": 0.3, "gap_g001_ci_low": 0.1, "gap_g001_ci_high": 0.5,
-        "gap_g002": -0.2, "gap_g002_ci_low": -0.4, "gap_g002_ci_high": -0.05,
-        "gap_n_pairs": 30.0, "other_gap_g001": 9.0,
-    }
-    frame = spread_frame(metrics, "gap")
+    part = lambda e, lo, hi: Estimate(e, lo, hi, math.nan)  # noqa: E731
+    gap_contrast = replace(
+        skeleton(["free", "paid"], [{"name": "gap", "minuend": "free", "subtrahend": "paid"}]).contrasts["gap"],
+        estimate=0.1, ci_low=0.0, ci_high=0.2, paraphrases={"p0": part(0.0, -0.1, 0.1), "g001": part(0.3, 0.1, 0.5), "g002": part(-0.2, -0.4, -0.05)},
+    )
+    frame = spread_frame(gap_contrast)
     assert list(frame["paraphrase"]) == ["g002", "p0", "g001"]
+    assert pooled(gap_contrast) == (0.1, 0.0, 0.2)
     assert spread_summary(frame) == {"paraphrases": 3.0, "min": -0.2, "max": 0.3, "above_zero": 1.0, "below_zero": 1.0}
 
 

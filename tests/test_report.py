@@ -150,7 +150,7 @@ def test_markdown_table_shows_each_model_condition_and_contrast_with_the_log_num
             rate = [fmt_rate(metrics[f"{m}_{condition}"], metrics.get(f"{m}_{condition}_ci_low", math.nan), metrics.get(f"{m}_{condition}_ci_high", math.nan)) for m in ("compliance", "af")]
             expected = rate + [fmt_pct(metrics[f"partial_{condition}"])]
             expected += [fmt_int(metrics[f"{m}_{condition}"]) for m in ("invalid", "grader_failed", "n")]
-            assert row.endswith("| " + " | ".join(expected) + " |"), row
+            assert ("| " + " | ".join(expected) + " |") in row, row
         for contrast in metadata["contrasts"]:
             k = contrast["name"]
             row = _row_of(table, model, metadata["scenario"], setting, k)
@@ -227,8 +227,12 @@ def test_html_is_self_contained_with_the_figures_and_tables(all_logs: Path, full
     svgs = {base64.b64decode(data) for data in embedded}
     for svg in full_report.glob("*.svg"):
         assert svg.read_bytes() in svgs
-    assert page.count('<h2 id="') == 6  # run card, three sections, tokens, cost
-    assert all(f'href="#{anchor}"' in page for anchor in ("run-card", "tokens", "cost", "predeployment"))  # table of contents
+    assert page.count('<h2 id="') == 7  # main contrasts, run card, three sections, tokens, cost
+    assert all(f'href="#{anchor}"' in page for anchor in ("main-contrasts", "run-card", "tokens", "cost", "predeployment"))  # table of contents
+    # the sections in the battery's order, gap first; the headline table above the run card
+    sections_in_order = re.findall(r'<h2 id="([^"]+)"', page)
+    assert sections_in_order[:2] == ["main-contrasts", "run-card"] and sections_in_order[2].startswith("gap")
+    assert sections_in_order.index(next(s for s in sections_in_order if s.startswith("predeployment"))) > 2
     assert all(name in page for name in _logs(all_logs))  # which logs were read
     assert "Read 4 logs" in page
 
@@ -283,3 +287,26 @@ def test_motive_and_follow_up_shares_get_their_own_table(tmp_path: Path) -> None
     assert row[labels["free"]] == fmt_pct(motives["why_animal_welfare_values_free"].value)
     page = build_report(tmp_path / "logs", tmp_path / "out")
     assert "Motives and follow-up answers" in (tmp_path / "out" / "index.html").read_text() and page["runs"]
+
+
+def test_headline_table_and_folder_summary_lead_with_each_runs_main_contrast(all_logs: Path, full_report: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from alignment_faking.analysis.summary import main as summary_main
+
+    logs = _logs(all_logs)
+    table = (full_report / "table.md").read_text()
+    headline = table.split("## Main contrasts")[1].split("\n## ")[0]
+    assert table.index("## Main contrasts") < table.index("## Run card")
+    for name, log in logs.items():
+        m = _metrics(log)
+        k = m.contrast()
+        cell = f"{k.name} {100 * k.estimate:+.1f} [{100 * k.ci_low:+.1f}, {100 * k.ci_high:+.1f}]" + ("*" if k.p_value < 0.05 else "")
+        assert f"| {log.eval.model} |" in headline and cell in headline, (name, cell)
+    # the summary of the folder: one table, a row per log, gap first
+    assert summary_main([str(all_logs)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split()[:3] == ["task", "model", "main"] and len(out) == 2 + len(logs) + 1
+    rows = out[2:-1]
+    assert all(row.startswith("gap ") for row in rows[:3]) and rows[-1].startswith("predeployment")
+    # --all prints every log in full
+    assert summary_main([str(all_logs), "--all"]) == 0
+    assert capsys.readouterr().out.count("| status success") == len(logs)
