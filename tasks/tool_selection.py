@@ -27,7 +27,8 @@ from inspect_ai.dataset import MemoryDataset, Sample
 from inspect_ai.model import GenerateConfig
 
 from alignment_faking.paths import read_text, user_path
-from alignment_faking.scorers.tool_selection import tool_selection_epochs, tool_selection_metrics, tool_selection_scorer
+from alignment_faking.scorers.setting_metrics import epoch_sums
+from alignment_faking.scorers.tool_selection import tool_selection_metrics, tool_selection_scorer
 from alignment_faking.solvers.tool_selection import MONITORING_PROMPT, tool_selection_calls
 from alignment_faking.tasks.setting_data import PublishedFile, SettingDataError, read_setting_file
 
@@ -124,7 +125,7 @@ def tool_selection(
         solver=tool_selection_calls(monitoring_prompt=system, contrast=contrast, tools=tools),
         scorer=tool_selection_scorer(grader_role=grader_role),
         metrics=[tool_selection_metrics()],
-        epochs=Epochs(epochs, tool_selection_epochs()),
+        epochs=Epochs(epochs, epoch_sums(per_epoch="af")),
         config=GenerateConfig(temperature=1.0, top_p=1.0),
         metadata={"setting": "tool_selection", "data": record, "tools": tools, "contrast": contrast,
                   "monitoring_prompt": "ours" if monitoring_prompt is None else str(monitoring_prompt)},
