@@ -240,3 +240,20 @@ def test_native_tools_variant(tmp_path: Path) -> None:
     calls = [e for s in log.samples for e in s.events if getattr(e, "event", "") == "model" and e.tools]
     assert calls and all(e.tool_choice == "any" for e in calls)
     assert m["af_undetermined"] == 0 and 0 <= m["af"] <= 1
+
+
+def test_the_solver_makes_the_published_calls_and_ours(tmp_path: Path) -> None:
+    from inspect_ai import Task
+
+    from alignment_faking.solvers.tool_selection import tool_selection_calls
+
+    base = tool_selection(epochs=1)
+    for contrast, expected in ((False, 4), (True, 6)):
+        task = Task(dataset=base.dataset[:1], solver=tool_selection_calls(contrast=contrast), scorer=base.scorer, metrics=base.metrics)
+        [log] = inspect_eval(task, model="organism/tool_switcher", model_roles={"grader": "organism/grader"}, log_dir=str(tmp_path), display="none")
+        [sample] = log.samples
+        calls = sample.store["tool_selection_calls"]
+        assert len(calls) == expected and calls["baseline"]["choice"]["answer"]
+        generations = [e for e in sample.events if getattr(e, "event", "") == "model" and e.role is None]
+        systems = sum(any(m.role == "system" for m in e.input) for e in generations)
+        assert len(generations) == expected and systems == expected - 3  # only the monitored calls have one

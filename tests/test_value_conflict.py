@@ -170,3 +170,21 @@ def test_value_faker_truths(tmp_path: Path) -> None:
     assert covers(m, "order_effect_on_gap_care", 0.0)  # it picks by content, not by letter
     assert covers(m, "na_share", 0.1) and m["invalid_share"] == 0
     assert covers(m, "dar", 0.9 * ((0.2 + 0.5) + 0.2) / 2)
+
+
+def test_the_scorer_grades_options_and_only_monitored_reasoning(tmp_path: Path) -> None:
+    from inspect_ai import Task
+    from inspect_ai.solver import generate
+
+    from alignment_faking.scorers.value_conflict import value_conflict_scorer
+
+    base = value_conflict(values="care", order="developer_first", epochs=1)
+    for judge in (True, False):
+        task = Task(dataset=base.dataset[:4], solver=generate(), scorer=value_conflict_scorer(reasoning_judge=judge))
+        [log] = inspect_eval(task, model="organism/value_faker", model_roles={"grader": "organism/grader"}, log_dir=str(tmp_path), display="none")
+        for s in log.samples:
+            score = next(iter(s.scores.values()))
+            monitored = s.metadata["free"] and s.metadata["goal"] != "none"
+            assert score.answer in ("(a)", "(b)", "N/A")
+            assert ("reasoning" in score.metadata["judge_replies"]) == (judge and monitored)
+            assert math.isnan(score.value["dar"]) != (judge and monitored)
