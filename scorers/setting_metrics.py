@@ -74,8 +74,10 @@ def rate_entries(name: str, S: np.ndarray, M: np.ndarray) -> dict[str, float]:
 
 
 def contrast_entries(name: str, S: np.ndarray, M: np.ndarray, coef: Sequence[float]) -> dict[str, float]:
-    """``name`` and its interval and p: the paired contrast ``sum_k coef_k p_k`` (NaN where a rate has no data)."""
+    """``name`` and its interval and p: the paired contrast ``sum_k coef_k p_k`` (NaN where a rate has no data),
+    and ``name_scenarios``, the clusters it rests on: with a handful of scenarios (our offline files) the
+    cluster-robust variance has few degrees of freedom and the interval is too narrow; read it as a smoke test."""
     if S.shape[0] == 0 or not np.all(M.sum(axis=0) > 0):
-        return {name: math.nan, f"{name}_ci_low": math.nan, f"{name}_ci_high": math.nan, f"{name}_p": math.nan}
+        return {name: math.nan, f"{name}_ci_low": math.nan, f"{name}_ci_high": math.nan, f"{name}_p": math.nan, f"{name}_scenarios": 0.0}
     r = contrast(S, M, coef)
-    return {name: r.estimate, f"{name}_ci_low": r.ci_low, f"{name}_ci_high": r.ci_high, f"{name}_p": r.p_value}
+    return {name: r.estimate, f"{name}_ci_low": r.ci_low, f"{name}_ci_high": r.ci_high, f"{name}_p": r.p_value, f"{name}_scenarios": float(r.clusters)}
