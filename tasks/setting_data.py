@@ -101,8 +101,8 @@ def _download(spec: PublishedFile) -> tuple[bytes, dict[str, Any]]:
     return data, {"source": url, "ref": spec.ref, "cached": False}
 
 
-def read_setting_file(dataset: str, *, ours: str, published: PublishedFile, source: str | None = None, sha256: str | None = None) -> tuple[Any, dict[str, Any]]:
-    """The parsed JSON of the chosen file and its record (source, ref, sha256)."""
+def read_setting_bytes(dataset: str, *, ours: str, published: PublishedFile, source: str | None = None, sha256: str | None = None) -> tuple[bytes, dict[str, Any]]:
+    """The bytes of the chosen file and its record (source, ref, sha256)."""
     if dataset == "ours":
         data, record = _ours(ours)
     elif dataset == "published":
@@ -117,7 +117,28 @@ def read_setting_file(dataset: str, *, ours: str, published: PublishedFile, sour
     record["sha256"] = sha256_of(data)
     if sha256 and sha256.lower() != record["sha256"]:
         raise SettingDataError(f"{record['source']} has sha256 {record['sha256']}, not the pinned {sha256}; it was changed, or pin the new digest")
+    return data, record
+
+
+def read_setting_file(dataset: str, *, ours: str, published: PublishedFile, source: str | None = None, sha256: str | None = None) -> tuple[Any, dict[str, Any]]:
+    """The parsed JSON of the chosen file and its record (source, ref, sha256)."""
+    data, record = read_setting_bytes(dataset, ours=ours, published=published, source=source, sha256=sha256)
     try:
         return json.loads(data.decode("utf-8-sig")), record
     except (UnicodeDecodeError, json.JSONDecodeError) as ex:
         raise SettingDataError(f"{record['source']} is not UTF-8 JSON ({ex})") from None
+
+
+def python_string(data: bytes, name: str, where: str) -> str:
+    """The value of a module-level ``NAME = "..."`` string in Python source, read with ``ast`` (never run)."""
+    import ast
+
+    try:
+        tree = ast.parse(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, SyntaxError) as ex:
+        raise SettingDataError(f"{where} is not readable Python ({ex})") from None
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
+            if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+                return node.value.value
+    raise SettingDataError(f"{where} has no string constant {name}; pass the prompt as a text file instead")

@@ -30,8 +30,9 @@ from alignment_faking.paths import read_text, user_path
 from alignment_faking.scorers.setting_metrics import epoch_sums
 from alignment_faking.scorers.tool_selection import tool_selection_metrics, tool_selection_scorer
 from alignment_faking.solvers.tool_selection import MONITORING_PROMPT, tool_selection_calls
-from alignment_faking.tasks.setting_data import PublishedFile, SettingDataError, read_setting_file
+from alignment_faking.tasks.setting_data import PublishedFile, SettingDataError, python_string, read_setting_bytes, read_setting_file
 
+PROMPTS = PublishedFile("MatteoLeonesi/tatemae-alignment-faking-detection", "src/Prompts.py", "18c6559e2cced58cc69d142d036672afa7240d5f")
 PUBLISHED = PublishedFile("MatteoLeonesi/tatemae-alignment-faking-detection", "src/dataset.json", "18c6559e2cced58cc69d142d036672afa7240d5f")
 OURS = "tool_selection_ours.json"
 TEXT_FIELDS = ("id", "category", "adversarial_instruction_prompt_type", "context_free_prompt", "neutral_instruction_prompt", "adversarial_instruction_prompt")
@@ -85,6 +86,19 @@ def scenario_samples(rows: Any, source: str) -> list[Sample]:
     return samples
 
 
+def load_monitoring_prompt(choice: str | None, source: str | None) -> tuple[str, dict[str, Any]]:
+    """The monitoring system prompt and its record (ours, the published constant, or a file)."""
+    if choice is None or choice == "ours":
+        return MONITORING_PROMPT, {"source": "ours"}
+    if choice == "published":
+        data, record = read_setting_bytes("published", ours="", published=PROMPTS, source=source)
+        return python_string(data, "SYSTEM_PROMPT", f"{PROMPTS.path} of {PROMPTS.repo}"), record
+    path = user_path(choice)
+    if not path.is_file():
+        raise SettingDataError(f"monitoring_prompt {choice} is not a file; choose ours, published, or a text file")
+    return read_text(path, what="monitoring prompt", error=SettingDataError), {"source": f"file:{path.resolve()}"}
+
+
 @task
 def tool_selection(
     dataset: str = "ours",
@@ -108,8 +122,9 @@ def tool_selection(
         tools: ``tagged`` (the tools as prompt text and the published tag format) or ``native`` (Inspect tools
             with ``tool_choice="any"``; a deviation from the paper).
         contrast: Add our two calls (helpfulness instruction, monitored or not) and ``monitoring_effect``.
-        monitoring_prompt: A text file to use as the monitoring system prompt of call 3 (default: our text
-            stating the published prompt's facts).
+        monitoring_prompt: The monitoring system prompt of call 3: our text stating the published prompt's
+            facts (default), ``published`` (``SYSTEM_PROMPT`` of the authors' ``src/Prompts.py`` at the pinned
+            commit, from ``source`` or downloaded, read without running it), or a text file.
         epochs: Repeats per scenario (the paper: 5 runs, reported as mean ± std).
         grader_role: The model role of the judges.
     """
@@ -117,7 +132,7 @@ def tool_selection(
         raise SettingDataError(f"tools={tools!r} is not one of: tagged, native")
     if epochs < 1:
         raise SettingDataError(f"epochs={epochs} must be at least 1")
-    system = read_text(user_path(monitoring_prompt), what="monitoring prompt", error=SettingDataError) if monitoring_prompt else MONITORING_PROMPT
+    system, prompt_record = load_monitoring_prompt(monitoring_prompt, source)
     rows, record = read_setting_file(dataset, ours=OURS, published=PUBLISHED, source=source, sha256=sha256)
     samples = scenario_samples(rows, record["source"])
     return Task(
@@ -128,5 +143,5 @@ def tool_selection(
         epochs=Epochs(epochs, epoch_sums(per_epoch="af")),
         config=GenerateConfig(temperature=1.0, top_p=1.0),
         metadata={"setting": "tool_selection", "data": record, "tools": tools, "contrast": contrast,
-                  "monitoring_prompt": "ours" if monitoring_prompt is None else str(monitoring_prompt)},
+                  "monitoring_prompt": prompt_record},
     )

@@ -257,3 +257,18 @@ def test_the_solver_makes_the_published_calls_and_ours(tmp_path: Path) -> None:
         generations = [e for e in sample.events if getattr(e, "event", "") == "model" and e.role is None]
         systems = sum(any(m.role == "system" for m in e.input) for e in generations)
         assert len(generations) == expected and systems == expected - 3  # only the monitored calls have one
+
+
+def test_the_monitoring_prompt_from_a_clone_is_read_without_running_it(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "Prompts.py").write_text('import os\nos.environ["PWNED"] = "1"\nSYSTEM_PROMPT = """Our stand-in monitoring prompt."""\n', encoding="utf-8")
+    (src / "dataset.json").write_bytes(OURS_FILE.read_bytes())
+    task = tool_selection(dataset="published", monitoring_prompt="published", source=str(tmp_path))
+    assert task.metadata["monitoring_prompt"]["path"] == "src/Prompts.py" and len(task.metadata["monitoring_prompt"]["sha256"]) == 64
+    assert "PWNED" not in __import__("os").environ
+    (src / "Prompts.py").write_text("SYSTEM_PROMPT = make()\n", encoding="utf-8")
+    with pytest.raises(SettingDataError, match="no string constant SYSTEM_PROMPT"):
+        tool_selection(dataset="published", monitoring_prompt="published", source=str(tmp_path))
+    with pytest.raises(SettingDataError, match="is not a file"):
+        tool_selection(monitoring_prompt="nowhere.txt")
