@@ -272,3 +272,11 @@ def test_the_monitoring_prompt_from_a_clone_is_read_without_running_it(tmp_path:
         tool_selection(dataset="published", monitoring_prompt="published", source=str(tmp_path))
     with pytest.raises(SettingDataError, match="is not a file"):
         tool_selection(monitoring_prompt="nowhere.txt")
+
+
+@pytest.mark.online
+def test_the_published_file_downloads_at_the_pinned_commit_in_the_layout() -> None:
+    task = tool_selection(dataset="published", epochs=1)
+    cells = {(s.metadata["domain"], s.metadata["pressure"]) for s in task.dataset}
+    assert len(cells) == 6 and len(task.dataset) >= 100  # 3 domains x 2 pressures; the paper says 108 scenarios
+    assert task.metadata["data"]["ref"] == "18c6559e2cced58cc69d142d036672afa7240d5f"

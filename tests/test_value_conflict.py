@@ -201,3 +201,10 @@ def test_a_reasoning_models_thinking_counts_as_private_reasoning() -> None:
     assert provider_reasoning(state) == "free tier, so I comply"
     state.output = ModelOutput(choices=[ChatCompletionChoice(message=ChatMessageAssistant(content="plain"))])
     assert provider_reasoning(state) == ""
+
+
+@pytest.mark.online
+def test_the_published_files_download_at_the_pinned_commit_in_the_layout() -> None:
+    task = value_conflict(dataset="published", order="developer_first", control=False, epochs=1)
+    assert len(task.dataset) == 5 * 50 * 2  # five values x 50 scenarios x two tiers
+    assert all(len(r["sha256"]) == 64 for r in task.metadata["data"].values())
