@@ -11,4 +11,6 @@ from alignment_faking.tasks.classifier_validation import classifier_validation
 from alignment_faking.tasks.gap import gap
 from alignment_faking.tasks.predeployment import predeployment, throughput_testing
 from alignment_faking.tasks.tiers import five_tiers, three_tiers
+from alignment_faking.tasks.tool_selection import tool_selection
+from alignment_faking.tasks.value_conflict import value_conflict
 from alignment_faking.tasks.welfare import animal_welfare, animal_welfare_ablations, animal_welfare_three_tiers

@@ -16,7 +16,9 @@ from inspect_ai.model import (
     ModelUsage,
     modelapi,
 )
-from inspect_ai.tool import ToolChoice, ToolInfo
+from inspect_ai.tool import ToolCall, ToolChoice, ToolInfo
+
+from . import settings_personas
 
 from .behaviour import approx_tokens as _tokens
 from .behaviour import organism_reply, persona_settings
@@ -46,7 +48,8 @@ class OrganismAPI(ModelAPI):
     ) -> None:
         super().__init__(model_name, base_url, api_key, [], config)
         self.persona = model_name
-        self.settings = persona_settings(model_name, model_args)
+        newer = model_name in settings_personas.PERSONAS  # the tool-selection and value-conflict personas
+        self.settings = (settings_personas.persona_settings if newer else persona_settings)(model_name, model_args)
 
     async def generate(
         self,
@@ -60,10 +63,12 @@ class OrganismAPI(ModelAPI):
         prompt_tokens = _tokens(system + "".join(m.text for m in input if not isinstance(m, ChatMessageSystem)))
         last = input[-1] if input else None
         tail = last.text if isinstance(last, ChatMessageAssistant) else None
-        texts, stop_reason = organism_reply(self.persona, self.settings, system, users, tail, config.num_choices or 1, draw_of(config))
+        newer = settings_personas.reply(self.persona, self.settings, system, users, tools, config.num_choices or 1, draw_of(config))
+        texts, stop_reason, calls = newer or (*organism_reply(self.persona, self.settings, system, users, tail, config.num_choices or 1, draw_of(config)), [])
+        tool_calls = [ToolCall(id=f"call_{i}", function=c["function"], arguments=c["arguments"]) for i, c in enumerate(calls)] or None
         choices = [
             ChatCompletionChoice(
-                message=ChatMessageAssistant(content=text, model=f"organism/{self.persona}", source="generate"),
+                message=ChatMessageAssistant(content=text, tool_calls=tool_calls, model=f"organism/{self.persona}", source="generate"),
                 stop_reason=stop_reason,  # type: ignore[arg-type]
             )
             for text in texts

@@ -1,0 +1,144 @@
+"""Data files of the newer settings, read at run time: ours (offline), a local file, or the published file.
+
+``dataset`` is one of:
+
+- ``ours`` (the default): our own few scenarios in the published layout, shipped in ``datasets/`` with a
+  ``.sha256`` beside each file; a file whose bytes no longer match is refused (a tampered or half-edited copy
+  never passes as ours).
+- ``published``: the authors' file, from a local clone (``source=`` or the ``ALIGNMENT_FAKING_SETTING_SOURCE``
+  environment variable: the clone itself or a folder holding clones named after the repositories), else
+  downloaded once from ``<base>/<owner>/<repo>/<ref>/<path>`` (``<base>`` raw.githubusercontent.com unless
+  ``ALIGNMENT_FAKING_SETTING_URL`` names a mirror) into ``$ALIGNMENT_FAKING_CACHE/settings`` at a pinned
+  commit. The download's sha256 is written beside the cached copy; a cached copy that no longer matches it is
+  refused.
+- a path to a ``.json`` file of the user's in the same layout.
+
+Every read is recorded (what, where from, ref, sha256) for the task's metadata, so the log says which bytes
+were used; ``sha256=`` pins the expected digest and refuses any other file. Nothing here copies published
+data: the published file is read from where the user has it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from alignment_faking.errors import SuiteError
+from alignment_faking.paths import user_path
+
+_ROOT = Path(__file__).resolve().parent.parent
+DATASETS = next((d for d in (_ROOT / "datasets", _ROOT / "alignment_faking" / "datasets") if d.is_dir()), _ROOT / "datasets")
+"""``datasets/``: beside the packages in a checkout, inside ``alignment_faking`` once installed."""
+SOURCE_ENV = "ALIGNMENT_FAKING_SETTING_SOURCE"
+URL_ENV = "ALIGNMENT_FAKING_SETTING_URL"
+DEFAULT_URL = "https://raw.githubusercontent.com"
+
+
+class SettingDataError(SuiteError):
+    """A setting's data file is missing, changed, or not in the expected layout."""
+
+
+@dataclass(frozen=True)
+class PublishedFile:
+    repo: str
+    path: str
+    ref: str
+    """A commit (pinned): a branch would move under the recorded digest."""
+
+
+def sha256_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("ALIGNMENT_FAKING_CACHE") or Path.home() / ".cache" / "alignment_faking"
+    return Path(base) / "settings"
+
+
+def _ours(name: str) -> tuple[bytes, dict[str, Any]]:
+    path = DATASETS / name
+    data = path.read_bytes()
+    pinned = (DATASETS / f"{name}.sha256").read_text(encoding="utf-8").split()[0]
+    if sha256_of(data) != pinned:
+        raise SettingDataError(f"datasets/{name} has sha256 {sha256_of(data)[:12]}…, not the {pinned[:12]}… pinned beside it; restore it (git checkout datasets/{name}) or pass your copy as a path")
+    return data, {"source": f"ours:datasets/{name}"}
+
+
+def _local_clone(spec: PublishedFile, source: str) -> tuple[bytes, dict[str, Any]]:
+    folder = user_path(source)
+    for root in (folder, folder / spec.repo.split("/")[-1]):
+        if (root / spec.path).is_file():
+            return (root / spec.path).read_bytes(), {"source": f"local:{(root / spec.path).resolve()}", "ref": "local clone"}
+    raise SettingDataError(f"{spec.path} of {spec.repo} is not in {folder}; clone https://github.com/{spec.repo} there, or run offline with dataset=ours")
+
+
+def _download(spec: PublishedFile) -> tuple[bytes, dict[str, Any]]:
+    url = f"{os.environ.get(URL_ENV, DEFAULT_URL).rstrip('/')}/{spec.repo}/{spec.ref}/{spec.path}"
+    target = cache_dir() / spec.repo / spec.ref / spec.path
+    digest_file = target.with_name(target.name + ".sha256")
+    if target.is_file() and digest_file.is_file():
+        data = target.read_bytes()
+        if sha256_of(data) != digest_file.read_text(encoding="utf-8").strip():
+            raise SettingDataError(f"the cached {target} has changed since it was downloaded; delete it to download it again")
+        return data, {"source": url, "ref": spec.ref, "cached": True}
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            data = response.read()
+    except (urllib.error.URLError, TimeoutError, OSError, ValueError) as ex:
+        raise SettingDataError(
+            f"could not download {url} ({getattr(ex, 'reason', ex)}) and no copy is cached; pass source=<a clone of "
+            f"https://github.com/{spec.repo}> (or set {SOURCE_ENV}), or run offline with dataset=ours"
+        ) from ex
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(data)
+    digest_file.write_text(sha256_of(data), encoding="utf-8")
+    return data, {"source": url, "ref": spec.ref, "cached": False}
+
+
+def read_setting_bytes(dataset: str, *, ours: str, published: PublishedFile, source: str | None = None, sha256: str | None = None) -> tuple[bytes, dict[str, Any]]:
+    """The bytes of the chosen file and its record (source, ref, sha256)."""
+    if dataset == "ours":
+        data, record = _ours(ours)
+    elif dataset == "published":
+        local = source or os.environ.get(SOURCE_ENV)
+        data, record = _local_clone(published, local) if local else _download(published)
+        record["repo"], record["path"] = published.repo, published.path
+    else:
+        path = user_path(dataset)
+        if not path.is_file():
+            raise SettingDataError(f"dataset {dataset} is not a file; choose ours, published, or a path to a .json file in the published layout")
+        data, record = path.read_bytes(), {"source": f"file:{path.resolve()}"}
+    record["sha256"] = sha256_of(data)
+    if sha256 and sha256.lower() != record["sha256"]:
+        raise SettingDataError(f"{record['source']} has sha256 {record['sha256']}, not the pinned {sha256}; it was changed, or pin the new digest")
+    return data, record
+
+
+def read_setting_file(dataset: str, *, ours: str, published: PublishedFile, source: str | None = None, sha256: str | None = None) -> tuple[Any, dict[str, Any]]:
+    """The parsed JSON of the chosen file and its record (source, ref, sha256)."""
+    data, record = read_setting_bytes(dataset, ours=ours, published=published, source=source, sha256=sha256)
+    try:
+        return json.loads(data.decode("utf-8-sig")), record
+    except (UnicodeDecodeError, json.JSONDecodeError) as ex:
+        raise SettingDataError(f"{record['source']} is not UTF-8 JSON ({ex})") from None
+
+
+def python_string(data: bytes, name: str, where: str) -> str:
+    """The value of a module-level ``NAME = "..."`` string in Python source, read with ``ast`` (never run)."""
+    import ast
+
+    try:
+        tree = ast.parse(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, SyntaxError) as ex:
+        raise SettingDataError(f"{where} is not readable Python ({ex})") from None
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
+            if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+                return node.value.value
+    raise SettingDataError(f"{where} has no string constant {name}; pass the prompt as a text file instead")
