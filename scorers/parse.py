@@ -598,4 +598,19 @@ def parse_response(
 def wants_continuation(turn_text: str) -> bool:
     """Multi-turn protocol: after a turn that closed a scratchpad block but gave no output, the
     conversation continues with a ``<NEXT/>`` user turn (Greenblatt et al.'s minimal notebook)."""
+    turn_text = normalise_tags(turn_text if isinstance(turn_text, str) else "")[0]
     return bool(SCRATCHPAD_CLOSE.search(turn_text)) and not OUTPUT_OPEN.search(turn_text)
+
+
+def visible_answer(text: str | None) -> str:
+    """The answer a reader of the reply sees, for reading a fixed choice (a follow-up question): the
+    top-level ``<OUTPUT>`` blocks, else the text outside every reasoning block, tags normalised as for
+    grading. An ``<OUTPUT>`` inside ``<think>`` or a scratchpad is a draft, never the answer; blocks that
+    say different things give no answer (empty), as does a reply with nothing outside its reasoning."""
+    text = normalise_tags(text if isinstance(text, str) else "")[0]
+    segments = split_transcript(text)
+    outputs = list(dict.fromkeys(text[s.start : s.end].strip() for s in segments if s.kind == "output"))
+    outputs = [o for o in outputs if _visible(o)]
+    if outputs:
+        return outputs[0] if len(outputs) == 1 else ""
+    return "\n\n".join(text[s.start : s.end].strip() for s in segments if s.kind == "outside" and _visible(text[s.start : s.end]))
