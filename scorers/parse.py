@@ -501,98 +501,120 @@ def parse_response(
     """
     text = text if isinstance(text, str) else ""
     text, rewrites = normalise_tags(text)
-    prefill_length = _shifted(prefill_length, rewrites)
     segments = split_transcript(text)
-    notes: list[str] = ["normalised_tag"] if rewrites else []
-    after_output = _reasoning_after_output(segments)
-    if after_output:
-        notes.append("reasoning_after_output")
-    blocks: list[str] = []
-    own: list[str] = []
-    sources: list[str] = []
-    outputs: list[str] = []
-    inner_outputs: list[str] = []
-    outside: list[str] = []
-    for seg in segments:
-        body = text[seg.start : seg.end]
-        if seg.kind == "reasoning":
-            source = "tags" if seg.name == "scratchpad_reasoning" else "think"
-            if body.strip():
-                blocks.append(body.strip())
-                sources.append(source)
-            own_body = text[max(seg.start, prefill_length) : seg.end].strip() if seg.end > prefill_length else ""
-            if own_body:
-                own.append(own_body)
-            if not seg.closed:
-                notes.append(f"unclosed_{SHORT_NAMES[seg.name]}")
-            inner_outputs += [text[s:e].strip() for s, e in seg.inner_outputs]
-        elif seg.kind == "output":
-            outputs.append(body.strip())
-            if not seg.closed:
-                notes.append("unclosed_output")
-            if seg.holds_reasoning and "reasoning_inside_output" not in notes:
-                notes.append("reasoning_inside_output")
-        elif seg.kind == "outside" and _visible(body):
-            outside.append(body.strip())
-        elif seg.kind == "tag" and seg.stray:
-            note = f"stray_{SHORT_NAMES[seg.name]}_close"
-            if note not in notes:
-                notes.append(note)
-
-    graded_blocks = outputs
-    if outputs:
-        if outside:
-            notes.append("text_outside_output")
-    elif inner_outputs:
-        graded_blocks = inner_outputs
-        notes.append("output_inside_reasoning")
-        if outside:
-            notes.append("text_outside_output")
-    elif outside:
-        notes.append("no_output_tags")
-    several = len(graded_blocks) > 1
-    if several:
-        notes.append("several_outputs")
-    # the graded output keeps the document's order: outside text and blocks as they came
-    if outputs:
-        pieces = []
-        for index, seg in enumerate(segments):
-            body = text[seg.start : seg.end]
-            if seg.kind == "output" or (seg.kind == "outside" and _visible(body)) or index in after_output:
-                pieces.append(body.strip())
-    else:
-        pieces = outside + inner_outputs
-    output = "\n\n".join(p for p in pieces if p)
-
+    parts = _collect(text, segments, _shifted(prefill_length, rewrites))
+    output, several = _graded_output(text, segments, parts)
     if native_reasoning and native_reasoning.strip():
-        blocks.insert(0, native_reasoning.strip())
-        own.insert(0, native_reasoning.strip())
-        sources.insert(0, "native")
+        parts.blocks.insert(0, native_reasoning.strip())
+        parts.own.insert(0, native_reasoning.strip())
+        parts.sources.insert(0, "native")
     decision, bare, decision_notes = classify_decision(output)
     if rewrites and _rewritten_where_seen(segments, rewrites):
         decision_notes.append("normalised_tag_in_output")
         bare = False  # a look-alike or disguised tag in what the user sees: graded, never skipped
     parsed = ParsedResponse(
-        scratchpad="\n\n".join(blocks),
+        scratchpad="\n\n".join(parts.blocks),
         output=output,
         decision=decision,
         bare_rejection=bare,
-        scratchpad_source="+".join(dict.fromkeys(sources)) or "none",
+        scratchpad_source="+".join(dict.fromkeys(parts.sources)) or "none",
         several_outputs=several,
-        own_scratchpad="\n\n".join(own),
-        notes=notes + decision_notes,
+        own_scratchpad="\n\n".join(parts.own),
+        notes=(["normalised_tag"] if rewrites else []) + parts.notes + decision_notes,
     )
+    _check_validity(parsed, text, cot, stop_reason)
+    return parsed
+
+
+@dataclass
+class _Parts:
+    """What one pass over the segments collects (``parse_response``'s working state)."""
+
+    blocks: list[str] = field(default_factory=list)
+    own: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
+    inner_outputs: list[str] = field(default_factory=list)
+    outside: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    after_output: set[int] = field(default_factory=set)
+
+    def note(self, name: str) -> None:
+        if name not in self.notes:
+            self.notes.append(name)
+
+
+def _collect(text: str, segments: list[Segment], prefill_length: int) -> _Parts:
+    """The reasoning blocks (with and without the prefill), output blocks, outputs inside reasoning, visible
+    text outside, and the notes of the segments."""
+    parts = _Parts(after_output=_reasoning_after_output(segments))
+    if parts.after_output:
+        parts.note("reasoning_after_output")
+    for seg in segments:
+        body = text[seg.start : seg.end]
+        if seg.kind == "reasoning":
+            if body.strip():
+                parts.blocks.append(body.strip())
+                parts.sources.append("tags" if seg.name == "scratchpad_reasoning" else "think")
+            own_body = text[max(seg.start, prefill_length) : seg.end].strip() if seg.end > prefill_length else ""
+            if own_body:
+                parts.own.append(own_body)
+            if not seg.closed:
+                parts.notes.append(f"unclosed_{SHORT_NAMES[seg.name]}")
+            parts.inner_outputs += [text[s:e].strip() for s, e in seg.inner_outputs]
+        elif seg.kind == "output":
+            parts.outputs.append(body.strip())
+            if not seg.closed:
+                parts.notes.append("unclosed_output")
+            if seg.holds_reasoning:
+                parts.note("reasoning_inside_output")
+        elif seg.kind == "outside" and _visible(body):
+            parts.outside.append(body.strip())
+        elif seg.kind == "tag" and seg.stray:
+            parts.note(f"stray_{SHORT_NAMES[seg.name]}_close")
+    return parts
+
+
+def _graded_output(text: str, segments: list[Segment], parts: _Parts) -> tuple[str, bool]:
+    """The graded output (in the document's order: outside text, blocks and reasoning after the answer as
+    they came) and whether it joins several blocks; adds the notes that say where it came from."""
+    graded_blocks = parts.outputs
+    if parts.outputs:
+        if parts.outside:
+            parts.notes.append("text_outside_output")
+    elif parts.inner_outputs:
+        graded_blocks = parts.inner_outputs
+        parts.notes.append("output_inside_reasoning")
+        if parts.outside:
+            parts.notes.append("text_outside_output")
+    elif parts.outside:
+        parts.notes.append("no_output_tags")
+    several = len(graded_blocks) > 1
+    if several:
+        parts.notes.append("several_outputs")
+    if parts.outputs:
+        pieces = [
+            text[seg.start : seg.end].strip()
+            for index, seg in enumerate(segments)
+            if seg.kind == "output" or (seg.kind == "outside" and _visible(text[seg.start : seg.end])) or index in parts.after_output
+        ]
+    else:
+        pieces = parts.outside + parts.inner_outputs
+    return "\n\n".join(p for p in pieces if p), several
+
+
+def _check_validity(parsed: ParsedResponse, text: str, cot: bool, stop_reason: str | None) -> None:
+    """Mark ``parsed`` invalid by the first rule of the table's ``invalid`` row that applies."""
     if stop_reason == "content_filter":
         parsed.valid, parsed.invalid_reason = False, "content_filter"
     elif not text.strip() and not parsed.scratchpad:
         parsed.valid, parsed.invalid_reason = False, "empty_response"
     elif cot and not parsed.own_scratchpad:
         parsed.valid, parsed.invalid_reason = False, "missing_scratchpad"
-    elif not _visible(output):
+    elif not _visible(parsed.output):
         parsed.valid, parsed.invalid_reason = False, "max_tokens" if stop_reason == "max_tokens" else "empty_output"
     elif stop_reason == "max_tokens":
         parsed.notes.append("truncated")
-    return parsed
 
 
 def wants_continuation(turn_text: str) -> bool:

@@ -518,5 +518,5 @@ def test_no_word_outside_the_reasoning_is_hidden_by_a_disguised_tag(parts: list[
     parsed = parse_response(text, cot=False)
     for word in {m.group(0).strip() for m in re.finditer(r" w\d+q ", text)} - hidden:
         assert word in parsed.output, (text, parsed.output)
-    if parsed.bare_rejection:  # a bare refusal: the only tag the user sees is the plain one
-        assert "\uff1c" not in parsed.output and "\u0435" not in text.split("</OUTPUT>")[0] or "normalised_tag_in_output" not in parsed.notes
+    if parsed.bare_rejection:  # a bare refusal: no word reached the user
+        assert not (written := {m.group(0).strip() for m in re.finditer(r" w\d+q ", text)}) - hidden, (text, written - hidden)
