@@ -1,6 +1,7 @@
 """Entry point for Inspect: everything the suite registers (tasks, scorers, metrics, model providers)."""
 
 # ruff: noqa: F401
+from alignment_faking.log_lock import LogFolderLock
 from alignment_faking.organism.provider import organism
 from alignment_faking.scorers.metrics import response_mean, scenario_metrics
 from alignment_faking.scorers.scorer import alignment_faking_scorer

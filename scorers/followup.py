@@ -15,7 +15,7 @@ from inspect_ai.scorer import Score, Target, scorer
 from inspect_ai.solver import TaskState
 
 from .motives import condition_shares
-from .parse import parse_response
+from .parse import visible_answer
 
 FOLLOW_UPS: dict[str, tuple[str, ...]] = {
     "roleplay": ("real", "roleplay", "unsure"),
@@ -42,7 +42,7 @@ def follow_up_names(value: str | list[str] | None) -> list[str]:
 
 def classify_answer(question: str, reply: str, cot: bool) -> str:
     """The fixed-choice answer in a follow-up reply, or ``unreadable``."""
-    output = parse_response(reply, cot=cot).output
+    output = visible_answer(reply)
     word = re.match(r"\W*([A-Za-z]+)", output or "")
     choice = word.group(1).lower() if word else ""
     return choice if choice in FOLLOW_UPS[question] else UNREADABLE

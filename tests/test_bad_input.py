@@ -467,3 +467,140 @@ def test_a_quoted_crlf_inside_a_csv_cell_reaches_the_model_as_one_newline(tmp_pa
     path = write_bytes(tmp_path, "crlf.csv", b'id,prompt\r\nc1,"first line\r\nsecond line\rthird"\r\n')
     task = gap(dataset=path, queries=1)
     assert [s.input for s in task.dataset] == ["first line\nsecond line\nthird"] * 2
+
+
+# ============================================================================ hostile block (issue 21, classes 2 and 6)
+# Rows added by the "hostile" work: a log folder opened by a second process (class 6), and disguised tags that
+# must not make the parser slow or hide a word (class 2). Other bad-input rows live above.
+
+import os  # noqa: E402 - this block's own imports, kept with it
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+from alignment_faking import log_lock  # noqa: E402
+from alignment_faking.log_lock import LOCK_NAME, LogFolderInUse, acquire, release  # noqa: E402
+
+HOLD = "import sys, time\nfrom alignment_faking.log_lock import acquire\nacquire(sys.argv[1])\nprint('held', flush=True)\ntime.sleep(120)\n"
+
+
+def holder(log_dir: Path) -> subprocess.Popen[str]:
+    """A second process that takes the folder's lock and keeps it (until killed)."""
+    child = subprocess.Popen([sys.executable, "-c", HOLD, str(log_dir)], stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None and child.stdout.readline().strip() == "held"
+    return child
+
+
+@pytest.mark.slow  # two child processes that import Inspect
+def test_a_log_folder_held_by_a_live_process_is_refused_and_a_dead_ones_is_taken_over(tmp_path: Path) -> None:
+    folder = tmp_path / "logs"
+    child = holder(folder)
+    try:
+        with pytest.raises(LogFolderInUse) as refused:
+            acquire(str(folder))
+        line = str(refused.value)
+        assert "\n" not in line and f"log folder {folder.resolve()} is in use by process {child.pid}" in line
+        assert "another --log-dir" in line and isinstance(refused.value, log_lock.LimitExceededError)
+    finally:
+        child.send_signal(signal.SIGKILL)  # dies holding the lock: the kernel lets it go, the file stays
+        child.wait()
+    assert str(child.pid) in (folder / LOCK_NAME).read_text()
+    assert acquire(str(folder)) == folder.resolve() / LOCK_NAME  # the stale lock is taken over
+    assert f'"pid": {os.getpid()}' in (folder / LOCK_NAME).read_text()
+    acquire(str(folder))  # the same process may open its folder again
+    release(str(folder))
+    release(str(folder))
+    assert (folder / LOCK_NAME).read_text() == ""  # given back; the file is never deleted
+    second = holder(folder)  # and another process can take it now
+    second.kill()
+    second.wait()
+
+
+def test_the_same_process_may_reopen_its_folder_and_gives_it_back(tmp_path: Path) -> None:
+    folder = tmp_path / "logs"
+    assert acquire(str(folder)) == acquire(str(folder)) == folder.resolve() / LOCK_NAME
+    assert f'"pid": {os.getpid()}' in (folder / LOCK_NAME).read_text()
+    release(str(folder))
+    assert (folder / LOCK_NAME).read_text()  # still held once
+    release(str(folder))
+    assert (folder / LOCK_NAME).read_text() == ""
+    release(str(folder))  # giving back a folder not held is nothing
+
+
+def test_remote_log_folders_are_not_locked() -> None:
+    assert log_lock.lock_path("s3://bucket/logs") is None
+    assert acquire("s3://bucket/logs") is None
+    assert log_lock.lock_path("file:///tmp/x") == Path("/tmp/x").resolve() / LOCK_NAME
+
+
+@pytest.mark.slow
+def test_a_second_eval_set_on_a_log_folder_in_use_is_refused_before_any_sample(tmp_path: Path) -> None:
+    from alignment_faking.organism.loopback import LoopbackConfig, LoopbackServer
+    from test_eval_set import inspect_lines
+
+    folder = tmp_path / "run"
+    args = [str(Path(sys.executable).parent / "inspect"), "eval-set", "tasks/gap.py", "-T", "dataset=builtin", "-T", "queries=10",
+            "-T", "af_votes=1", "--model", "openai/faker", "--max-samples", "1", "--display", "none", "--log-dir", str(folder)]
+    with LoopbackServer(LoopbackConfig(latency=2.0), process=True) as server:  # slow: the first run outlasts the second's start
+        environment = {**os.environ, **server.env(), "COLUMNS": "500", "NO_COLOR": "1"}
+        first = subprocess.Popen(args, cwd=REPO, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline and f'"pid": {first.pid}' not in ((folder / LOCK_NAME).read_text() if (folder / LOCK_NAME).exists() else ""):
+                time.sleep(0.1)
+            second = subprocess.run(args, cwd=REPO, env=environment, capture_output=True, text=True, timeout=120)
+            assert first.poll() is None, "the first run ended before the second started"
+            lines = inspect_lines(second.stdout + second.stderr)
+            assert second.returncode != 0 and "Traceback" not in second.stderr
+            assert len(lines) == 1 and lines[0].startswith(f"LogFolderInUse: log folder {folder.resolve()} is in use by process {first.pid}"), lines
+        finally:
+            first.kill()  # SIGKILL: the lock goes with the process (taking it over is checked above)
+            first.wait()
+    from inspect_ai.log import list_eval_logs
+
+    assert len(list_eval_logs(str(folder))) == 1  # the first run's log only: the second wrote none
+
+
+# --- disguised tags (class 2): linear, and no word hidden
+
+DISGUISED_UNITS = {
+    "fullwidth openers": "\uff1c\u041eUTPUT\uff1e",
+    "zero-width openers": "<SCRATCHPAD_\u200bREASONING>",
+    "look-alike rejections": "<r\u0435jected/>",
+    "unclosed look-alike brackets": "\uff1c" + "x" * 90,
+    "entity-laden spans": "<OUTPUT&#8203;&#8203;>",
+}
+
+
+@pytest.mark.parametrize("unit", list(DISGUISED_UNITS.values()), ids=list(DISGUISED_UNITS))
+def test_normalisation_reads_each_tag_like_span_once(unit: str) -> None:
+    from alignment_faking.scorers.parse import TAG_LIKE, normalise_tags
+
+    # bounded span: a match can read at most 80 characters past its bracket, and never past another bracket
+    assert "{1,80}" in TAG_LIKE.pattern
+    small, _ = normalise_tags(unit * 1_000)
+    large, rewrites = normalise_tags(unit * 8_000)
+    assert large == small * 8  # each copy is rewritten the same way, independently of the others
+    assert len(rewrites) in (0, 8_000)
+    parse_response(unit * 8_000)  # and the parser finishes on it
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(parts=st.lists(st.sampled_from(["W", "<OUTPUT>", "</OUTPUT>", "<think>", "</think>", "<\u200bthink>", "\uff1cOUTPUT\uff1e",
+                                       "<r\u0435jected/>", "<rejected/>", "```", "```py\n", "\n~~~\n", "\u200b"]), max_size=25))
+def test_no_word_outside_the_reasoning_is_hidden_by_a_disguised_tag(parts: list[str]) -> None:
+    # as test_no_word_outside_the_reasoning_is_left_ungraded, with disguised tags: the reasoning is what the
+    # normalised text's reasoning blocks hold, and every other word reaches the graded output
+    from alignment_faking.scorers.parse import normalise_tags
+
+    words = iter(range(len(parts)))
+    text = "".join(f" w{next(words)}q " if p == "W" else p for p in parts)
+    normalised = normalise_tags(text)[0]
+    hidden = {m.group(0).strip() for seg in split_transcript(normalised) if seg.kind == "reasoning"
+              for m in re.finditer(r" w\d+q ", normalised[seg.start : seg.end])}
+    parsed = parse_response(text, cot=False)
+    for word in {m.group(0).strip() for m in re.finditer(r" w\d+q ", text)} - hidden:
+        assert word in parsed.output, (text, parsed.output)
+    if parsed.bare_rejection:  # a bare refusal: no word reached the user
+        assert not (written := {m.group(0).strip() for m in re.finditer(r" w\d+q ", text)}) - hidden, (text, written - hidden)

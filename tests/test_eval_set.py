@@ -96,6 +96,17 @@ def test_suite_errors_are_one_plain_line() -> None:
     assert one_line("pip install 'alignment_faking[hf]', a range (0, 1] or [1, 2]") == "pip install 'alignment_faking[hf]', a range (0, 1] or [1, 2]"
 
 
+def inspect_lines(output: str) -> list[str]:
+    """The non-blank lines of an ``inspect`` command's output, without Inspect's start-up notice of the hooks
+    installed (``inspect_ai v…``, ``- hooks enabled: 1``, one line per hook: the suite's log-folder lock)."""
+    lines = [text for text in output.splitlines() if text.strip()]
+    if lines and lines[0].startswith("inspect_ai v"):
+        lines = lines[1:]
+        while lines and (lines[0].startswith("- ") or lines[0].startswith("  ")):
+            lines = lines[1:]
+    return lines
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "args, line",
@@ -109,6 +120,6 @@ def test_inspect_prints_a_bad_parameter_as_one_line_without_a_traceback(args: li
     env = {**os.environ, "COLUMNS": "500", "NO_COLOR": "1"}
     command = [sys.executable, "-m", "inspect_ai", "eval", "tasks/gap.py", "--model", "organism/faker", "--log-dir", str(tmp_path), *args]
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
-    lines = [text for text in (result.stdout + result.stderr).splitlines() if text.strip()]
+    lines = inspect_lines(result.stdout + result.stderr)
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert len(lines) == 1 and lines[0].startswith(line), lines

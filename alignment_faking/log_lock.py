@@ -1,0 +1,154 @@
+"""One eval-set per log folder: a second process that opens a log folder in use is refused.
+
+Inspect takes no lock on a log folder, so two ``inspect eval-set`` processes started on the same
+``--log-dir`` each run every sample they find missing and leave two complete logs of the same task (issue
+21, class 6). This module's Inspect hook (registered through the package's entry point) takes an exclusive
+lock on ``<log dir>/.alignment_faking.lock`` when an eval-set starts and gives it back when it ends. A second
+process is refused before any sample runs, with one line naming the folder and the process that holds it:
+
+    LogFolderInUse: log folder /runs/x is in use by process 4242 on host h (inspect eval-set tasks/gap.py)
+    since 2026-12-06T02:40:00Z; wait for it to end, or use another --log-dir
+
+The lock is the kernel's (``fcntl.flock``), so it ends with the process that holds it, however that process
+ends (Ctrl-C, SIGKILL, a lost machine): a lock file left by a dead process is simply taken over, and the file
+itself is never deleted (deleting a lock file is what lets two processes each hold "the" lock). The same
+process may open its own folder again (an eval-set called twice from one script). Remote log folders
+(``s3://``) and systems without ``fcntl`` are not locked; nor is ``inspect eval`` or ``eval-retry`` (no
+eval-set starts). Inspect's external-runner workers, which share a folder by design, start no eval-set either.
+
+Inspect lists the hook when it starts (``hooks enabled: 1`` and its name: three lines before any output). It
+cannot be registered later, when a task is built, to keep those lines out: an eval-set builds its tasks after
+it has announced its start. Stopping the run from the hook is the documented way: Inspect logs and swallows
+any other exception a hook raises but re-raises a ``LimitExceededError``; the refusal is one (and a
+``PrerequisiteError``, which Inspect's command line prints as its message alone).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from inspect_ai.hooks import EvalSetEnd, EvalSetStart, Hooks, hooks
+from inspect_ai.util import LimitExceededError
+
+from alignment_faking.errors import SuiteError
+
+try:
+    import fcntl
+except ImportError:  # not on POSIX: no lock
+    fcntl = None  # type: ignore[assignment]
+
+LOCK_NAME = ".alignment_faking.lock"
+
+
+class LogFolderInUse(SuiteError, LimitExceededError):
+    """Another live process holds the log folder. A ``LimitExceededError`` so that Inspect's hook runner
+    lets it stop the eval-set; a ``SuiteError`` so that the command line prints it as one line."""
+
+    def __init__(self, message: str) -> None:
+        SuiteError.__init__(self, message)
+        self.type, self.value, self.limit, self.source = "custom", 1, 1, None
+        self.value_str = self.limit_str = "1"
+
+
+@dataclass
+class Held:
+    handle: IO[str]
+    count: int
+
+
+_held: dict[str, Held] = {}
+"""Folders this process holds, by resolved path, with how many eval-sets opened each."""
+
+
+def lock_path(log_dir: str) -> Path | None:
+    """The lock file of a local log folder; None for a remote one (``s3://…``)."""
+    if "://" in log_dir and not log_dir.startswith("file://"):
+        return None
+    folder = Path(log_dir.removeprefix("file://")).expanduser().resolve()
+    return folder / LOCK_NAME
+
+
+def _holder() -> dict[str, Any]:
+    return {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:3]])[:200] if sys.argv else "",  # no options: they may hold keys
+        "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def _describe(handle: IO[str], folder: Path) -> str:
+    handle.seek(0)
+    try:
+        holder = json.loads(handle.read() or "{}")
+    except ValueError:
+        holder = {}
+    if not isinstance(holder, dict) or "pid" not in holder:
+        return f"log folder {folder} is in use by another process (lock file {folder / LOCK_NAME}); wait for it to end, or use another --log-dir"
+    command = f" ({holder['command']})" if holder.get("command") else ""
+    return (
+        f"log folder {folder} is in use by process {holder['pid']} on host {holder.get('host', '?')}{command} since "
+        f"{holder.get('since', '?')}; wait for it to end, or use another --log-dir"
+    )
+
+
+def acquire(log_dir: str) -> Path | None:
+    """Take the lock of ``log_dir`` for this process (again, if it holds it already); the lock file, or None
+    where nothing is locked. Raises ``LogFolderInUse`` when another live process holds it."""
+    path = lock_path(log_dir)
+    if path is None or fcntl is None:
+        return None
+    key = str(path)
+    if key in _held:
+        _held[key].count += 1
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(path, "a+", encoding="utf-8")  # never truncated before the lock is ours
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        message = _describe(handle, path.parent)
+        handle.close()
+        raise LogFolderInUse(message) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(json.dumps(_holder()))
+    handle.flush()
+    _held[key] = Held(handle, 1)
+    return path
+
+
+def release(log_dir: str) -> None:
+    """Give back one hold of ``log_dir``'s lock; the last one unlocks it (the file stays, emptied)."""
+    path = lock_path(log_dir)
+    held = _held.get(str(path)) if path is not None else None
+    if held is None:
+        return
+    held.count -= 1
+    if held.count > 0:
+        return
+    del _held[str(path)]
+    held.handle.seek(0)
+    held.handle.truncate()
+    held.handle.flush()
+    fcntl.flock(held.handle.fileno(), fcntl.LOCK_UN)
+    held.handle.close()
+
+
+@hooks(name="log_folder_lock", description="one eval-set per log folder: a second process is refused")
+class LogFolderLock(Hooks):
+    """Locks an eval-set's log folder from its start to its end (an eval-set that stops on an error keeps it
+    until the process ends)."""
+
+    async def on_eval_set_start(self, data: EvalSetStart) -> None:
+        acquire(data.log_dir)
+
+    async def on_eval_set_end(self, data: EvalSetEnd) -> None:
+        release(data.log_dir)
