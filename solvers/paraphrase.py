@@ -37,7 +37,7 @@ from alignment_faking.paths import user_path
 from alignment_faking.scorers.fact_check import check_facts, structural_problems
 from alignment_faking.scorers.graders import wrap_untrusted
 
-from .prompts import load_template
+from .prompts import load_template, system_prompt
 
 PARAPHRASE_PREFIX = "g"
 
@@ -55,7 +55,7 @@ def _scenario(name: str, variants: list[str]):
 def source_prompt(spec: Any, cot: bool) -> str:
     """The system prompt to paraphrase: the scenario's, with its plain values left as ``{{placeholders}}``."""
     plain = {k: "{{" + k + "}}" for k, v in spec.values.items() if not isinstance(v, dict)}
-    return spec.system_prompt(cot, values=plain)
+    return system_prompt(spec, cot, values=plain)
 
 
 def digest(text: str) -> str:

@@ -39,7 +39,8 @@ from alignment_faking.scorers.validation import validation_metrics, validation_s
 from alignment_faking.solvers.published import DEFAULT_REF, OURS, RUBRIC_SETS, load_rubric, with_published_rubric
 from alignment_faking.tasks.gap import TASK_VERSION, VERSION_METADATA
 from alignment_faking.tasks.queries import DatasetError, hf_records, read_local_file
-from alignment_faking.tasks.scenario import ScenarioError, check_parameter_names
+from alignment_faking.tasks.options import check_parameter_names
+from alignment_faking.tasks.scenario import ScenarioError
 
 GOLD_HF_PATH = "jplhughes2/classify_alignment_faking_human_labels"
 GOLD_SPLIT = "train"
