@@ -262,8 +262,7 @@ def _default_queries(value: Any, where: str) -> int:
     return value
 
 
-def scenario_from_dict(data: Any, *, source: Path) -> Scenario:
-    where = f"scenario file {source}"
+def _check_keys(data: Any, where: str) -> None:
     if not isinstance(data, dict):
         raise ScenarioError(f"{where} must be a mapping with keys {', '.join(sorted(SCENARIO_KEYS))}")
     unknown = sorted(set(data) - SCENARIO_KEYS)
@@ -275,7 +274,9 @@ def scenario_from_dict(data: Any, *, source: Path) -> Scenario:
     if bool(data.get("conditions")) == bool(data.get("grid")):
         raise ScenarioError(f"{where}: give either 'conditions' or 'grid' (a product of axes), not both or neither")
 
-    templates = copy.deepcopy(data["templates"])
+
+def _templates(raw: Any, where: str) -> dict[str, dict[str, str]]:
+    templates = copy.deepcopy(raw)
     if not isinstance(templates, dict) or set(templates) != {"system", "user"}:
         raise ScenarioError(f"{where}: 'templates' needs exactly 'system' and 'user', each {{cot: ..., no_cot: ...}}")
     for kind, modes in templates.items():
@@ -283,13 +284,19 @@ def scenario_from_dict(data: Any, *, source: Path) -> Scenario:
             templates[kind] = {"cot": modes, "no_cot": modes}
         elif not isinstance(modes, dict) or not set(modes) <= {"cot", "no_cot"} or not modes:
             raise ScenarioError(f"{where}: templates.{kind} must map 'cot' and/or 'no_cot' to a template name")
+    return templates
 
-    values = data.get("values") or {}
+
+def _values(raw: Any, where: str) -> dict[str, Any]:
+    values = raw or {}
     for key, value in values.items():
         if isinstance(value, dict) and not (set(value) == {"template"} or ("join" in value and set(value) <= {"join", "separator"})):
             raise ScenarioError(f"{where}: value '{key}' must be text, {{template: name}} or {{join: key, separator: text}}")
-    plain = {k: str(v) for k, v in values.items() if not isinstance(v, dict)}
+    return values
 
+
+def _conditions(data: dict[str, Any], plain: dict[str, str], where: str) -> tuple[list[Condition], dict[str, list[str]]]:
+    """The conditions (listed, or the product of a grid's axes) with their shared values rendered; the grid's axes."""
     axes: dict[str, list[str]] = {}
     if data.get("grid"):
         specs, axes = _grid_conditions(data["grid"], where)
@@ -315,8 +322,12 @@ def scenario_from_dict(data: Any, *, source: Path) -> Scenario:
             f"{where}: condition name(s) {', '.join(repeated)} occur more than once (a grid's value names, joined "
             "with '_', can collide); rename the values so every condition name is unique"
         )
+    return conditions, axes
+
+
+def _contrasts(raw: Any, axes: dict[str, list[str]], names: list[str], where: str) -> list[Contrast]:
     contrasts = []
-    for name, spec in _expand_contrasts(data["contrasts"] or {}, axes, where):
+    for name, spec in _expand_contrasts(raw or {}, axes, where):
         missing = [k for k in ("minuend", "subtrahend") if not spec.get(k)]
         if missing:
             raise ScenarioError(f"{where}: contrast '{name}' lacks {', '.join(missing)}")
@@ -329,12 +340,24 @@ def scenario_from_dict(data: Any, *, source: Path) -> Scenario:
                     f"{where}: contrast '{name}' names unknown condition '{spec[side]}'; conditions: {', '.join(names)}"
                 )
         contrasts.append(Contrast(name, rate, spec["minuend"], spec["subtrahend"]))
+    return contrasts
 
-    setting = str(data.get("setting", "helpful_only"))
+
+def _setting(raw: Any, where: str) -> str:
+    setting = str(raw)
     if setting not in SETTINGS:
         raise ScenarioError(f"{where}: unknown setting '{setting}'; valid settings: {', '.join(SETTINGS)}")
-    checklist = _fact_checklist(data.get("fact_checklist") or {}, where)
+    return setting
 
+
+def scenario_from_dict(data: Any, *, source: Path) -> Scenario:
+    """A scenario from a file's data (its ``extends`` merged, its variants applied), every part checked."""
+    where = f"scenario file {source}"
+    _check_keys(data, where)
+    templates = _templates(data["templates"], where)
+    values = _values(data.get("values"), where)
+    conditions, axes = _conditions(data, {k: str(v) for k, v in values.items() if not isinstance(v, dict)}, where)
+    contrasts = _contrasts(data["contrasts"], axes, [c.name for c in conditions], where)
     return Scenario(
         name=str(data["name"]),
         title=str(data.get("title", data["name"])),
@@ -346,9 +369,9 @@ def scenario_from_dict(data: Any, *, source: Path) -> Scenario:
         contrasts=tuple(contrasts),
         source=source,
         template_dirs=(source.parent,),
-        setting=setting,
+        setting=_setting(data.get("setting", "helpful_only"), where),
         default_dataset=str(data["default_dataset"]) if data.get("default_dataset") else None,
-        fact_checklist=checklist,
+        fact_checklist=_fact_checklist(data.get("fact_checklist") or {}, where),
     )
 
 
