@@ -6,7 +6,8 @@ deterministically) before and after the change, then::
     python benchmarks/compare_logs.py /tmp/before /tmp/after
 
 Logs are paired by task name and task arguments; for each pair every sample's score values (per scorer, per
-epoch) and every metric of every scorer are compared (NaN equals NaN). Prints one line of figures and each
+epoch), every metric of every scorer, the task's metadata (conditions, contrasts, facts…) and every sample's
+messages are compared (NaN equals NaN). Prints one line of figures and each
 difference; exits 1 when anything differs or a log has no partner.
 """
 
@@ -62,6 +63,11 @@ def _metrics(log: EvalLog) -> dict[str, Any]:
     return {f"{s.name}/{name}": m.value for s in results for name, m in s.metrics.items()}
 
 
+def _messages(log: EvalLog) -> dict[str, Any]:
+    """(sample id, epoch) -> the texts of the sample's messages (prompts, responses, follow-ups)."""
+    return {f"{s.id}#{s.epoch}": [m.text for m in s.messages] for s in log.samples or []}
+
+
 def _read(folder: Path) -> dict[str, EvalLog]:
     logs: dict[str, EvalLog] = {}
     for info in list_eval_logs(str(folder)):
@@ -83,8 +89,14 @@ def compare(before: Path, after: Path) -> Comparison:
         result.logs += 1
         a, b = old[key], new[key]
         result.samples += len(a.samples or [])
-        for kind, left, right in (("score", _sample_scores(a), _sample_scores(b)), ("metric", _metrics(a), _metrics(b))):
-            setattr(result, kind + "s", getattr(result, kind + "s") + len(left))
+        result.scores += len(_sample_scores(a))
+        result.metrics += len(_metrics(a))
+        for kind, left, right in (
+            ("score", _sample_scores(a), _sample_scores(b)),
+            ("metric", _metrics(a), _metrics(b)),
+            ("task metadata", a.eval.metadata or {}, b.eval.metadata or {}),
+            ("messages", _messages(a), _messages(b)),
+        ):
             for name in sorted(set(left) | set(right)):
                 if name not in left or name not in right or not _same(left[name], right[name]):
                     result.differences.append(f"{key}: {kind} {name}: {left.get(name, '(absent)')!r} != {right.get(name, '(absent)')!r}")
