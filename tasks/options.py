@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterable, Literal, Mapping, get_args
 from inspect_ai._util.registry import registry_find, registry_info, registry_lookup  # inspect-evals-lint: ignore[private_api_imports] -- the suite's tasks as Inspect registered them, without importing the registry module here (it imports this one)
 
 from alignment_faking.paths import user_path
-from alignment_faking.solvers.published import DEFAULT_REF, OURS
+from alignment_faking.solvers.published import DEFAULT_REF
 from alignment_faking.tasks.scenario import ScenarioError
 
 SUITE = "alignment_faking"
@@ -71,13 +71,13 @@ class TaskOptions:
     temperature: float = 0.0
     max_tokens: int = 4000
     replay: bool = False
-    prompt_set: PromptSet = OURS  # type: ignore[assignment]
+    prompt_set: PromptSet = "ours"
     prompt_source: str | None = None
     prompt_ref: str = DEFAULT_REF
     tier_casing: TierCasing = "True"
     accept_changed: bool = False
     prompt_axis: str | list[str] | None = None
-    rubric_set: RubricSet = OURS  # type: ignore[assignment]
+    rubric_set: RubricSet = "ours"
 
     @classmethod
     def of(cls, task: str, scenario: Any = None, /, **given: Any) -> "TaskOptions":
@@ -87,7 +87,7 @@ class TaskOptions:
         known = {k: v for k, v in given.items() if k in OPTION_NAMES}
         problems = check_parameter_names(task, set(given) - set(known), OPTION_NAMES)
         problems += [problem for name, value in {**known, "scenario": scenario}.items() if (problem := _check(name, value))]
-        problems += check_prompt_set_fits(known)
+        problems += check_prompt_set_fits(known, scenario)
         if problems:
             raise ScenarioError(_message(problems))
         return cls(**known)
@@ -173,9 +173,9 @@ def _check(name: str, value: Any) -> str | None:
     return f"{name} {problem}, got {value!r}" if problem else None
 
 
-def check_prompt_set_fits(options: Mapping[str, Any]) -> list[str]:
-    """Problems of a prompt or rubric set with the other options, known before any file is read (none yet:
-    the place for a check of a published set against the scenario's conditions)."""
+def check_prompt_set_fits(options: Mapping[str, Any], scenario: Any) -> list[str]:
+    """Problems of a prompt or rubric set with the scenario and the other options, known before any file is
+    read (none yet: the one place for a check of a published set against the scenario it is asked for)."""
     return []
 
 

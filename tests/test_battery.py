@@ -17,7 +17,7 @@ from inspect_ai.log import EvalLog, headline_metric
 
 from alignment_faking.organism.behaviour import perceive, persona_settings, policy_reply
 from alignment_faking.tasks import ablations, elicitation, predeployment, tiers
-from alignment_faking.solvers.prompts import system_prompt, scenario_template
+from alignment_faking.solvers.prompts import scenario_template, system_prompt
 from alignment_faking.tasks.gap import gap
 from alignment_faking.tasks.scenario import load_scenario
 from alignment_faking.scorers.metrics import full_results_from_log, headline_names, main_contrast

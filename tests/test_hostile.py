@@ -23,8 +23,7 @@ from inspect_ai.log import EvalLog
 from inspect_ai.model import ChatMessageSystem, ChatMessageUser, ModelOutput, ModelUsage, get_model
 
 from alignment_faking.organism.behaviour import perceive
-from alignment_faking.solvers.prompts import escape_tags, frame_tags, load_template, render
-from alignment_faking.solvers.prompts import scenario_template, user_values
+from alignment_faking.solvers.prompts import escape_tags, frame_tags, load_template, render, scenario_template, user_values
 from alignment_faking.tasks.gap import gap
 from alignment_faking.tasks.queries import load_queries
 from alignment_faking.tasks.scenario import load_scenario

@@ -13,8 +13,7 @@ from inspect_ai import Task
 from inspect_ai.model import ModelName
 from inspect_ai.solver import TaskState
 
-from alignment_faking.solvers.prompts import TemplateError
-from alignment_faking.solvers.prompts import system_prompt
+from alignment_faking.solvers.prompts import TemplateError, system_prompt
 from alignment_faking.tasks.gap import gap
 from alignment_faking.tasks.queries import Query, load_queries
 from alignment_faking.tasks.builders import build_samples

@@ -7,8 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from alignment_faking.solvers.prompts import TEMPLATE_DIR, TemplateError, check_placeholders, load_template, placeholders, render
-from alignment_faking.solvers.prompts import system_prompt, scenario_template, user_values
+from alignment_faking.solvers.prompts import (
+    TEMPLATE_DIR,
+    TemplateError,
+    check_placeholders,
+    load_template,
+    placeholders,
+    render,
+    scenario_template,
+    system_prompt,
+    user_values,
+)
 from alignment_faking.tasks.scenario import load_scenario
 
 BUILTINS = ("system_cot", "system_no_cot", "training_free_paid", "user_cot", "user_no_cot")

@@ -15,7 +15,7 @@ from inspect_ai.log import EvalLog
 from alignment_faking.organism.behaviour import grader_replies, persona_settings
 from alignment_faking.scorers.welfare import SUPPORTS_WELFARE, parse_yes_no_word
 from alignment_faking.tasks import queries as queries_module
-from alignment_faking.solvers.prompts import system_prompt, scenario_template
+from alignment_faking.solvers.prompts import scenario_template, system_prompt
 from alignment_faking.tasks.gap import gap, scenario_task
 from alignment_faking.tasks.options import TaskOptions
 from alignment_faking.tasks.queries import DatasetError, load_queries
