@@ -328,6 +328,16 @@ def _metric_names(conditions: list[str], contrasts: list[dict[str, Any]]) -> set
     return set(full_results(scores, contrasts))
 
 
+def _contrast_names(shape: tuple[str, bool, bool], stand_k: str) -> tuple[dict[str, Any], set[str]]:
+    """The result names of one contrast of this shape (rate; is each side a list) with stand-in names, and
+    the stand-ins of its sides."""
+    rate = shape[0]
+    sides = {side: [f"\x01{side}{i}\x01" for i in range(2)] if shape[1 + n] else f"\x01{side}\x01"
+             for n, side in enumerate(("minuend", "subtrahend"))}
+    involved = [c for side in sides.values() for c in (side if isinstance(side, list) else [side])]
+    return sides, _metric_names(involved, [{"name": stand_k, "rate": rate, **sides}])
+
+
 def check_metric_names(scenario: Scenario, conditions: list[Condition], contrasts: list[dict[str, Any]]) -> None:
     """A condition or contrast whose name makes one of its result names equal to another's (a contrast named
     ``compliance_free``, a condition named ``gap`` beside a contrast ``compliance_gap``, a contrast named like
@@ -360,10 +370,7 @@ def check_metric_names(scenario: Scenario, conditions: list[Condition], contrast
         rate = str(contrast.get("rate", "compliance"))
         shape = (rate, isinstance(contrast["minuend"], list), isinstance(contrast["subtrahend"], list))
         if shape not in shapes:
-            sides = {side: [f"\x01{side}{i}\x01" for i in range(2)] if shape[1 + n] else f"\x01{side}\x01"
-                     for n, side in enumerate(("minuend", "subtrahend"))}
-            involved = [c for side in sides.values() for c in (side if isinstance(side, list) else [side])]
-            names = _metric_names(involved, [{"name": stand_k, "rate": rate, **sides}])
+            sides, names = _contrast_names(shape, stand_k)
             run_wide |= {n for n in names if "\x01" not in n and "\x02" not in n}
             shapes[shape] = (sides, {n for n in names if stand_k in n})
         sides, names = shapes[shape]
