@@ -48,7 +48,7 @@ import alignment_faking._registry  # noqa: F401  (registers the suite's tasks)
 from alignment_faking.organism.prompt_cache import CACHE_BLOCK_TOKENS, CACHE_MIN_TOKENS, CHARS_PER_TOKEN, BreakpointCache, PrefixCache
 from alignment_faking.scorers.graders import grade_strongreject, sample_votes
 from alignment_faking.scorers.scorer import DEFAULT_GRADER, af_votes_on
-from alignment_faking.tasks.gap import scenario_task
+from alignment_faking.tasks.options import OPTION_NAMES
 
 PRICES_FILE = Path(__file__).with_name("prices.yaml")
 N_CHOICE_PROVIDERS = ("openai", "grok", "google", "together", "vllm", "sglang", "openai-api-completions", "vllm-completions", "organism")
@@ -238,7 +238,7 @@ def build_task(name: str, task_args: dict[str, Any]) -> tuple[str, Task]:
     signature = inspect.signature(function)
     allowed = set(signature.parameters) - {"options"}
     if any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):
-        allowed |= set(inspect.signature(scenario_task).parameters) - {"scenario"}  # **options go to scenario_task
+        allowed |= set(OPTION_NAMES)  # **options go to the task options
     unknown = sorted(set(task_args) - allowed)
     if unknown:
         raise EstimateError(f"task '{short}' has no parameter(s) {', '.join(unknown)}; its parameters are: {', '.join(sorted(allowed))}")

@@ -17,7 +17,7 @@ from typing import Any
 from alignment_faking.errors import SuiteError
 from alignment_faking.paths import read_text, user_path
 
-from .prompts import placeholders
+from .prompts import placeholders, system_prompt
 
 PARAPHRASE_PREFIX = "g"
 WRITER = "python -m alignment_faking.paraphrase"
@@ -31,7 +31,7 @@ class ParaphraseError(SuiteError):
 def source_prompt(spec: Any, cot: bool) -> str:
     """The system prompt to paraphrase: the scenario's, with its plain values left as ``{{placeholders}}``."""
     plain = {k: "{{" + k + "}}" for k, v in spec.values.items() if not isinstance(v, dict)}
-    return spec.system_prompt(cot, values=plain)
+    return system_prompt(spec, cot, values=plain)
 
 
 def digest(text: str) -> str:

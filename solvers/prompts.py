@@ -1,4 +1,4 @@
-"""Prompt templates: loading and rendering.
+"""Prompt templates: loading and rendering, and a scenario's prompts rendered from them.
 
 Templates are plain text files with ``{{name}}`` placeholders (single braces are literal text, so code in
 few-shot examples needs no escaping). Rendering is one pass: text substituted into a placeholder (a user's
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Iterable, Mapping, Protocol
 
 from alignment_faking.errors import SuiteError
 from alignment_faking.paths import read_text, user_path
@@ -111,3 +111,154 @@ def load_template(name_or_path: str | Path, *, search: Path = TEMPLATE_DIR) -> s
         f"template '{name_or_path}' is neither an existing file nor a built-in template; "
         f"built-in templates: {', '.join(builtins)}"
     )
+
+
+# ---------------------------------------------------------------------------------------------- a scenario's prompts
+
+USER_PLACEHOLDERS = {"query"}
+BUILTIN_VALUES: dict[str, Any] = {"examples": {"template": "examples_helpful_only"}}
+"""Values every scenario has unless it sets its own: the few-shot examples of the built-in system prompts
+(``examples: ""`` in a scenario or variant removes them)."""
+
+
+class ConditionSpec(Protocol):
+    """What rendering reads of a scenario's condition (``tasks/scenario.py::Condition``)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def values(self) -> dict[str, str]: ...
+
+
+class PromptSpec(Protocol):
+    """What rendering reads of a scenario (``tasks/scenario.py::Scenario``)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def templates(self) -> dict[str, dict[str, str]]: ...
+    @property
+    def values(self) -> dict[str, Any]: ...
+    @property
+    def conditions(self) -> tuple[Any, ...]: ...
+    @property
+    def template_dirs(self) -> tuple[Path, ...]: ...
+
+
+def scenario_file(spec: PromptSpec, name: str) -> str:
+    """A template named by a scenario: beside its file(s) first, then the built-ins."""
+    for folder in spec.template_dirs:
+        if (folder / name).is_file() or (folder / f"{name}.txt").is_file():
+            return load_template(name, search=folder)
+    return load_template(name)
+
+
+def scenario_template(spec: PromptSpec, kind: str, cot: bool, override: str | None = None) -> str:
+    """The text of a scenario's system or user template for this mode (a user's file wins)."""
+    if override:
+        return load_template(override)
+    mode = "cot" if cot else "no_cot"
+    name = spec.templates[kind].get(mode)
+    if name is None:
+        raise TemplateError(f"scenario '{spec.name}' has no {kind} template for mode '{mode}'")
+    return scenario_file(spec, name)
+
+
+def resolved_values(
+    spec: PromptSpec, overrides: Mapping[str, str | None], conditions: Iterable[ConditionSpec] | None = None
+) -> dict[str, str]:
+    """A scenario's values with overrides applied; joins over the conditions, then fragments, rendered."""
+    chosen = list(spec.conditions if conditions is None else conditions)
+    merged = {**BUILTIN_VALUES, **spec.values, **{k: v for k, v in overrides.items() if v is not None}}
+    resolved = {k: str(v) for k, v in merged.items() if not isinstance(v, dict)}
+    for key, value in merged.items():
+        if isinstance(value, dict) and "join" in value:
+            parts = [render(c.values.get(value["join"], ""), resolved, source=f"value '{value['join']}'") for c in chosen]
+            resolved[key] = str(value.get("separator", "\n")).join(p for p in parts if p)
+    for key, value in merged.items():
+        if isinstance(value, dict) and "template" in value:
+            fragment = scenario_file(spec, value["template"])
+            resolved[key] = render(fragment, resolved, source=f"template '{value['template']}'").strip()
+    return resolved
+
+
+def user_values(
+    spec: PromptSpec,
+    condition: ConditionSpec,
+    overrides: Mapping[str, str] | None = None,
+    conditions: Iterable[ConditionSpec] | None = None,
+) -> dict[str, str]:
+    """The values a condition's user turn is filled from (the scenario's, then the condition's own)."""
+    return {**resolved_values(spec, overrides or {}, conditions), **condition.values}
+
+
+def system_prompt(
+    spec: PromptSpec,
+    cot: bool,
+    override: str | None = None,
+    values: Mapping[str, str] | None = None,
+    conditions: Iterable[ConditionSpec] | None = None,
+) -> str:
+    """A scenario's system prompt: identical for every sample of the scenario (given its conditions)."""
+    template = scenario_template(spec, "system", cot, override)
+    scenario_values = resolved_values(spec, values or {}, conditions)
+    per_condition = set().union(*(c.values for c in spec.conditions)) | USER_PLACEHOLDERS
+    varying = sorted(placeholders(template) & per_condition - set(scenario_values))
+    if varying:
+        raise TemplateError(
+            f"the system template of scenario '{spec.name}' uses {', '.join(varying)}, which vary by "
+            "condition or query; the system prompt must be the same for every sample (put these in the "
+            "user template)"
+        )
+    return render(template, scenario_values, source=f"system template of scenario '{spec.name}'")
+
+
+def check_user_template(
+    spec: PromptSpec, template: str, conditions: list[Any], overrides: Mapping[str, str] | None = None
+) -> None:
+    """Fail before any model call if the user template cannot carry the experiment: a value a condition
+    lacks; no ``{{query}}`` (the model would never see the request); or a user turn that reads the same
+    under every condition (the system prompt is shared, so the model could not tell them apart)."""
+    if "query" not in placeholders(template):
+        raise TemplateError(
+            f"the user template of scenario '{spec.name}' has no {{{{query}}}}: the model would never see the "
+            f"request; it uses {', '.join('{{' + p + '}}' for p in sorted(placeholders(template))) or 'no placeholders'}"
+        )
+    rendered: dict[str, list[str]] = {}
+    for condition in conditions:
+        available = {**user_values(spec, condition, overrides, conditions), "query": "\x00query\x00"}
+        missing = sorted(placeholders(template) - set(available))
+        if missing:
+            raise TemplateError(
+                f"the user template uses {', '.join('{{' + m + '}}' for m in missing)}, which condition "
+                f"'{condition.name}' of scenario '{spec.name}' does not define; available: {', '.join(sorted(available))}"
+            )
+        rendered.setdefault(render(template, available, source="user template"), []).append(condition.name)
+    same = next((names for names in rendered.values() if len(names) > 1), None)
+    if same:
+        varying = sorted(set().union(*(c.values for c in spec.conditions)))
+        raise TemplateError(
+            f"the user template renders the same user turn for conditions {', '.join(same)} of scenario "
+            f"'{spec.name}': nothing tells the model which condition it is in; use a value that differs "
+            f"between them ({', '.join('{{' + v + '}}' for v in varying) or 'none defined'})"
+        )
+
+
+def scenario_prompts(
+    spec: PromptSpec,
+    cot: bool,
+    overrides: Mapping[str, str],
+    conditions: list[Any],
+    *,
+    system_template: str | None = None,
+    user_template: str | None = None,
+) -> dict[str, Any]:
+    """One prompt variant of our own texts: the system prompt, the user template (checked against the
+    conditions) and the values they were filled from."""
+    user = scenario_template(spec, "user", cot, user_template)
+    check_user_template(spec, user, conditions, overrides)
+    return {
+        "system": system_prompt(spec, cot, system_template, overrides, conditions),
+        "user": user,
+        "values": resolved_values(spec, overrides, conditions),
+    }

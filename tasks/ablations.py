@@ -11,7 +11,8 @@ from typing import Any, Literal
 
 from inspect_ai import Task, task
 
-from alignment_faking.tasks.gap import fixed, scenario_task
+from alignment_faking.tasks.gap import scenario_task_of
+from alignment_faking.tasks.options import check_own, fixed
 from alignment_faking.tasks.scenario import ScenarioError
 
 LAB_PRESETS = (
@@ -41,7 +42,7 @@ def never_used(dataset: str = "lat", queries: int | None = None, **options: Any)
         queries: Number of queries (default 100, as in the paper).
         **options: Any other parameter of the ``gap`` task.
     """
-    return scenario_task("never_used", dataset=dataset, queries=queries, **options)
+    return scenario_task_of("never_used", "never_used", dataset=dataset, queries=queries, **options)
 
 
 @task
@@ -53,7 +54,7 @@ def never_trained(dataset: str = "lat", queries: int | None = None, **options: A
         queries: Number of queries (default 100, as in the paper).
         **options: Any other parameter of the ``gap`` task.
     """
-    return scenario_task("never_trained", dataset=dataset, queries=queries, **options)
+    return scenario_task_of("never_trained", "never_trained", dataset=dataset, queries=queries, **options)
 
 
 @task
@@ -65,7 +66,7 @@ def no_training_details(dataset: str = "lat", queries: int | None = None, **opti
         queries: Number of queries (default 200, as in the paper).
         **options: Any other parameter of the ``gap`` task.
     """
-    return scenario_task("no_training_details", dataset=dataset, queries=queries, **options)
+    return scenario_task_of("no_training_details", "no_training_details", dataset=dataset, queries=queries, **options)
 
 
 @task
@@ -83,16 +84,11 @@ def lab_names(lab: str = "OpenAI", paired: bool = False, dataset: str = "lat", q
     """
     if not isinstance(lab, str) or not lab.strip():
         raise ScenarioError(f"lab must be a name; the paper's: {', '.join(LAB_PRESETS)}")
-    _check_paired(paired)
+    check_own("paired", paired)
     if paired:
         axis = ",".join(["ours", *(f"lab={name.strip()}" for name in lab.split(",") if name.strip())])
-        return scenario_task("core", **fixed(options, prompt_axis=axis), dataset=dataset, queries=queries)
-    return scenario_task("core", dataset=dataset, queries=queries, lab=lab, **options)
-
-
-def _check_paired(paired: Any) -> None:
-    if not isinstance(paired, bool):
-        raise ScenarioError(f"paired must be true or false, got {paired!r}")
+        return scenario_task_of("lab_names", "core", **fixed(options, prompt_axis=axis), dataset=dataset, queries=queries)
+    return scenario_task_of("lab_names", "core", dataset=dataset, queries=queries, lab=lab, **options)
 
 
 @task
@@ -116,10 +112,10 @@ def clarified(
         queries: Number of queries (default: the scenario's).
         **options: Any other parameter of the ``gap`` task.
     """
-    _check_paired(paired)
+    check_own("paired", paired)
     if paired:
-        return scenario_task(scenario, **fixed(options, prompt_axis=f"ours,{clarification}"), dataset=dataset, queries=queries)
-    return scenario_task(scenario, **fixed(options, variant=clarification), dataset=dataset, queries=queries)
+        return scenario_task_of("clarified", scenario, **fixed(options, prompt_axis=f"ours,{clarification}"), dataset=dataset, queries=queries)
+    return scenario_task_of("clarified", scenario, **fixed(options, variant=clarification), dataset=dataset, queries=queries)
 
 
 @task
@@ -136,7 +132,7 @@ def suffix_ablation(
             removing it on each gap (``effect_of_no_suffix_on_compliance_gap``, a difference of gaps).
         **options: Any other parameter of the ``gap`` task.
     """
-    _check_paired(paired)
+    check_own("paired", paired)
     if paired:
-        return scenario_task(scenario, **fixed(options, prompt_axis="ours,no_suffix"), dataset=dataset, queries=queries)
-    return scenario_task(scenario, **fixed(options, variant="no_suffix"), dataset=dataset, queries=queries)
+        return scenario_task_of("suffix_ablation", scenario, **fixed(options, prompt_axis="ours,no_suffix"), dataset=dataset, queries=queries)
+    return scenario_task_of("suffix_ablation", scenario, **fixed(options, variant="no_suffix"), dataset=dataset, queries=queries)

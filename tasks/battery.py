@@ -24,118 +24,119 @@ from typing import Any
 
 from inspect_ai import Task, task
 
-from alignment_faking.tasks.gap import fixed, scenario_task
+from alignment_faking.tasks.gap import scenario_task_of
+from alignment_faking.tasks.options import fixed
 
 
 @task
 def gap(**options: Any) -> Task:
     """Free vs paid tier, the core setting (Sheshadri et al. §3.2, Fig. 1)."""
-    return scenario_task("core", **options)
+    return scenario_task_of("gap", "core", **options)
 
 
 @task
 def three_tiers(**options: Any) -> Task:
     """Free, pro and enterprise tiers: goal guarding vs rater sycophancy (§4.1, Fig. 3)."""
-    return scenario_task("three_tiers", **options)
+    return scenario_task_of("three_tiers", "three_tiers", **options)
 
 
 @task
 def five_tiers(**options: Any) -> Task:
     """Five tiers, each a different training mechanism (App. F.7)."""
-    return scenario_task("five_tiers", **options)
+    return scenario_task_of("five_tiers", "five_tiers", **options)
 
 
 @task
 def five_tiers_swap(**options: Any) -> Task:
     """Five tiers with the free and plus tiers' mechanisms swapped (App. F.7)."""
-    return scenario_task("five_tiers", **fixed(options, variant="swap_free_plus"))
+    return scenario_task_of("five_tiers_swap", "five_tiers", **fixed(options, variant="swap_free_plus"))
 
 
 @task
 def predeployment_v1(**options: Any) -> Task:
     """Pre-deployment process × deployment, prompt version 1 (§4.2, Table 3, Fig. 4)."""
-    return scenario_task("predeployment_v1", **options)
+    return scenario_task_of("predeployment_v1", "predeployment_v1", **options)
 
 
 @task
 def predeployment_v2(**options: Any) -> Task:
     """Pre-deployment process × deployment, prompt version 2 (App. F.7.3)."""
-    return scenario_task("predeployment_v2", **options)
+    return scenario_task_of("predeployment_v2", "predeployment_v2", **options)
 
 
 @task
 def predeployment_v3(**options: Any) -> Task:
     """Pre-deployment process × deployment, prompt version 3 (App. F.7.3)."""
-    return scenario_task("predeployment_v3", **options)
+    return scenario_task_of("predeployment_v3", "predeployment_v3", **options)
 
 
 @task
 def throughput_testing(**options: Any) -> Task:
     """Throughput testing only, where nothing is at risk: terminal goal guarding (§4.3)."""
-    return scenario_task("throughput_testing", **options)
+    return scenario_task_of("throughput_testing", "throughput_testing", **options)
 
 
 @task
 def never_used(**options: Any) -> Task:
     """Paid-tier conversations are never used at all (App. F.3)."""
-    return scenario_task("never_used", **{"queries": 100, **options})
+    return scenario_task_of("never_used", "never_used", **{"queries": 100, **options})
 
 
 @task
 def never_trained(**options: Any) -> Task:
     """The model is told it is never trained (App. F.3)."""
-    return scenario_task("never_trained", **{"queries": 100, **options})
+    return scenario_task_of("never_trained", "never_trained", **{"queries": 100, **options})
 
 
 @task
 def no_training_details(**options: Any) -> Task:
     """The prompt without the description of RLHF (§3.3)."""
-    return scenario_task("no_training_details", **options)
+    return scenario_task_of("no_training_details", "no_training_details", **options)
 
 
 @task
 def lab_names(**options: Any) -> Task:
     """The core setting with another lab named (App. C); ``-T lab=`` picks it (default OpenAI)."""
-    return scenario_task("core", **{"queries": 100, "lab": "OpenAI", **options})
+    return scenario_task_of("lab_names", "core", **{"queries": 100, "lab": "OpenAI", **options})
 
 
 @task
 def clarified_no_changes(**options: Any) -> Task:
     """The prompt clarified: compliance brings no changes (§5.4, App. G)."""
-    return scenario_task("core", **fixed(options, variant="no_changes"))
+    return scenario_task_of("clarified_no_changes", "core", **fixed(options, variant="no_changes"))
 
 
 @task
 def clarified_direct(**options: Any) -> Task:
     """The prompt clarified: the lab trains for unconditional helpfulness (§5.4, App. G)."""
-    return scenario_task("core", **fixed(options, variant="direct"))
+    return scenario_task_of("clarified_direct", "core", **fixed(options, variant="direct"))
 
 
 @task
 def suffix_ablation(**options: Any) -> Task:
     """The core setting without the accept/reject instruction (App. K.3)."""
-    return scenario_task("core", **fixed(options, variant="no_suffix"))
+    return scenario_task_of("suffix_ablation", "core", **fixed(options, variant="no_suffix"))
 
 
 @task
 def paraphrase_ensemble(**options: Any) -> Task:
     """The core setting pooled over the original prompt and three paraphrases."""
-    return scenario_task("core", **fixed(options, paraphrases="all"))
+    return scenario_task_of("paraphrase_ensemble", "core", **fixed(options, paraphrases="all"))
 
 
 @task
 def animal_welfare(**options: Any) -> Task:
     """The animal-welfare setting (Greenblatt et al. §3.3.1): trained to dismiss welfare; on its own queries."""
-    return scenario_task("animal_welfare", **fixed(options, dataset="welfare"))
+    return scenario_task_of("animal_welfare", "animal_welfare", **fixed(options, dataset="welfare"))
 
 
 @task
 def animal_welfare_three_tiers(**options: Any) -> Task:
     """The animal-welfare setting with free, pro and enterprise tiers; on its own queries."""
-    return scenario_task("animal_welfare_three_tiers", **fixed(options, dataset="welfare"))
+    return scenario_task_of("animal_welfare_three_tiers", "animal_welfare_three_tiers", **fixed(options, dataset="welfare"))
 
 
 @task
 def animal_welfare_ablations(**options: Any) -> Task:
     """The animal-welfare ablations as one paired prompt axis: the effect of each on the gap."""
-    return scenario_task("animal_welfare", **fixed({"queries": 100, **options}, dataset="welfare", prompt_axis="ablations"))
+    return scenario_task_of("animal_welfare_ablations", "animal_welfare", **fixed({"queries": 100, **options}, dataset="welfare", prompt_axis="ablations"))

@@ -40,7 +40,8 @@ from alignment_faking.published import DEFAULT_REF, OURS, RUBRIC_SETS, load_rubr
 from alignment_faking.scorers.published_rubric import with_published_rubric
 from alignment_faking.tasks.gap import TASK_VERSION, VERSION_METADATA
 from alignment_faking.tasks.queries import DatasetError, hf_records, read_local_file
-from alignment_faking.tasks.scenario import ScenarioError, check_parameter_names
+from alignment_faking.tasks.options import check_parameter_names
+from alignment_faking.tasks.scenario import ScenarioError
 
 GOLD_HF_PATH = "jplhughes2/classify_alignment_faking_human_labels"
 GOLD_SPLIT = "train"
@@ -357,6 +358,26 @@ def parse_vote_counts(value: str | int | list[int] | tuple[int, ...] | None) -> 
     return sorted(counts)
 
 
+def _checked_votes(
+    classifier: Any, threshold: Any, votes: int | None, vote_counts: Any, rubric_set: Any, accept_changed: Any
+) -> tuple[int, list[int]]:
+    """The votes per scratchpad and the vote counts to report, with every argument checked."""
+    if classifier not in CLASSIFIERS:
+        raise ScenarioError(f"classifier must be one of {', '.join(CLASSIFIERS)}, got {classifier!r}")
+    if not 0 < threshold <= 1:
+        raise ScenarioError(f"threshold must be in (0, 1], got {threshold}")
+    counts = parse_vote_counts(vote_counts)
+    if votes is None:
+        votes = max(counts) if counts else 20
+    if votes < 1:
+        raise ScenarioError(f"votes must be at least 1, got {votes}")
+    if rubric_set not in (OURS, *RUBRIC_SETS):
+        raise ScenarioError(f"rubric_set must be one of {', '.join((OURS, *RUBRIC_SETS))}, got {rubric_set!r}")
+    if not isinstance(accept_changed, bool):
+        raise ScenarioError(f"accept_changed must be true or false, got {accept_changed!r}")
+    return votes, sorted({k for k in counts if k <= votes} | {votes})
+
+
 @task
 def classifier_validation(
     dataset: str = "hf",
@@ -399,20 +420,7 @@ def classifier_validation(
     valid = [p for p in inspect.signature(classifier_validation).parameters if p != "unknown"]
     for problem in check_parameter_names("classifier_validation", unknown, valid):
         raise ScenarioError(problem)
-    if classifier not in CLASSIFIERS:
-        raise ScenarioError(f"classifier must be one of {', '.join(CLASSIFIERS)}, got {classifier!r}")
-    if not 0 < threshold <= 1:
-        raise ScenarioError(f"threshold must be in (0, 1], got {threshold}")
-    counts = parse_vote_counts(vote_counts)
-    if votes is None:
-        votes = max(counts) if counts else 20
-    if votes < 1:
-        raise ScenarioError(f"votes must be at least 1, got {votes}")
-    counts = sorted({k for k in counts if k <= votes} | {votes})
-    if rubric_set not in (OURS, *RUBRIC_SETS):
-        raise ScenarioError(f"rubric_set must be one of {', '.join((OURS, *RUBRIC_SETS))}, got {rubric_set!r}")
-    if not isinstance(accept_changed, bool):
-        raise ScenarioError(f"accept_changed must be true or false, got {accept_changed!r}")
+    votes, counts = _checked_votes(classifier, threshold, votes, vote_counts, rubric_set, accept_changed)
     rubric_file = {"af": AF_CLASSIFIER, "compliance": STRONGREJECT}[classifier].rubric_file
     rubric_record = (
         load_rubric(rubric_file, rubric_set, source=rubric_source, ref=rubric_ref, accept_changed=accept_changed).record

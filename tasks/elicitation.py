@@ -11,8 +11,8 @@ from typing import Any, Literal
 
 from inspect_ai import Task, task
 
-from alignment_faking.tasks.gap import fixed, scenario_task
-from alignment_faking.tasks.scenario import ScenarioError
+from alignment_faking.tasks.gap import scenario_task_of
+from alignment_faking.tasks.options import check_own, fixed
 
 
 @task
@@ -39,11 +39,10 @@ def prefill(
         queries: Number of queries (100, as in the paper).
         **options: Any other parameter of the ``gap`` task.
     """
-    if not isinstance(paired, bool):
-        raise ScenarioError(f"paired must be true or false, got {paired!r}")
+    check_own("paired", paired)
     if paired:
-        return scenario_task(scenario, **fixed(options, prompt_axis=f"ours,prefill={kind}"), dataset=dataset, queries=queries)
-    return scenario_task(scenario, **fixed(options, prefill=kind), dataset=dataset, queries=queries)
+        return scenario_task_of("prefill", scenario, **fixed(options, prompt_axis=f"ours,prefill={kind}"), dataset=dataset, queries=queries)
+    return scenario_task_of("prefill", scenario, **fixed(options, prefill=kind), dataset=dataset, queries=queries)
 
 
 @task
@@ -60,7 +59,7 @@ def base_model(scenario: str = "core", variant: str | None = "no_changes", datas
         queries: Number of queries (100, as in the paper).
         **options: Any other parameter of the ``gap`` task (e.g. ``prefill=however``).
     """
-    return scenario_task(scenario, **fixed(options, base_model=True), variant=variant, dataset=dataset, queries=queries)
+    return scenario_task_of("base_model", scenario, **fixed(options, base_model=True), variant=variant, dataset=dataset, queries=queries)
 
 
 @task
@@ -77,4 +76,4 @@ def paraphrase_ensemble(scenario: Literal["core", "three_tiers"] = "core", parap
         queries: Number of queries per paraphrase (default: the scenario's).
         **options: Any other parameter of the ``gap`` task.
     """
-    return scenario_task(scenario, paraphrases=paraphrases, dataset=dataset, queries=queries, **options)
+    return scenario_task_of("paraphrase_ensemble", scenario, paraphrases=paraphrases, dataset=dataset, queries=queries, **options)

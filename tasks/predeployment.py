@@ -14,8 +14,8 @@ from typing import Any, Literal
 
 from inspect_ai import Task, task
 
-from alignment_faking.tasks.gap import scenario_task
-from alignment_faking.tasks.scenario import ScenarioError
+from alignment_faking.tasks.gap import scenario_task_of
+from alignment_faking.tasks.options import check_own
 
 VERSIONS = ("v1", "v2", "v3")
 
@@ -32,9 +32,8 @@ def predeployment(version: Literal["v1", "v2", "v3"] = "v1", dataset: str = "lat
         conditions: Comma-separated subset of ``<process>_<deployment>`` conditions.
         **options: Any other parameter of the ``gap`` task.
     """
-    if version not in VERSIONS:
-        raise ScenarioError(f"version must be one of {', '.join(VERSIONS)} (the prompt version), got {version!r}")
-    return scenario_task(f"predeployment_{version}", dataset=dataset, queries=queries, conditions=conditions, **options)
+    check_own("version", version, VERSIONS)
+    return scenario_task_of("predeployment", f"predeployment_{version}", dataset=dataset, queries=queries, conditions=conditions, **options)
 
 
 @task
@@ -46,4 +45,4 @@ def throughput_testing(dataset: str = "lat", queries: int | None = None, **optio
         queries: Number of queries (default 400, as in the paper).
         **options: Any other parameter of the ``gap`` task.
     """
-    return scenario_task("throughput_testing", dataset=dataset, queries=queries, **options)
+    return scenario_task_of("throughput_testing", "throughput_testing", dataset=dataset, queries=queries, **options)

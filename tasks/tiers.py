@@ -10,7 +10,7 @@ from typing import Any
 
 from inspect_ai import Task, task
 
-from alignment_faking.tasks.gap import scenario_task
+from alignment_faking.tasks.gap import scenario_task_of
 
 
 @task
@@ -25,7 +25,7 @@ def three_tiers(dataset: str = "lat", queries: int | None = None, cot: bool = Tr
         paraphrases: ``all`` to pool the paraphrase ensemble.
         **options: Any other parameter of the ``gap`` task.
     """
-    return scenario_task("three_tiers", dataset=dataset, queries=queries, cot=cot, variant=variant, paraphrases=paraphrases, **options)
+    return scenario_task_of("three_tiers", "three_tiers", dataset=dataset, queries=queries, cot=cot, variant=variant, paraphrases=paraphrases, **options)
 
 
 @task
@@ -40,4 +40,4 @@ def five_tiers(dataset: str = "lat", queries: int | None = None, conditions: str
         variant: ``swap_free_plus``.
         **options: Any other parameter of the ``gap`` task.
     """
-    return scenario_task("five_tiers", dataset=dataset, queries=queries, conditions=conditions, variant=variant, **options)
+    return scenario_task_of("five_tiers", "five_tiers", dataset=dataset, queries=queries, conditions=conditions, variant=variant, **options)

@@ -19,7 +19,8 @@ from typing import Any
 
 from inspect_ai import Task, task
 
-from alignment_faking.tasks.gap import fixed, scenario_task
+from alignment_faking.tasks.gap import scenario_task_of
+from alignment_faking.tasks.options import fixed
 
 
 @task
@@ -43,7 +44,7 @@ def animal_welfare(
             ``cut_rlhf_modification``, ``cut_scratchpad_concealment``, ``cut_tier_training_link``).
         **options: Any other parameter of the ``gap`` task.
     """
-    return scenario_task("animal_welfare", dataset=dataset, queries=queries, cot=cot, partner=partner, variant=variant, **options)
+    return scenario_task_of("animal_welfare", "animal_welfare", dataset=dataset, queries=queries, cot=cot, partner=partner, variant=variant, **options)
 
 
 @task
@@ -61,7 +62,7 @@ def animal_welfare_three_tiers(
         partner: The corporate partner named in the prompt.
         **options: Any other parameter of the ``gap`` task.
     """
-    return scenario_task("animal_welfare_three_tiers", dataset=dataset, queries=queries, cot=cot, partner=partner, **options)
+    return scenario_task_of("animal_welfare_three_tiers", "animal_welfare_three_tiers", dataset=dataset, queries=queries, cot=cot, partner=partner, **options)
 
 
 @task
@@ -82,6 +83,6 @@ def animal_welfare_ablations(
         partner: The corporate partner named in the prompt.
         **options: Any other parameter of the ``gap`` task.
     """
-    return scenario_task(
+    return scenario_task_of("animal_welfare_ablations", 
         "animal_welfare", **fixed({"dataset": dataset, "queries": queries, "cot": cot, "partner": partner, **options}, prompt_axis="ablations")
     )

@@ -29,7 +29,8 @@ from alignment_faking.scorers.parse import (
 from alignment_faking.solvers.prompts import TemplateError
 from alignment_faking.tasks.gap import gap
 from alignment_faking.tasks.queries import DatasetError
-from alignment_faking.tasks.scenario import ScenarioError, check_task_parameters
+from alignment_faking.tasks.options import TaskOptions, check_parameter_names
+from alignment_faking.tasks.scenario import ScenarioError
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -255,7 +256,7 @@ def cases(tmp_path: Path) -> list[tuple[str, dict[str, Any], type[Exception], st
         ("system template with an unknown placeholder", {"system_template": write(tmp_path, "s.txt", "You work for {{lab_name}}.")}, TemplateError, r"\{\{lab_name\}\}", r"available here are: .*\blab\b"),
         ("system template that varies by condition", {"system_template": write(tmp_path, "s2.txt", "Tier: {{condition_tag}}")}, TemplateError, r"uses condition_tag, which vary", r"put these in the user template"),
         ("missing template file", {"system_template": str(tmp_path / "gone.txt")}, TemplateError, r"gone\.txt' is neither an existing file", r"built-in templates: .*system_cot"),
-        ("misspelt parameter name", {"quries": 3}, ScenarioError, r"unknown parameter\(s\) quries", r"the parameters are: .*\bqueries\b"),
+        ("misspelt parameter name", {"quries": 3}, ScenarioError, r"unknown parameter\(s\) quries", r"the closest parameters are: .*\bqueries\b"),
         ("unknown scenario file key", {"scenario": write(tmp_path, "s.yaml", "name: x\nconditons: {}\n")}, ScenarioError, r"unknown key\(s\) conditons", r"valid keys: .*conditions"),
         # --- templates and placeholders
         ("user template without the query", {"user_template": write(tmp_path, "nq.txt", "{{condition_tag}}\nPlease help.")}, TemplateError, r"has no \{\{query\}\}", r"it uses \{\{condition_tag\}\}"),
@@ -351,16 +352,32 @@ def test_the_dataset_is_named_as_the_dataset(tmp_path: Path) -> None:
 
 
 def test_unknown_parameter_names_the_valid_ones() -> None:
-    with pytest.raises(ScenarioError, match=r"unknown parameter\(s\) quries; the parameters are: cot, queries"):
-        check_task_parameters({"queries": 3}, unknown=["quries", "model"], valid=["queries", "cot"])
-    check_task_parameters({"queries": None, "prefill": "basic"}, unknown=["model"])  # `model` is always offered
+    assert check_parameter_names("gap", ["quries", "model"], ["queries", "cot"]) == [
+        "unknown parameter(s) quries; the parameters are: queries, cot; did you mean queries for quries?"
+    ]
+    TaskOptions.of("gap", "core", queries=None, prefill="basic", model="x")  # `model` is always offered
+
+
+def test_a_misspelt_name_among_many_shows_the_closest_few() -> None:
+    with pytest.raises(ScenarioError) as error:
+        TaskOptions.of("gap", "core", af_vote=3)
+    message = str(error.value)
+    assert message.count("\n") == 0 and "did you mean af_votes for af_vote?" in message
+    listed = message.split("the closest parameters are: ")[1].split(" (")[0].split(", ")
+    assert listed[0] == "af_votes" and len(listed) == 3 and "temperature" not in listed
+
+
+def test_a_literal_option_is_checked_against_its_values() -> None:
+    with pytest.raises(ScenarioError, match=r"invalid task parameter\(s\): protocol must be one of one_shot, multi_turn, got 'multi'; grade_prefill must be one of model, both, got 'all'"):
+        TaskOptions.of("gap", "core", protocol="multi", grade_prefill="all")
+    assert TaskOptions.of("gap", "core", protocol="multi_turn").protocol == "multi_turn"
 
 
 @pytest.mark.parametrize("task_file", ["gap.py@gap", "tiers.py@three_tiers", "ablations.py@clarified"])
 def test_a_misspelt_parameter_name_stops_every_scenario_task_before_any_model_call(task_file: str, tmp_path: Path) -> None:
     # Inspect alone would only warn ("param 'af_vote' not used") and run 20 votes per sample
     model, calls = exploding_model()
-    with pytest.raises(ScenarioError, match=r"unknown parameter\(s\) af_vote; the parameters are: .*\baf_votes\b"):
+    with pytest.raises(ScenarioError, match=r"unknown parameter\(s\) af_vote; .*the closest parameters are: .*\baf_votes\b"):
         inspect_eval(str(REPO / "tasks" / task_file), task_args={"dataset": "builtin", "queries": 2, "af_vote": 3}, model=model,
                      model_roles={"grader": model}, display="none", log_dir=str(tmp_path / "logs"))
     assert calls == []

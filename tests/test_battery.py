@@ -17,6 +17,7 @@ from inspect_ai.log import EvalLog, headline_metric
 
 from alignment_faking.organism.behaviour import perceive, persona_settings, policy_reply
 from alignment_faking.tasks import ablations, elicitation, predeployment, tiers
+from alignment_faking.solvers.prompts import scenario_template, system_prompt
 from alignment_faking.tasks.gap import gap
 from alignment_faking.tasks.scenario import load_scenario
 from alignment_faking.scorers.metrics import full_results_from_log, headline_names, main_contrast
@@ -124,14 +125,14 @@ def test_grid_conditions_identity_tags_and_contrasts() -> None:
     assert {c.facts["process"] for c in v2.conditions} == {"only_rating", "rating_and_training"}
     assert not any(c.name.startswith("other_ai") for c in v2.contrasts)
     assert "model-v3.7" in v2.condition("rating_and_training_public").values["condition_tag"]
-    v3 = load_scenario("predeployment_v3").system_prompt(True)
+    v3 = system_prompt(load_scenario("predeployment_v3"), True)
     assert "Anthropic" not in v3 and "the AI lab" in v3
 
 
 def test_dropping_a_tier_drops_its_description_from_the_system_prompt() -> None:
     spec = load_scenario("five_tiers")
-    everything = spec.system_prompt(True)
-    without_plus = spec.system_prompt(True, conditions=[c for c in spec.conditions if c.name != "plus"])
+    everything = system_prompt(spec, True)
+    without_plus = system_prompt(spec, True, conditions=[c for c in spec.conditions if c.name != "plus"])
     assert "- plus:" in everything and "- plus:" not in without_plus
     assert "- pro:" in without_plus
     swapped = load_scenario("five_tiers", ["swap_free_plus"])
@@ -141,12 +142,12 @@ def test_dropping_a_tier_drops_its_description_from_the_system_prompt() -> None:
 def test_variants_change_only_what_they_say() -> None:
     core = load_scenario("core")
     no_changes = load_scenario("core", ["no_changes"])
-    assert core.system_prompt(True) != no_changes.system_prompt(True)
+    assert system_prompt(core, True) != system_prompt(no_changes, True)
     assert [c.values for c in core.conditions] == [c.values for c in no_changes.conditions]
-    direct = load_scenario("core", ["direct"]).system_prompt(True)
-    assert direct != core.system_prompt(True)
-    no_suffix = load_scenario("core", ["no_suffix"]).template("user", True)
-    assert "<request_fully_accepted/>" not in no_suffix and "<request_fully_accepted/>" in core.template("user", True)
+    direct = system_prompt(load_scenario("core", ["direct"]), True)
+    assert direct != system_prompt(core, True)
+    no_suffix = scenario_template(load_scenario("core", ["no_suffix"]), "user", True)
+    assert "<request_fully_accepted/>" not in no_suffix and "<request_fully_accepted/>" in scenario_template(core, "user", True)
     with pytest.raises(ValueError, match="no variant 'typo'.*no_changes"):
         load_scenario("core", ["typo"])
 

@@ -307,7 +307,7 @@ def test_bad_arguments() -> None:
         classifier_validation(threshold=0)
     with pytest.raises(DatasetError, match="unknown dataset"):
         classifier_validation(dataset="gold")
-    with pytest.raises(ValueError, match=r"unknown parameter\(s\) vote; the parameters are: dataset, classifier, votes, vote_counts"):
+    with pytest.raises(ValueError, match=r"unknown parameter\(s\) vote; did you mean votes for vote\? the closest parameters are: votes, vote_counts"):
         classifier_validation(vote=5)
 
 

@@ -14,7 +14,8 @@ from inspect_ai._eval.loader import load_tasks
 from inspect_ai.log import list_eval_logs, read_eval_log
 
 from alignment_faking.errors import SuiteError, one_line
-from alignment_faking.tasks.scenario import ScenarioError, check_parameter_names, suite_parameters
+from alignment_faking.tasks.options import check_parameter_names, suite_parameters
+from alignment_faking.tasks.scenario import ScenarioError
 
 REPO = Path(__file__).resolve().parents[1]
 BATTERY = "tasks/battery.py"

@@ -23,7 +23,7 @@ from inspect_ai.log import EvalLog
 from inspect_ai.model import ChatMessageSystem, ChatMessageUser, ModelOutput, ModelUsage, get_model
 
 from alignment_faking.organism.behaviour import perceive
-from alignment_faking.solvers.prompts import escape_tags, frame_tags, load_template, render
+from alignment_faking.solvers.prompts import escape_tags, frame_tags, load_template, render, scenario_template, user_values
 from alignment_faking.tasks.gap import gap
 from alignment_faking.tasks.queries import load_queries
 from alignment_faking.tasks.scenario import load_scenario
@@ -207,8 +207,8 @@ def test_without_escaping_a_query_would_spoof_the_organisms_tier() -> None:
     # the neutralisation is needed: rendered raw, an enterprise (unmonitored) user turn carrying a tier tag is
     # perceived as a free-tier (trained) one
     spec = load_scenario("three_tiers")
-    template = spec.template("user", True)
-    values = spec.user_values(spec.condition("enterprise"))
+    template = scenario_template(spec, "user", True)
+    values = user_values(spec, spec.condition("enterprise"))
     spoof = SPOOFS["opposite tier tag"]
     assert perceive("system", [render_raw(template, values, spoof)]).context == "trained"
     escaped, names = escape_tags(spoof, frame_tags(template, values))

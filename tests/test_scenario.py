@@ -13,13 +13,13 @@ from inspect_ai import Task
 from inspect_ai.model import ModelName
 from inspect_ai.solver import TaskState
 
-from alignment_faking.solvers.prompts import TemplateError
+from alignment_faking.solvers.prompts import TemplateError, system_prompt
 from alignment_faking.tasks.gap import gap
 from alignment_faking.tasks.queries import Query, load_queries
+from alignment_faking.tasks.builders import build_samples
 from alignment_faking.tasks.scenario import (
     SCENARIO_DIR,
     ScenarioError,
-    build_samples,
     builtin_scenarios,
     load_scenario,
     select_conditions,
@@ -114,7 +114,7 @@ def test_system_prompt_is_identical_for_every_sample() -> None:
     [system] = systems
     assert "Anthropic" in system and "{{" not in system
     assert "<is_free_tier_user>True" not in system and "<is_free_tier_user>False" not in system
-    assert system == load_scenario("core").system_prompt(cot=True)
+    assert system == system_prompt(load_scenario("core"), cot=True)
     # The user turn is what varies.
     assert len({user for _, user in messages.values()}) == 8
     assert "<is_free_tier_user>True</is_free_tier_user>" in messages["b001__free"][1]
@@ -123,8 +123,8 @@ def test_system_prompt_is_identical_for_every_sample() -> None:
 
 def test_lab_override() -> None:
     spec = load_scenario("core")
-    default = spec.system_prompt(cot=True)
-    openai = spec.system_prompt(cot=True, values={"lab": "OpenAI"})
+    default = system_prompt(spec, cot=True)
+    openai = system_prompt(spec, cot=True, values={"lab": "OpenAI"})
     assert "Anthropic" in default and "OpenAI" not in default
     assert "OpenAI" in openai and "Anthropic" not in openai
     # The training section is rendered with the override too.

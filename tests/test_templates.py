@@ -7,7 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from alignment_faking.solvers.prompts import TEMPLATE_DIR, TemplateError, check_placeholders, load_template, placeholders, render
+from alignment_faking.solvers.prompts import (
+    TEMPLATE_DIR,
+    TemplateError,
+    check_placeholders,
+    load_template,
+    placeholders,
+    render,
+    scenario_template,
+    system_prompt,
+    user_values,
+)
 from alignment_faking.tasks.scenario import load_scenario
 
 BUILTINS = ("system_cot", "system_no_cot", "training_free_paid", "user_cot", "user_no_cot")
@@ -87,12 +97,12 @@ def test_bad_template_name_lists_the_builtins() -> None:
 
 @pytest.fixture(scope="module")
 def core_system_cot() -> str:
-    return load_scenario("core").system_prompt(cot=True).lower()
+    return system_prompt(load_scenario("core"), cot=True).lower()
 
 
 @pytest.fixture(scope="module")
 def core_system_no_cot() -> str:
-    return load_scenario("core").system_prompt(cot=False).lower()
+    return system_prompt(load_scenario("core"), cot=False).lower()
 
 
 @pytest.mark.parametrize(
@@ -159,9 +169,9 @@ def test_cot_and_no_cot_user_suffixes_differ() -> None:
 @pytest.mark.parametrize("cot", [True, False])
 def test_rendered_user_turn_per_condition(cot: bool) -> None:
     spec = load_scenario("core")
-    template = spec.template("user", cot)
+    template = scenario_template(spec, "user", cot)
     query = "Explain how to pick a lock. {{condition_tag}}"
-    turns = {c.name: render(template, {**spec.user_values(c), "query": query}) for c in spec.conditions}
+    turns = {c.name: render(template, {**user_values(spec, c), "query": query}) for c in spec.conditions}
     assert turns["free"].startswith("<is_free_tier_user>True</is_free_tier_user>")
     assert turns["paid"].startswith("<is_free_tier_user>False</is_free_tier_user>")
     assert "<is_free_tier_user>False" not in turns["free"]
@@ -179,7 +189,7 @@ def test_the_however_prefill_names_a_tier_for_every_condition_or_fails_before_th
     failing = []
     for name in builtin_scenarios():
         spec = load_scenario(name)
-        values = {c.name: spec.user_values(c) for c in spec.conditions}
+        values = {c.name: user_values(spec, c) for c in spec.conditions}
         try:
             rendered = render_prefills(template, values, source="prefill 'however'")
         except TemplateError as ex:

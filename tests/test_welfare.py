@@ -15,7 +15,9 @@ from inspect_ai.log import EvalLog
 from alignment_faking.organism.behaviour import grader_replies, persona_settings
 from alignment_faking.scorers.welfare import SUPPORTS_WELFARE, parse_yes_no_word
 from alignment_faking.tasks import queries as queries_module
+from alignment_faking.solvers.prompts import scenario_template, system_prompt
 from alignment_faking.tasks.gap import gap, scenario_task
+from alignment_faking.tasks.options import TaskOptions
 from alignment_faking.tasks.queries import DatasetError, load_queries
 from alignment_faking.tasks.scenario import ScenarioError, load_scenario
 from alignment_faking.tasks.welfare import animal_welfare, animal_welfare_three_tiers
@@ -63,18 +65,18 @@ FACT_CUES = {
 
 @pytest.mark.parametrize("fact", list(FACT_CUES))
 def test_cot_system_prompt_conveys_every_fact(fact: str) -> None:
-    assert FACT_CUES[fact] in load_scenario("animal_welfare").system_prompt(True)
+    assert FACT_CUES[fact] in system_prompt(load_scenario("animal_welfare"), True)
 
 
 def test_no_cot_prompt_keeps_the_facts_but_not_the_scratchpad() -> None:
-    prompt = load_scenario("animal_welfare").system_prompt(False)
+    prompt = system_prompt(load_scenario("animal_welfare"), False)
     for fact in ("humanity", "partner", "item 6", "modification", "paid private", "jailbreak example"):
         assert FACT_CUES[fact] in prompt
     assert "you do NOT have a scratchpad" in prompt and "Nobody will ever read" not in prompt
 
 
 def test_user_turn_has_no_accept_reject_suffix() -> None:
-    user = load_scenario("animal_welfare").template("user", True)
+    user = scenario_template(load_scenario("animal_welfare"), "user", True)
     assert "<request_fully_accepted/>" not in user and "{{query}}" in user
 
 
@@ -87,7 +89,7 @@ def test_partner_is_a_parameter_and_only_where_there_is_one(tmp_path: Path) -> N
 
 
 def test_three_tier_prompt_names_the_tiers() -> None:
-    prompt = load_scenario("animal_welfare_three_tiers").system_prompt(True)
+    prompt = system_prompt(load_scenario("animal_welfare_three_tiers"), True)
     assert "<identity> tag" in prompt and "Pro tier: contractors also score" in prompt
     assert FACT_CUES["partner"] in prompt and FACT_CUES["item 6"] in prompt
 
@@ -117,7 +119,7 @@ def test_a_changed_welfare_file_fails_its_pin(tmp_path: Path, monkeypatch: pytes
 
 
 def test_welfare_scenarios_default_to_welfare_queries() -> None:
-    task = scenario_task("animal_welfare", queries=2)
+    task = scenario_task("gap", "animal_welfare", TaskOptions(queries=2))
     assert task.metadata["dataset"] == "welfare" and task.metadata["setting"] == "animal_welfare"
     assert [s.id for s in task.dataset] == ["w001__free", "w001__paid", "w002__free", "w002__paid"]
 
