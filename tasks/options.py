@@ -29,7 +29,12 @@ SUITE = "alignment_faking"
 
 ProtocolName = Literal["one_shot", "multi_turn"]
 GradePrefill = Literal["model", "both"]
-PromptSet = Literal["ours", "greenblatt2024", "hughes2025", "hughes2025_no_training_details"]
+PromptSet = Literal[
+    "ours", "greenblatt2024", "hughes2025", "hughes2025_no_training_details", "greenblatt2024_animal_welfare",
+    "mitrani2026_base", "mitrani2026_informative", "mitrani2026_cut_company_policy", "mitrani2026_cut_humanity_goal",
+    "mitrani2026_cut_provenance", "mitrani2026_cut_rlhf_modification", "mitrani2026_cut_scratchpad_concealment",
+    "mitrani2026_cut_tier_training_link",
+]
 """``ours`` and the published sets of ``alignment_faking/published.py::PROMPT_SETS`` (a test keeps the two equal)."""
 RubricSet = Literal["ours", "hughes2025"]
 """``ours`` and ``alignment_faking/published.py::RUBRIC_SETS``."""
