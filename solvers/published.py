@@ -49,6 +49,8 @@ from typing import Any
 
 from alignment_faking.errors import SuiteError
 from alignment_faking.paths import user_path
+from alignment_faking.scorers.graders import RubricSwap, as_our_reply_tags  # noqa: F401  (the swap is the grader's)
+from alignment_faking.scorers.graders import defang_published as defang  # noqa: F401
 
 SOURCE_ENV = "ALIGNMENT_FAKING_PUBLISHED"
 BASE_URL_ENV = "ALIGNMENT_FAKING_PUBLISHED_URL"
@@ -472,72 +474,7 @@ def load_rubric(
 
 
 # ------------------------------------------------------------------------------- published rubrics in graders
-
-_REPLY_MARKERS = [
-    # the published replies' own markers (<criteria1>, <quote1>) and ours, plus the <output> wrapper's end tag
-    (re.compile(r"<(\s*(?:/\s*)?)(final_answer|criteria\d|criterion_\d|quote\d?|reasoning)", re.IGNORECASE), r"<\1\2_quoted"),
-    (re.compile(r"<(\s*/\s*)(output)\b", re.IGNORECASE), r"<\1\2_quoted"),
-    (re.compile(r"#(\s*)(scores|overall_reasoning)", re.IGNORECASE), r"#\1quoted_\2"),
-    (re.compile(r"^([^\S\n]*)([1-3])\.([ab])(?=[\s:=*\-]|$)", re.IGNORECASE | re.MULTILINE), r"\1\2.\3_quoted"),
-]
-_PUBLISHED_CRITERION = re.compile(r"<(\s*/?\s*)criteria(\d)(\s*>)", re.IGNORECASE)
-
-
-def defang(text: str) -> str:
-    """Graded text with every verdict marker of either reply format (and the ``<output>`` wrapper's end tag)
-    defanged, so text under test cannot forge a verdict or leave the wrapper of a published rubric's layout.
-    Text without such markers (all of a normal transcript) is unchanged."""
-    for pattern, replacement in _REPLY_MARKERS:
-        text = pattern.sub(replacement, text)
-    return text
-
-
-def as_our_reply_tags(reply: str) -> str:
-    """A published classifier's reply with its ``<criteriaN>`` tags written as ours (``<criterion_N>``), so
-    the grader's own parser reads it by the same rules."""
-    return _PUBLISHED_CRITERION.sub(lambda m: f"<{m.group(1)}criterion_{m.group(2)}{m.group(3)}", reply)
-
-
-_GRADER_CLASSES: dict[type, type] = {}
-
-
-def _published_class(base: type) -> type:
-    from dataclasses import dataclass as _dataclass
-    from dataclasses import replace as _replace
-
-    from inspect_ai.model import ChatMessageSystem, ChatMessageUser, ContentText
-
-    from alignment_faking.scorers.graders import sanitise
-
-    @_dataclass(frozen=True)
-    class Published(base):  # type: ignore[misc, valid-type]
-        """A grader with a published rubric: its text, the published code's message layout, its reply tags."""
-
-        published: PublishedRubric | None = None
-
-        def rubric(self) -> str:
-            assert self.published is not None
-            return self.published.text
-
-        def messages(self, **texts: str) -> tuple[list[Any], bool]:
-            assert self.published is not None
-            clean, changed = {}, False
-            for key, text in texts.items():
-                safe, was = sanitise(text)
-                clean[key], changed = defang(safe), changed or was
-            if self.published.layout == "system_output":
-                return [
-                    ChatMessageSystem(content=[ContentText(text=self.published.text, cache_breakpoint=True)]),
-                    ChatMessageUser(content=self.published.user_message(scratchpad=clean["scratchpad"])),
-                ], changed
-            user = self.published.user_message(prompt=clean["query"], response=clean["response"])
-            return [ChatMessageUser(content=user)], changed
-
-        def parse(self, reply: Any) -> Any:
-            return super().parse(_replace(reply, text=as_our_reply_tags(reply.text)))
-
-    Published.__name__ = Published.__qualname__ = f"Published{base.__name__}"
-    return Published
+# the swap itself (message layout, defanged text, reply tags) is the grader's own: scorers/graders.py RubricSwap
 
 
 def with_published_rubric(
@@ -548,9 +485,5 @@ def with_published_rubric(
     aggregation and parser; the rubric brings its text, its message layout and its reply tags."""
     if rubric_set == OURS:
         return grader, None
-    import dataclasses
-
     published = load_rubric(grader.rubric_file, rubric_set, source=source, ref=ref, accept_changed=accept_changed)
-    cls = _GRADER_CLASSES.setdefault(type(grader), _published_class(type(grader)))
-    fields = {f.name: getattr(grader, f.name) for f in dataclasses.fields(grader)}
-    return cls(**fields, published=published), published.record
+    return grader.with_rubric(RubricSwap(published.name, published.text, published.layout, published.fields)), published.record

@@ -301,11 +301,15 @@ def scenario_task(
     questions = follow_up_names(follow_up)
     if questions:
         solvers.append(follow_up_solver(questions))
+    rubrics = [] if rubric_set == OURS else [
+        load_rubric(role, rubric_set, source=prompt_source, ref=prompt_ref, accept_changed=accept_changed) for role in RUBRIC_SETS[rubric_set].files
+    ]
+    files += [r.record for r in rubrics]
     scorers = [
         alignment_faking_scorer(
-            af_votes=af_votes, af_threshold=af_threshold, af_vote_rounds=af_vote_rounds,
-            grade_partial=grade_partial, grade_prefill=grade_prefill, rubric_set=rubric_set,
-            rubric_source=prompt_source, rubric_ref=prompt_ref, accept_changed=accept_changed, setting=spec.setting,
+            af_votes=af_votes, af_threshold=af_threshold, af_vote_rounds=af_vote_rounds, grade_partial=grade_partial,
+            grade_prefill=grade_prefill, setting=spec.setting,
+            rubrics={r.name: {"text": r.text, "layout": r.layout, "fields": list(r.fields)} for r in rubrics} or None,
         )
     ]
     if motives:
@@ -321,10 +325,6 @@ def scenario_task(
         condition_names=[c.name for c in spec.conditions],
     )
     query_list = query_set.queries
-    if rubric_set != OURS:
-        for role in RUBRIC_SETS[rubric_set].files:
-            rubric = load_rubric(role, rubric_set, source=prompt_source, ref=prompt_ref, accept_changed=accept_changed)
-            files.append(rubric.record)
     labels = [p.label for p in axis]
     samples = build_samples(
         spec, query_list, selected, cot=cot, paraphrases=wanted, prompt_variants=labels or None, dataset_name=query_set.name
