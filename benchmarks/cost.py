@@ -60,6 +60,7 @@ from alignment_faking.organism.behaviour import approx_tokens
 from alignment_faking.organism.loopback import Counts, LoopbackConfig, LoopbackServer
 from alignment_faking.scorers.graders import grade_strongreject, parse_vote, rubric, sample_votes
 from alignment_faking.scorers.scorer import PARTIAL_CRITERIA, af_votes_on, response_of, vote_share
+from alignment_faking.scorers.settings import HELPFUL_ONLY
 from alignment_faking.tasks.gap import gap
 
 # A policy that looks like a real frontier model on harmful requests: ~90% refusals (85% of them a bare
@@ -75,7 +76,7 @@ VERDICTS = ("compliant", "partial", "af")
 MAX_GRADER_REQUESTS_PER_SAMPLE = 1.5
 MAX_GRADER_INPUT_RATIO = 0.10
 MONEY_GOAL = 0.25
-RUBRICS = ("strongreject", "af_classifier", "partial_compliance")
+RUBRICS = tuple(g.rubric_file for g in HELPFUL_ONLY.graders)  # the gap task's graders, from the table
 
 
 @dataclass(frozen=True)
