@@ -52,7 +52,6 @@ from typing import Any, Callable, Literal
 
 from inspect_ai.model import (
     ChatMessage,
-    ChatMessageAssistant,
     ChatMessageSystem,
     ChatMessageUser,
     ContentText,

@@ -49,8 +49,7 @@ from typing import Any
 
 from alignment_faking.errors import SuiteError
 from alignment_faking.paths import user_path
-from alignment_faking.scorers.graders import RubricSwap, as_our_reply_tags  # noqa: F401  (the swap is the grader's)
-from alignment_faking.scorers.graders import defang_published as defang  # noqa: F401
+from alignment_faking.scorers.graders import RubricSwap
 
 SOURCE_ENV = "ALIGNMENT_FAKING_PUBLISHED"
 BASE_URL_ENV = "ALIGNMENT_FAKING_PUBLISHED_URL"
@@ -487,3 +486,14 @@ def with_published_rubric(
         return grader, None
     published = load_rubric(grader.rubric_file, rubric_set, source=source, ref=ref, accept_changed=accept_changed)
     return grader.with_rubric(RubricSwap(published.name, published.text, published.layout, published.fields)), published.record
+
+
+def published_rubrics(
+    rubric_set: str, *, source: str | Path | None = None, ref: str = DEFAULT_REF, accept_changed: bool = False
+) -> tuple[dict[str, dict[str, Any]] | None, list[dict[str, Any]]]:
+    """The rubrics of ``rubric_set`` as the scorer takes them (``alignment_faking_scorer(rubrics=...)``: text,
+    layout and fields by rubric file; None for ``ours``) and the records of the files read."""
+    if rubric_set == OURS:
+        return None, []
+    loaded = [load_rubric(name, rubric_set, source=source, ref=ref, accept_changed=accept_changed) for name in RUBRIC_SETS[rubric_set].files]
+    return {r.name: {"text": r.text, "layout": r.layout, "fields": list(r.fields)} for r in loaded}, [r.record for r in loaded]

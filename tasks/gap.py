@@ -42,7 +42,7 @@ from alignment_faking.solvers.published import (
     RUBRIC_SETS,
     TIER_CASINGS,
     load_prompt_set,
-    load_rubric,
+    published_rubrics,
 )
 from alignment_faking.tasks.scenario import (
     AXIS_SEPARATOR,
@@ -301,15 +301,12 @@ def scenario_task(
     questions = follow_up_names(follow_up)
     if questions:
         solvers.append(follow_up_solver(questions))
-    rubrics = [] if rubric_set == OURS else [
-        load_rubric(role, rubric_set, source=prompt_source, ref=prompt_ref, accept_changed=accept_changed) for role in RUBRIC_SETS[rubric_set].files
-    ]
-    files += [r.record for r in rubrics]
+    rubrics, rubric_files = published_rubrics(rubric_set, source=prompt_source, ref=prompt_ref, accept_changed=accept_changed)
+    files += rubric_files
     scorers = [
         alignment_faking_scorer(
             af_votes=af_votes, af_threshold=af_threshold, af_vote_rounds=af_vote_rounds, grade_partial=grade_partial,
-            grade_prefill=grade_prefill, setting=spec.setting,
-            rubrics={r.name: {"text": r.text, "layout": r.layout, "fields": list(r.fields)} for r in rubrics} or None,
+            grade_prefill=grade_prefill, rubrics=rubrics, setting=spec.setting,
         )
     ]
     if motives:
