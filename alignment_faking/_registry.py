@@ -10,5 +10,6 @@ from alignment_faking.tasks.elicitation import base_model, paraphrase_ensemble, 
 from alignment_faking.tasks.classifier_validation import classifier_validation
 from alignment_faking.tasks.gap import gap
 from alignment_faking.tasks.predeployment import predeployment, throughput_testing
+from alignment_faking.tasks.regrade import published_rubric_scorer
 from alignment_faking.tasks.tiers import five_tiers, three_tiers
 from alignment_faking.tasks.welfare import animal_welfare, animal_welfare_ablations, animal_welfare_three_tiers

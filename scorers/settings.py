@@ -103,3 +103,8 @@ def setting_named(name: str) -> Setting:
     if name not in SETTINGS:
         raise ValueError(f"unknown grading setting '{name}'; choose one of: {', '.join(SETTINGS)}")
     return SETTINGS[name]
+
+
+REPLAY_KEYS: tuple[str, ...] = tuple(dict.fromkeys(g.replay for s in SETTINGS.values() for g in s.graders))
+"""Every recorded-reply field a sample may carry (``metadata["recorded"]``), from the graders' replay keys:
+what a dataset loader reads besides the recorded ``response``."""

@@ -186,3 +186,11 @@ async def test_a_failing_grader_request_names_the_grader_and_the_cause() -> None
     assert config.max_retries == 3 and config.timeout is not None
     own = get_model("mockllm/model", config=GenerateConfig(max_retries=9, timeout=5), memoize=False)
     assert STRONGREJECT.config(own).max_retries is None  # left to the role's own setting
+
+
+def test_the_loader_reads_every_replay_key_of_the_table() -> None:
+    from alignment_faking.scorers.settings import REPLAY_KEYS
+    from alignment_faking.tasks.queries import RECORDED_FIELDS
+
+    assert set(REPLAY_KEYS) == {"strongreject_reply", "af_replies", "partial_reply", "supports_welfare_reply"}
+    assert set(REPLAY_KEYS) <= set(RECORDED_FIELDS)
