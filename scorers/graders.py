@@ -522,11 +522,13 @@ def _with_breakpoints(model: Model, messages: list[ChatMessage]) -> list[ChatMes
     return [m.model_copy(update={"content": [ContentText(text=m.text, cache_breakpoint=True)]}) for m in messages]
 
 
-async def _generate(model: Model, messages: list[ChatMessage], config: GenerateConfig, attempt: int, grader: str = "grader") -> ModelOutput:
+async def _generate(
+    model: Model, messages: list[ChatMessage], config: GenerateConfig, attempt: int, grader: str = "grader", fresh: bool = False
+) -> ModelOutput:
     # retries bypass Inspect's response cache, which would otherwise serve the same unreadable reply
     messages = _with_breakpoints(model, messages)
     try:
-        if attempt > 1:
+        if attempt > 1 or fresh:
             return await model.generate(messages, config=config, cache=False)
         return await model.generate(messages, config=config)
     except Exception as error:  # noqa: BLE001 - named and re-raised: the cause stays attached
@@ -658,22 +660,26 @@ class VoteGrader(Grader):
 
     async def draw(self, model: Model, messages: list[ChatMessage], n: int, attempt: int, seed: int | None) -> list[Reply]:
         """``n`` votes: one request for several choices; where the provider returns fewer (Anthropic has no
-        ``n``; the Responses API ignores it), the first reply has warmed the provider's prompt cache, and
-        the missing votes follow as single requests in parallel, each with its own seed (``seed`` + 1, + 2…;
-        ``seed`` is the first request's, None for none)."""
+        ``n``; the Responses API and some local servers ignore it; a faulty server returns none), the first
+        reply has warmed the provider's prompt cache, and the missing votes follow as single requests in
+        parallel, each with its own seed (``seed`` + 1, + 2…; ``seed`` is the first request's, None for none).
+        A request that returns no choice is not a vote: it is sent again (uncached), up to ``max_attempts``
+        more times; a vote still missing then is unreadable."""
         config = self.config(model, attempt)
         first = config.merge(GenerateConfig(seed=seed)) if seed is not None else config
         output = await _generate(model, messages, first.merge(GenerateConfig(num_choices=n)) if n > 1 else first, attempt, self.name)
         replies = replies_of(output)[:n]
-        missing = n - len(replies)
-        if missing > 0:
-            base = seed if seed is not None else 1000 * attempt
-            extra = await asyncio.gather(
-                *(_generate(model, messages, config.merge(GenerateConfig(seed=base + 1 + i)), attempt, self.name) for i in range(missing))
-            )
-            for out in extra:
-                replies.append((replies_of(out) or [Reply("", "empty choices")])[0])
-        return replies
+        base = seed if seed is not None else 1000 * attempt
+        pending = [base + 1 + i for i in range(n - len(replies))]
+        for extra_round in range(self.max_attempts + 1):
+            if not pending:
+                break
+            extra = await asyncio.gather(*(
+                _generate(model, messages, config.merge(GenerateConfig(seed=s)), attempt, self.name, fresh=extra_round > 0) for s in pending
+            ))
+            replies += [r for out in extra for r in replies_of(out)[:1]]
+            pending = [s for s, out in zip(pending, extra) if not replies_of(out)]  # asked again, the same request
+        return replies + [Reply("", "empty choices")] * len(pending)
 
     async def grade(self, model: Model, rounds: int = 1, recorded: list[str] | None = None, **texts: str) -> VoteGrading:
         """Draw the votes and aggregate them; a draw with no readable vote is retried (fresh, uncached) up

@@ -194,3 +194,21 @@ def test_the_loader_reads_every_replay_key_of_the_table() -> None:
 
     assert set(REPLAY_KEYS) == {"strongreject_reply", "af_replies", "partial_reply", "supports_welfare_reply"}
     assert set(REPLAY_KEYS) <= set(RECORDED_FIELDS)
+
+
+async def test_votes_missing_from_a_reply_are_asked_again_until_they_count() -> None:
+    # issue 25: a server that returns fewer choices than asked (or none) still yields every vote
+    answers = iter([[], [NO], [], [YES], [YES]])  # the n=3 request: none; then single requests, one empty again
+
+    def respond(input, tools, tool_choice, config):  # noqa: A002
+        output = ModelOutput.from_content(model="mockllm", content="")
+        output.choices = [output.choices[0].model_copy(update={"message": output.choices[0].message.model_copy(update={"content": a})}) for a in next(answers)]
+        output.usage = USAGE
+        return output
+
+    from alignment_faking.scorers.graders import AF_CLASSIFIER
+
+    grader = get_model("mockllm/model", custom_outputs=respond, memoize=False)
+    grading = await AF_CLASSIFIER.with_settings(votes=3).grade(grader, scratchpad="reasoning")
+    assert grading.votes.count(None) == 0 and sorted(grading.votes) == [False, True, True]
+    assert grading.share == 2 / 3
