@@ -50,6 +50,7 @@ from alignment_faking.organism.prompt_cache import CACHE_BLOCK_TOKENS, CACHE_MIN
 from alignment_faking.scorers.graders import Case, Grader, grade_strongreject, sample_votes
 from alignment_faking.scorers.scorer import DEFAULT_GRADER
 from alignment_faking.scorers.settings import setting_named
+from alignment_faking.tasks.classifier_validation import output_of, scratchpad_of
 from alignment_faking.tasks.gap import scenario_task
 
 PRICES_FILE = Path(__file__).with_name("prices.yaml")
@@ -377,8 +378,6 @@ async def _estimate(task: Task, model: str, grader: str, mix: Mix, epochs: int) 
     # the model under test grading labelled scratchpads (classifier_validation): exact, no grader role
     labelled = _solver_params(task, "grade_labelled")
     if labelled is not None:
-        from alignment_faking.tasks.classifier_validation import output_of, scratchpad_of
-
         recorder = Recorder(model.split("/")[0] in N_CHOICE_PROVIDERS, model)
         for sample in samples:
             text, query = str(sample.input), str((sample.metadata or {}).get("query", ""))
