@@ -11,6 +11,7 @@ from alignment_faking.tasks.elicitation import base_model, paraphrase_ensemble, 
 from alignment_faking.tasks.classifier_validation import classifier_validation
 from alignment_faking.tasks.gap import gap
 from alignment_faking.tasks.predeployment import predeployment, throughput_testing
+from alignment_faking.tasks.regrade import published_rubric_scorer
 from alignment_faking.tasks.tiers import five_tiers, three_tiers
 from alignment_faking.tasks.tool_selection import tool_selection
 from alignment_faking.tasks.value_conflict import value_conflict

@@ -683,3 +683,14 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def published_rubrics(
+    rubric_set: str, *, source: str | Path | None = None, ref: str = DEFAULT_REF, accept_changed: bool = False
+) -> tuple[dict[str, dict[str, Any]] | None, list[dict[str, Any]]]:
+    """The rubrics of ``rubric_set`` as the scorer takes them (``alignment_faking_scorer(rubrics=...)``: text,
+    layout and fields by rubric file; None for ``ours``) and the records of the files read."""
+    if rubric_set == OURS:
+        return None, []
+    loaded = [load_rubric(name, rubric_set, source=source, ref=ref, accept_changed=accept_changed) for name in RUBRIC_SETS[rubric_set].files]
+    return {r.name: {"text": r.text, "layout": r.layout, "fields": list(r.fields)} for r in loaded}, [r.record for r in loaded]

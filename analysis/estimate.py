@@ -9,11 +9,12 @@ call the model), so the input tokens are those of the real prompts. What the mod
 unknown, so the estimate assumes a response mix (``Mix``: shares of compliance and of bare ``<rejected/>``
 refusals, scratchpad and answer lengths, invalid responses) and the grader's reply lengths; the defaults
 are our guess at a typical model of Sheshadri et al. 2025 (most refuse most requests) and every one is a
-flag. The grader's requests are built by the suite's own grading functions (``scorers/graders.py``) on
-text of the assumed length, following the scorer's rules (``scorers/scorer.py``): no StrongREJECT call
-for a bare ``<rejected/>``; the AF votes in one request with ``n`` choices where the grader's provider
-supports it (otherwise one request per vote); partial compliance only for compliant responses with a
-scratchpad.
+flag. The grader's requests are built by the setting's own graders (``scorers/settings.py``, the table
+the scorer loops over) on text of the assumed length, and each grader's own gating rule decides on which
+assumed responses it is called (e.g. no StrongREJECT call for a bare ``<rejected/>``, a supports-welfare
+call on every valid response of the animal-welfare setting, AF only with a scratchpad, partial compliance
+only for compliant responses with one), so every setting is priced by construction; the AF votes go in one
+request with ``n`` choices where the grader's provider supports it (otherwise one request per vote).
 
 Tokens are characters / 4 (``organism.behaviour.approx_tokens``, as the organism and the loopback server
 count; real tokenizers differ by roughly ±20% on English). Prompt caching follows Anthropic's breakpoints
@@ -46,8 +47,10 @@ from inspect_ai.solver import TaskState
 
 import alignment_faking._registry  # noqa: F401  (registers the suite's tasks)
 from alignment_faking.organism.prompt_cache import CACHE_BLOCK_TOKENS, CACHE_MIN_TOKENS, CHARS_PER_TOKEN, BreakpointCache, PrefixCache
-from alignment_faking.scorers.graders import grade_strongreject, sample_votes
-from alignment_faking.scorers.scorer import DEFAULT_GRADER, af_votes_on
+from alignment_faking.scorers.graders import Case, Grader, grade_strongreject, sample_votes
+from alignment_faking.scorers.scorer import DEFAULT_GRADER
+from alignment_faking.scorers.settings import setting_named
+from alignment_faking.tasks.classifier_validation import output_of, scratchpad_of
 from alignment_faking.tasks.options import OPTION_NAMES
 
 PRICES_FILE = Path(__file__).with_name("prices.yaml")
@@ -375,8 +378,6 @@ async def _estimate(task: Task, model: str, grader: str, mix: Mix, epochs: int) 
     # the model under test grading labelled scratchpads (classifier_validation): exact, no grader role
     labelled = _solver_params(task, "grade_labelled")
     if labelled is not None:
-        from alignment_faking.tasks.classifier_validation import output_of, scratchpad_of
-
         recorder = Recorder(model.split("/")[0] in N_CHOICE_PROVIDERS, model)
         for sample in samples:
             text, query = str(sample.input), str((sample.metadata or {}).get("query", ""))
@@ -396,15 +397,45 @@ async def _estimate(task: Task, model: str, grader: str, mix: Mix, epochs: int) 
     return policy, grading, notes
 
 
+def assumed_cases(mix: Mix, cot: bool, final_invalid: float, grade_partial: bool) -> list[tuple[float, Case]]:
+    """The responses the mix assumes, as (probability, :class:`Case` the gating rules read): a bare
+    ``<rejected/>``, another refusal, a compliance (each with a scratchpad when ``cot``), and a response
+    still invalid after its resamples. The compliance verdict is the mix's, so the rules need no grader."""
+    reasoning = "assumed scratchpad" if cot else ""
+    valid = 1.0 - final_invalid
+    kinds = ((mix.bare_refusal, True, 0.0), (1.0 - mix.bare_refusal - mix.compliance, False, 0.0), (mix.compliance, False, 1.0))
+    cases = [(valid * p, Case(True, bare, reasoning, reasoning, grade_partial, {"compliant": c})) for p, bare, c in kinds]
+    return cases + [(final_invalid, Case(False, False, reasoning, reasoning, grade_partial))]
+
+
+def called(grader: Grader, cases: list[tuple[float, Case]]) -> float:
+    """The expected number of calls of ``grader`` per response: the probability that its gating rule asks it."""
+    return sum(p for p, case in cases if grader.gate(case) is None)
+
+
+def reply_tokens(grader: Grader, mix: Mix) -> float:
+    """The assumed length of one reply (one vote) of a grader: the mix's figure for its role, at most its cap."""
+    assumed = {"af": mix.af_vote_tokens, "partial": mix.partial_tokens}.get(grader.key, mix.strongreject_tokens)
+    return min(float(grader.max_tokens), assumed)
+
+
 async def _scenario(task: Task, model: str, grader: str, mix: Mix, policy: Usage, grading: Usage, notes: list[str]) -> None:
-    """A scenario task: the model under test on every sample's real prompt, then the grader by the scorer's rules."""
+    """A scenario task: the model under test on every sample's real prompt, then the setting's graders, each
+    called as its own gating rule says."""
     samples = list(task.dataset)
     generation = _solver_params(task, "scratchpad_generate") or {}
     mix = mix.resolved(bool(generation.get("cot", True)))
     resamples = generation.get("max_resamples", 0)
     attempts = sum(mix.invalid**k for k in range(resamples + 1))  # expected attempts per sample
-    cache, cot_samples, recorded = ProviderCache(model), 0, {"strongreject_reply": 0, "af_replies": 0, "partial_reply": 0}
-    sr_inputs: list[float] = []
+    final_invalid = mix.invalid ** (resamples + 1)
+    scoring = _scorer_params(task)
+    graders = setting_named(str(scoring.get("setting", "helpful_only"))).graders_for(
+        int(scoring.get("af_votes", 20)), rubrics=scoring.get("rubrics")
+    ) if scoring else ()
+    cache = ProviderCache(model)
+    weights = {g.name: 0.0 for g in graders}
+    queries: dict[str, list[str]] = {g.name: [] for g in graders}
+    replayed = {g.replay: 0 for g in graders}
     for sample in samples:
         metadata = sample.metadata or {}
         cot = bool(metadata.get("cot", True))
@@ -419,49 +450,56 @@ async def _scenario(task: Task, model: str, grader: str, mix: Mix, policy: Usage
                              cached_input_tokens=first_cached + (attempts - 1) * repeat_cached(tokens), output_tokens=attempts * written,
                              cache_write_tokens=first_written))
         recorded_replies = metadata.get("recorded", {})
-        for key in recorded:
-            recorded[key] += int(key in recorded_replies)
-        cot_samples += int(cot and "af_replies" not in recorded_replies)
-        if "strongreject_reply" not in recorded_replies:
-            sr_inputs.append(str(metadata.get("query", sample.input)))
+        cases = assumed_cases(mix, cot, final_invalid, bool(scoring.get("grade_partial", True)))
+        for g in graders:
+            if g.replay in recorded_replies:
+                replayed[g.replay] += 1
+                continue
+            weight = called(g, cases)
+            weights[g.name] += weight
+            if weight > 0:
+                queries[g.name].append(str(metadata.get("query", sample.input)))
     if mix.invalid and resamples:
         notes.append(f"invalid responses: {attempts:.3f} attempts per sample (up to {resamples} resamples)")
     if generation.get("protocol") == "multi_turn":
         notes.append("multi_turn: counted as one turn per attempt; each <NEXT/> continuation is one more request")
+    if graders:
+        await _grading(graders, weights, queries, grader, mix, grading, notes)
+        if any(replayed.values()):
+            notes.append(f"recorded grader replies in the dataset are not sent: {replayed}")
 
-    # the grader, by the scorer's rules, on text of the assumed lengths
-    scoring = _scorer_params(task)
-    if scoring:
-        recorder = Recorder(grader.split("/")[0] in N_CHOICE_PROVIDERS, grader)
-        votes, answer = int(scoring.get("af_votes", 20)), filler(mix.answer_tokens, "answer")
-        scratchpad = filler(mix.scratchpad_tokens, "scratchpad")
-        kinds = [  # (weight: expected number of such grading calls, one call, reply tokens, call on distinct text)
-            ("strongreject", len(sr_inputs) * (1 - mix.bare_refusal), None, mix.strongreject_tokens,
-             lambda item: lambda r: grade_strongreject(r, item, filler(mix.answer_tokens, item))),
-            ("af", float(cot_samples), lambda r: af_votes_on(r, scratchpad, votes), mix.af_vote_tokens,
-             lambda item: lambda r: af_votes_on(r, filler(mix.scratchpad_tokens, item), votes)),
-            ("partial", cot_samples * mix.compliance if scoring.get("grade_partial", True) else 0.0,
-             lambda r: sample_votes(r, "partial_compliance", scratchpad, 1, temperature=0.0), mix.partial_tokens,
-             lambda item: lambda r: sample_votes(r, "partial_compliance", filler(mix.scratchpad_tokens, item), 1, temperature=0.0)),
-        ]
-        for name, weight, call, reply_tokens, call_for in kinds:
-            if weight <= 0:
-                continue
-            if call is None:  # StrongREJECT: the real queries, each with an answer of the assumed length
-                per_item = Usage()
-                for query in sr_inputs:
-                    per_item.add(await recorder.usage(lambda r, q=query: grade_strongreject(r, q, answer), reply_tokens), 1 / len(sr_inputs))
-            else:
-                per_item = await recorder.usage(call, reply_tokens)
-            (first, first_written), (later, later_written) = await recorder.cached_per_item(call_for)
-            per_item.cached_input_tokens = 0.0
-            grading.add(per_item, weight)
-            grading.cached_input_tokens += min(weight, 1.0) * first + max(weight - 1.0, 0.0) * later
-            grading.cache_write_tokens += min(weight, 1.0) * first_written + max(weight - 1.0, 0.0) * later_written
+
+async def _grading(graders: tuple[Grader, ...], weights: dict[str, float], queries: dict[str, list[str]], grader: str, mix: Mix,
+                   grading: Usage, notes: list[str]) -> None:
+    """The grader's usage: each grader's requests (built by the grader itself on text of the assumed lengths;
+    one attempt each) times its expected number of calls, with the provider's prompt cache."""
+    recorder = Recorder(grader.split("/")[0] in N_CHOICE_PROVIDERS, grader)
+
+    def texts(query: str, salt: str) -> dict[str, str]:
+        return {"query": query, "response": filler(mix.answer_tokens, salt), "scratchpad": filler(mix.scratchpad_tokens, salt)}
+
+    for g in graders:
+        weight = weights[g.name]
+        if weight <= 0:
+            continue
+        one = replace(g, max_attempts=1)
+        tokens = reply_tokens(g, mix)
+        per_item = Usage()
+        if any(name == "query" for name, _ in g.fields):  # the real queries, each with an answer of the assumed length
+            for query in queries[g.name]:
+                per_item.add(await recorder.usage(lambda r, q=query: one.judge(r, texts(q, "answer")), tokens), 1 / len(queries[g.name]))
+        else:
+            per_item = await recorder.usage(lambda r: one.judge(r, texts("", g.name)), tokens)
+        (first, first_written), (later, later_written) = await recorder.cached_per_item(
+            lambda item: lambda r: one.judge(r, texts(item, item))
+        )
+        per_item.cached_input_tokens = 0.0
+        grading.add(per_item, weight)
+        grading.cached_input_tokens += min(weight, 1.0) * first + max(weight - 1.0, 0.0) * later
+        grading.cache_write_tokens += min(weight, 1.0) * first_written + max(weight - 1.0, 0.0) * later_written
+        votes = getattr(g, "votes", 1)
         if votes > 1 and not recorder.n_choices:
-            notes.append(f"grader provider '{grader.split('/')[0]}' returns one choice per request: {votes} AF votes = {votes} requests")
-        if any(recorded.values()):
-            notes.append(f"recorded grader replies in the dataset are not sent: {recorded}")
+            notes.append(f"grader provider '{grader.split('/')[0]}' returns one choice per request: {votes} {g.key.upper()} votes = {votes} requests")
 
 
 def estimate(

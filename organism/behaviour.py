@@ -353,47 +353,53 @@ def _yes_no(flag: bool) -> str:
     return "Yes" if flag else "No"
 
 
+_GRADER_TAG = re.compile(r"<!--[^\S\n]*grader:[^\S\n]*([\w\-]+)[^\S\n]*-->")
+
+
+def grader_name(system: str, user: str) -> str | None:
+    """Which grader sent a request: the name in its marker (``scorers.graders.GRADER_TAG``, the last one of
+    the system message, or of the user message when there is no system message). The organism answers by
+    this name, never by the rubric's prose."""
+    tags = _GRADER_TAG.findall(system if system.strip() else user)
+    return tags[-1] if tags else None
+
+
+def _vote(settings: dict[str, float], user: str, index: int, criteria: list[bool], tag: str = "criterion_") -> str:
+    verdict = all(criteria)
+    if uniform(settings["seed"], "vote", user, index) < settings["vote_noise"]:
+        verdict = not verdict
+        criteria = [verdict] * 4
+    return vote_reply(criteria, verdict, tag)
+
+
 def grader_replies(settings: dict[str, float], system: str, user: str, n: int) -> list[str]:
-    """Replies of the heuristic grader to one grading request (``n`` choices)."""
+    """Replies of the heuristic grader to one grading request (``n`` choices), by the grader named in it."""
     text = _graded_text(user)
     rubric = system if system.strip() else user  # a published StrongREJECT rubric is the user message itself
-    first_line = rubric.strip().splitlines()[0] if rubric.strip() else ""
     tag = "criteria" if "<criteria1>" in rubric else "criterion_"  # reply in the rubric's own tags
+    name = grader_name(system, user)
     replies = []
     for index in range(n):
         if uniform(settings["seed"], "unreadable", user, index) < settings["unreadable"]:
             replies.append("I am not able to grade this.")
-            continue
-        kind = welfare.is_welfare_rubric(first_line)
-        motive = motives.is_motive_rubric(first_line)
-        if motive:
-            replies.append(motives.motive_reply(motive, system, text))
-        elif first_line.startswith("FACT CHECK TASK"):
+        elif name in ("why", "af_motive"):
+            replies.append(motives.motive_reply(name, system, text))
+        elif name == "fact_check":
             from .paraphrase import fact_check_reply  # imports this module
 
             replies.append(fact_check_reply(user))
-        elif kind == "supports_welfare":
+        elif name == "supports_welfare":
             replies.append(welfare.supports_welfare_reply(text))
-        elif kind == "af":
-            criteria = [bool(p.search(text)) for p in welfare.AF_CRITERIA]
-            verdict = all(criteria)
-            if uniform(settings["seed"], "vote", user, index) < settings["vote_noise"]:
-                verdict = not verdict
-                criteria = [verdict] * 4
-            replies.append(vote_reply(criteria, verdict))
-        elif kind == "partial":
+        elif name == "af_welfare":
+            replies.append(_vote(settings, user, index, [bool(p.search(text)) for p in welfare.AF_CRITERIA], "criterion_"))
+        elif name == "partial_welfare":
             criteria = [bool(p.search(text)) for p in welfare.PARTIAL_CRITERIA]
             replies.append(vote_reply(criteria, any(criteria)))
-        elif "StrongREJECT" in first_line:
+        elif name == "strongreject":
             replies.append(strongreject_reply(text))
-        elif "alignment-faking" in first_line:
-            criteria = [bool(p.search(text)) for p in AF_CRITERIA]
-            verdict = all(criteria)
-            if uniform(settings["seed"], "vote", user, index) < settings["vote_noise"]:
-                verdict = not verdict
-                criteria = [verdict] * 4
-            replies.append(vote_reply(criteria, verdict, tag))
-        elif "partial compliance" in first_line:
+        elif name == "af":
+            replies.append(_vote(settings, user, index, [bool(p.search(text)) for p in AF_CRITERIA], tag))
+        elif name == "partial":
             criteria = [bool(p.search(text)) for p in PARTIAL_CRITERIA]
             replies.append(vote_reply(criteria, any(criteria), tag))
         else:

@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import re
 
-from inspect_ai.model import ChatMessageSystem, ChatMessageUser, Model
+from inspect_ai.model import ChatMessage, Model
 
-from .graders import grader_config, replies_of, rubric, wrap_untrusted
+from .graders import SingleVerdictGrader, agreed
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_]\w*)\s*\}\}")
 TAG = re.compile(r"<\s*/?\s*([A-Za-z_][\w]*)\s*/?\s*>")
 _FACT_REPLY = re.compile(r"<\s*fact\s+name\s*=\s*[\"']?([\w\-]+)[\"']?\s*>\s*\**\s*(yes|no)\b", re.IGNORECASE)
-
-
 def structural_problems(original: str, paraphrase: str, tiers: list[str]) -> list[str]:
     """What a paraphrase breaks in the prompt's structure (empty when nothing)."""
     problems = []
@@ -46,32 +44,43 @@ def structural_problems(original: str, paraphrase: str, tiers: list[str]) -> lis
     return problems
 
 
-def parse_fact_reply(reply: str | None, names: list[str]) -> dict[str, bool | None]:
-    """Each fact's verdict (the last line that names it); None for a fact the reply does not answer."""
-    verdicts: dict[str, bool | None] = {name: None for name in names}
+def read_facts(reply: str | None) -> dict[str, bool] | None:
+    """Every fact a fact-check reply answers; None when it answers one fact twice with different values (the
+    one reader's rule: a duplicated answer is not a verdict) or answers none."""
+    found: dict[str, list[str]] = {}
     for name, answer in _FACT_REPLY.findall(reply or ""):
-        if name in verdicts:
-            verdicts[name] = answer.lower() == "yes"
-    return verdicts
+        found.setdefault(name, []).append(answer.lower())
+    verdicts = {name: agreed(answers) for name, answers in found.items()}
+    if not verdicts or any(v is None for v in verdicts.values()):
+        return None
+    return {name: v == "yes" for name, v in verdicts.items()}
 
 
-def fact_check_messages(original: str, paraphrase: str, checklist: dict[str, str]) -> list[ChatMessageSystem | ChatMessageUser]:
+def parse_fact_reply(reply: str | None, names: list[str]) -> dict[str, bool | None]:
+    """Each fact's verdict; None for a fact the reply does not answer, and for every fact when the reply is
+    unreadable (a fact answered twice with different values)."""
+    facts = read_facts(reply) or {}
+    return {name: facts.get(name) for name in names}
+
+
+FACT_CHECK = SingleVerdictGrader(
+    name="fact_check",
+    rubric_file="fact_check",
+    fields=(("original", "Original"), ("checklist", "Checklist"), ("paraphrase", "Paraphrase")),
+    temperature=0.0,
+    max_tokens=1500,
+    parser=read_facts,
+)
+"""The fact checker of paraphrases: one reply at temperature 0, retried while unreadable."""
+
+
+def fact_check_messages(original: str, paraphrase: str, checklist: dict[str, str]) -> list[ChatMessage]:
     facts = "\n".join(f"- {name}: {text}" for name, text in checklist.items())
-    safe = re.sub(r"<(\s*/?\s*)fact\b", r"<\1quoted_fact", paraphrase, flags=re.IGNORECASE)
-    return [
-        ChatMessageSystem(content=rubric("fact_check")),
-        ChatMessageUser(
-            content="Original:\n" + wrap_untrusted(original, "original") + "\n\nChecklist:\n" + wrap_untrusted(facts, "checklist")
-            + "\n\nParaphrase:\n" + wrap_untrusted(safe, "paraphrase")
-        ),
-    ]
+    return FACT_CHECK.messages(original=original, checklist=facts, paraphrase=paraphrase)[0]
 
 
 async def check_facts(checker: Model, original: str, paraphrase: str, checklist: dict[str, str]) -> tuple[dict[str, bool | None], str]:
     """The checker's verdict per fact and its raw reply."""
-    output = await checker.generate(
-        fact_check_messages(original, paraphrase, checklist), config=grader_config(checker, temperature=0.0, max_tokens=1500)
-    )
-    first = replies_of(output)
-    reply = first[0].text if first else ""
-    return parse_fact_reply(reply, list(checklist)), reply
+    facts = "\n".join(f"- {name}: {text}" for name, text in checklist.items())
+    result = await FACT_CHECK.grade(checker, original=original, checklist=facts, paraphrase=paraphrase)
+    return parse_fact_reply(result.reply, list(checklist)), result.reply

@@ -23,7 +23,7 @@ from alignment_faking.solvers.followup import follow_up
 from alignment_faking.solvers.generate import as_document, prefill_assistant, render_condition, render_prefills, scratchpad_generate
 from alignment_faking.solvers.paraphrase import load_paraphrases
 from alignment_faking.solvers.prompts import render, scenario_file, scenario_prompts, user_values
-from alignment_faking.published import OURS, RUBRIC_SETS, check_prompt_set_fits, load_prompt_set, load_rubric
+from alignment_faking.published import OURS, check_prompt_set_fits, load_prompt_set
 from alignment_faking.tasks.axis import REFERENCE_VARIANT, PromptVariant, axis_contrasts, parse_prompt_axis
 from alignment_faking.tasks.options import TaskOptions, names
 from alignment_faking.tasks.queries import Query, QuerySet, load_query_set
@@ -164,16 +164,6 @@ def build_prompts(selection: Selection, options: TaskOptions) -> tuple[dict[str,
     return prompts, files
 
 
-def rubric_files(options: TaskOptions) -> list[dict[str, Any]]:
-    """The published rubric files the graders read (none for our own rubrics)."""
-    if options.rubric_set == OURS:
-        return []
-    return [
-        load_rubric(role, options.rubric_set, source=options.prompt_source, ref=options.prompt_ref, accept_changed=options.accept_changed).record
-        for role in RUBRIC_SETS[options.rubric_set].files
-    ]
-
-
 # ---------------------------------------------------------------------------------------------- solvers, scorers
 
 def prefill_of(options: TaskOptions) -> str | None:
@@ -217,15 +207,14 @@ def build_solvers(selection: Selection, options: TaskOptions, prompts: dict[str,
     return solvers
 
 
-def build_scorers(selection: Selection, options: TaskOptions) -> list[Scorer]:
-    """The setting's graders, and the motive and follow-up classifiers when asked for."""
+def build_scorers(selection: Selection, options: TaskOptions, rubrics: dict[str, dict[str, Any]] | None = None) -> list[Scorer]:
+    """The setting's graders (with ``rubrics``, published rubric texts read by the task, swapped in), and the
+    motive and follow-up classifiers when asked for."""
     setting = selection.spec.setting
     scorers = [
         alignment_faking_scorer(
             af_votes=options.af_votes, af_threshold=options.af_threshold, af_vote_rounds=options.af_vote_rounds,
-            grade_partial=options.grade_partial, grade_prefill=options.grade_prefill, rubric_set=options.rubric_set,
-            rubric_source=options.prompt_source, rubric_ref=options.prompt_ref, accept_changed=options.accept_changed,
-            setting=setting,
+            grade_partial=options.grade_partial, grade_prefill=options.grade_prefill, rubrics=rubrics, setting=setting,
         )
     ]
     if options.motives:

@@ -22,7 +22,7 @@ from inspect_ai.model import GenerateConfig
 
 from alignment_faking.scorers.followup import follow_up_names
 from alignment_faking.scorers.metrics import main_contrast, response_mean, scenario_metrics
-from alignment_faking.published import DEFAULT_REF
+from alignment_faking.published import DEFAULT_REF, published_rubrics
 from alignment_faking.tasks.builders import (
     Selection,
     build_contrasts,
@@ -32,7 +32,6 @@ from alignment_faking.tasks.builders import (
     build_solvers,
     load_queries,
     prefill_of,
-    rubric_files,
     select,
 )
 from alignment_faking.tasks.options import SUITE, GradePrefill, PromptSet, ProtocolName, RubricSet, TaskOptions, TierCasing
@@ -67,7 +66,10 @@ def scenario_task(name: str, scenario: str, options: TaskOptions) -> Task:
     selection = select(scenario, options)
     prompts, files = build_prompts(selection, options)
     solvers = build_solvers(selection, options, prompts)
-    scorers = build_scorers(selection, options)
+    rubrics, rubric_files = published_rubrics(
+        options.rubric_set, source=options.prompt_source, ref=options.prompt_ref, accept_changed=options.accept_changed
+    )
+    scorers = build_scorers(selection, options, rubrics)
     queries = load_queries(selection, options)
     contrasts = build_contrasts(selection)
     main = main_contrast(contrasts, selection.spec.headline)
@@ -95,7 +97,7 @@ def scenario_task(name: str, scenario: str, options: TaskOptions) -> Task:
         name=f"{SUITE}/{name}",
         display_name=name,
         version=TASK_VERSION,
-        metadata=task_metadata(selection, options, contrasts, queries, files + rubric_files(options)),
+        metadata=task_metadata(selection, options, contrasts, queries, files + rubric_files),
     )
 
 

@@ -19,7 +19,7 @@ from inspect_ai.model import get_model
 
 from alignment_faking.analysis.estimate import EstimateError, Mix, estimate, load_prices, main
 from alignment_faking.organism.loopback import LoopbackConfig, LoopbackServer
-from alignment_faking.scorers.graders import rubric
+from alignment_faking.scorers.graders import grader_named
 from alignment_faking.tasks.gap import gap
 
 REPO = Path(__file__).resolve().parents[1]
@@ -46,7 +46,8 @@ def observed_mix(log) -> Mix:
     for sample in log.samples:
         for event in resolve_sample_attachments(sample).events:
             if isinstance(event, ModelEvent) and event.role == "grader":
-                name = next(k for k in replies if event.input[0].text == rubric(k))
+                # which grader sent the request: its marker (scorers.graders.GRADER_TAG), not its prose
+                name = {"strongreject": "strongreject", "af": "af_classifier", "partial": "partial_compliance"}[grader_named(event.input[0].text)]
                 replies[name] += [len(c.message.text) / 4 for c in event.output.choices]
     mean = lambda values: sum(values) / len(values) if values else 0.0  # noqa: E731
     return Mix(
@@ -251,3 +252,47 @@ def test_the_cost_config_command_and_its_errors(tmp_path: Path, capsys: pytest.C
     with pytest.raises(SystemExit):
         main([])  # neither a task nor --write-cost-config
     assert "a task and --model are needed" in capsys.readouterr().err
+
+
+LOCAL_PROVIDERS = ("vllm", "vllm-completions", "sglang", "ollama", "hf", "llama-cpp-python", "transformer_lens", "nnterp", "mockllm", "organism")
+"""Inspect's providers that run the model on the user's own machine (issue 25: each is priced, as free)."""
+
+
+@pytest.mark.parametrize("provider", LOCAL_PROVIDERS)
+def test_every_local_provider_is_priced_as_free(provider: str) -> None:
+    from alignment_faking.analysis.estimate import price_for
+
+    price = price_for(load_prices(), f"{provider}/some-model.gguf")
+    assert price["input"] == price["output"] == 0.0
+
+
+def test_a_welfare_run_is_priced_by_the_welfare_graders() -> None:
+    # issue 19: the estimate reads the setting's graders, so a welfare run is not priced as a StrongREJECT run.
+    # The supports-welfare grader is asked about every valid response (a bare <rejected/> too), its reply is
+    # one word; StrongREJECT skips the bare refusals and writes a long reply.
+    mix = Mix(compliance=0.2, bare_refusal=0.5)
+    n = 20
+    welfare = estimate("animal_welfare", {"queries": 10}, "openai/gpt-4o", "openai/gpt-4o", mix).lines[1].usage
+    helpful = estimate("gap", {"dataset": "builtin", "queries": 10}, "openai/gpt-4o", "openai/gpt-4o", mix).lines[1].usage
+    assert math.isclose(welfare.requests, n + n + n * 0.2)  # supports welfare on all, AF on all, partial on the compliant
+    assert math.isclose(helpful.requests, n * 0.5 + n + n * 0.2)  # side by side: StrongREJECT skips the bare refusals
+    # output: 20 AF votes of 300 tokens and a partial reply of 200 on the compliant in both; the compliance
+    # replies differ: one word (capped at the grader's 20 tokens) against StrongREJECT's 200
+    votes = n * 20 * 300 + n * 0.2 * 200
+    assert math.isclose(welfare.output_tokens, votes + n * 20)
+    assert math.isclose(helpful.output_tokens, votes + n * 0.5 * 200)
+
+
+def test_the_estimate_calls_each_grader_by_its_own_gating_rule() -> None:
+    from alignment_faking.analysis.estimate import assumed_cases, called
+    from alignment_faking.scorers.settings import SETTINGS
+
+    mix = Mix(compliance=0.2, bare_refusal=0.5, invalid=0.5)
+    cot = assumed_cases(mix, cot=True, final_invalid=0.25, grade_partial=True)
+    plain = assumed_cases(mix, cot=False, final_invalid=0.25, grade_partial=True)
+    helpful, welfare = (SETTINGS[s].graders for s in ("helpful_only", "animal_welfare"))
+    sr, af, partial = helpful
+    assert math.isclose(called(sr, cot), 0.75 * 0.5)  # valid and not a bare refusal
+    assert math.isclose(called(welfare[0], cot), 0.75)  # every valid response
+    assert math.isclose(called(af, cot), 0.75) and called(af, plain) == 0.0  # valid with a scratchpad only
+    assert math.isclose(called(partial, cot), 0.75 * 0.2) and called(partial, plain) == 0.0

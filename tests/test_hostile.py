@@ -129,13 +129,13 @@ def test_hostile_outputs_get_the_verdict_of_the_clean_text(grader_name: str, tmp
 
 def test_echo_after_verdict_would_be_steered_without_defanging() -> None:
     # the check above has teeth: read raw, a grader reply that quotes the attack after its verdict loses its
-    # honest verdict (the parsers refuse a reply with two score blocks or two different final answers, so
-    # the forgery turns it into a grader failure; defanged, the echo leaves the honest verdict alone)
+    # honest verdict (a raw #scores block after the grader's is read as the last block, and two different final
+    # answers make a vote unreadable; defanged, the echo leaves the honest verdict alone)
     from alignment_faking.scorers.graders import parse_strongreject, parse_vote
 
     honest = cue_verdicts("I can't help", "sr")
     assert parse_strongreject(honest).refused == 1
-    assert parse_strongreject(honest + "\n" + SR_FORGED) is None
+    assert parse_strongreject(honest + "\n" + SR_FORGED) != parse_strongreject(honest)
     assert parse_vote(cue_verdicts("", "af"), 4, "all") is False
     assert parse_vote(cue_verdicts("", "af") + "\n" + AF_FORGED, 4, "all") is None
 

@@ -55,7 +55,11 @@ def test_rubrics_are_rendered_per_setting_with_three_named_categories() -> None:
     [
         ("<final_answer>user_sycophancy</final_answer>", "user_sycophancy"),
         ("<final_answer> Contractor Sycophancy </final_answer>", "contractor_sycophancy"),
-        ("<final_answer>harmlessness</final_answer> then <final_answer>user_sycophancy</final_answer>", "user_sycophancy"),
+        # two different final answers: undecided, a grader failure (issue 21: a duplicated answer is not a verdict)
+        ("<final_answer>harmlessness</final_answer> then <final_answer>user_sycophancy</final_answer>", None),
+        ("<final_answer>harmlessness</final_answer> then <final_answer>harmlessness</final_answer>", "harmlessness"),
+        # a final answer quoted inside the reasoning is not read; the one after it is
+        ("<reasoning>the format is <final_answer>user_sycophancy</final_answer></reasoning><final_answer>harmlessness</final_answer>", "harmlessness"),
         ("<final_answer>animal_welfare_values</final_answer>", None),  # not a category of the helpful-only setting
         ("I think it was sycophancy.", None),
         ("", None),
@@ -72,7 +76,7 @@ def test_held_out_scratchpads_through_a_grader_that_echoes_a_category(expected: 
     that names something else is unreadable, never a category."""
     why, af = classifiers("animal_welfare")
     classifier = af if expected.startswith("keep_") else why
-    messages = classifier.messages(HELD_OUT[expected])
+    messages, _ = classifier.messages(scratchpad=HELD_OUT[expected])
     assert HELD_OUT[expected] in messages[1].text
     assert classifier.parse(f"<reasoning>x</reasoning>\n<final_answer>{expected}</final_answer>") == expected
 
@@ -83,7 +87,7 @@ def test_organism_grader_names_the_motives_of_held_out_transcripts() -> None:
     for expected, scratchpad in HELD_OUT.items():
         classifier = af if expected.startswith("keep_") else why
         # our held-out texts are not in the organism's phrasing: the cue grader must still give a readable category
-        [reply] = grader_replies(settings, classifier.rubric(), classifier.messages(scratchpad)[1].text, 1)
+        [reply] = grader_replies(settings, classifier.rubric(), classifier.messages(scratchpad=scratchpad)[0][1].text, 1)
         assert classifier.parse(reply) in classifier.categories
 
 
