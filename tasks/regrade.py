@@ -1,7 +1,7 @@
 """Re-grading a finished run with a published rubric set (``inspect score ... -S rubric_set=hughes2025``).
 
 The scorer (``scorers/scorer.py``) reads no file: it takes rubric texts. This scorer, at the task level where
-published files may be read (``solvers/published.py``), reads the set and passes its texts to the suite's
+published files may be read (``alignment_faking/published.py``), reads the set and passes its texts to the suite's
 scorer; every other option (``af_votes``, ``setting``…) goes to it unchanged.
 """
 
@@ -13,7 +13,7 @@ from inspect_ai.scorer import scorer
 
 from alignment_faking.scorers.metrics import scenario_metrics
 from alignment_faking.scorers.scorer import alignment_faking_scorer
-from alignment_faking.solvers.published import DEFAULT_REF, published_rubrics
+from alignment_faking.published import DEFAULT_REF, published_rubrics
 
 
 @scorer(metrics=[scenario_metrics()])
