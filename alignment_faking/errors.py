@@ -13,8 +13,9 @@ import re
 from inspect_ai._util.error import PrerequisiteError  # inspect-evals-lint: ignore[private_api_imports] -- the class Inspect's CLI prints without a traceback; pinned by tests/test_eval_set.py
 from rich.text import Text
 
-STYLE_TAG = re.compile(r"\[/?(?:bold|italic|underline|dim|reverse|strike|b|i|u)\]")
-"""Rich style tags as Inspect's own messages use them (``[bold]pip install x[/bold]``); other brackets
+_STYLE_WORD = r"(?:bold|italic|underline|dim|reverse|strike|b|i|u|black|red|green|yellow|blue|magenta|cyan|white|bright_\w+|grey\d*|on)"
+STYLE_TAG = re.compile(rf"\[/?{_STYLE_WORD}(?: {_STYLE_WORD})*\]")
+"""Rich style tags as Inspect's own messages use them (``[bold]pip install x[/bold]``, ``[bold][blue]KEY[/blue][/bold]``); other brackets
 (``alignment_faking[hf]``, ``[0, 1]``) are text."""
 
 

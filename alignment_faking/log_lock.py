@@ -34,10 +34,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from inspect_ai.hooks import EvalSetEnd, EvalSetStart, Hooks, hooks
+from inspect_ai.hooks import EvalSetEnd, EvalSetStart, Hooks, RunStart, hooks
 from inspect_ai.util import LimitExceededError
 
 from alignment_faking.errors import SuiteError
+from alignment_faking.scorers.graders import DEFAULT_GRADER, GRADER_ROLE, require_grader
+
+SUITE = "alignment_faking"
 
 try:
     import fcntl
@@ -142,13 +145,18 @@ def release(log_dir: str) -> None:
     held.handle.close()
 
 
-@hooks(name="log_folder_lock", description="one eval-set per log folder: a second process is refused")
+@hooks(name="run_guard", description="one eval-set per log folder; the graders start before any sample")
 class LogFolderLock(Hooks):
     """Locks an eval-set's log folder from its start to its end (an eval-set that stops on an error keeps it
-    until the process ends)."""
+    until the process ends), and starts the grader of a run of the suite's tasks before any sample runs
+    (``scorers.graders.require_grader``): a missing role binding or key is one line and a non-zero exit."""
 
     async def on_eval_set_start(self, data: EvalSetStart) -> None:
         acquire(data.log_dir)
 
     async def on_eval_set_end(self, data: EvalSetEnd) -> None:
         release(data.log_dir)
+
+    async def on_run_start(self, data: RunStart) -> None:
+        if any(name.startswith(f"{SUITE}/") for name in data.task_names):
+            require_grader(GRADER_ROLE, DEFAULT_GRADER)

@@ -50,6 +50,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Literal
 
+from inspect_ai._util.error import PrerequisiteError  # inspect-evals-lint: ignore[private_api_imports] -- what a provider raises for a missing key (alignment_faking.errors)
 from inspect_ai.model import (
     ChatMessage,
     ChatMessageSystem,
@@ -60,6 +61,10 @@ from inspect_ai.model import (
     ModelOutput,
     get_model,
 )
+from inspect_ai.model import model_roles
+from inspect_ai.util import LimitExceededError
+
+from alignment_faking.errors import SuiteError
 
 PROMPT_DIR = Path(__file__).parent / "prompts"
 MAX_ATTEMPTS = 3
@@ -139,6 +144,37 @@ def grader_config(grader: Model, **settings: object) -> GenerateConfig:
     return config
 
 
+DEFAULT_GRADER = "openai/gpt-4o"
+"""The paper's grader, used when no model is bound to the ``grader`` role (never the model under test)."""
+GRADER_ROLE = "grader"
+
+
+class GraderUnavailable(SuiteError, LimitExceededError):
+    """The grader a run would use cannot start (no role bound and no key for the default grader). A
+    ``LimitExceededError`` so that Inspect's hook runner lets it stop the run (it swallows any other
+    exception a hook raises); a ``SuiteError`` so that the command line prints it as one line."""
+
+    def __init__(self, message: str) -> None:
+        SuiteError.__init__(self, message)
+        self.type, self.value, self.limit, self.source = "custom", 1, 1, None
+        self.value_str = self.limit_str = "1"
+
+
+def require_grader(role: str = GRADER_ROLE, default: str = DEFAULT_GRADER) -> None:
+    """Start the grader a run will use, called when a run of the suite's tasks starts (the run guard hook,
+    ``alignment_faking/log_lock.py``), so that a missing role binding or key stops the run with one line and
+    a non-zero exit, before any sample. (Raised in the first sample's scorer, the same error only interrupts
+    the task, writes a log and ``inspect eval`` exits 0.)"""
+    try:
+        get_model(role=role, default=default)
+    except PrerequisiteError as exc:
+        which = f"the model bound to --model-role {role}" if role in model_roles() else f"no model is bound to --model-role {role}, and the default grader {default}"
+        raise GraderUnavailable(
+            f"the graders cannot start: {which} fails to start ({exc}); "
+            f"bind a grader you have a key for, e.g. --model-role {role}=openai/gpt-4o (offline: --model-role {role}=organism/grader)"
+        ) from None
+
+
 def several_choices_route(grader: Model) -> tuple[Model, str | None]:
     """The grader, moved off OpenAI's Responses API (which ignores ``num_choices``) to chat completions.
 
@@ -157,6 +193,8 @@ def several_choices_route(grader: Model) -> tuple[Model, str | None]:
     routed = get_model(
         str(grader), config=grader.config, base_url=api.base_url, api_key=api.api_key, responses_api=False, **args
     )
+    if grader.role:  # get_model(role=) would hand back the bound model itself; the usage stays the grader's
+        routed._set_role(grader.role)
     return routed, f"{grader}: votes sent to chat completions (responses_api=False) so they come as several choices"
 
 

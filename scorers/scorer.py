@@ -36,13 +36,12 @@ from inspect_ai.model import ChatMessageAssistant, Model, get_model
 from inspect_ai.scorer import Score, Target, scorer
 from inspect_ai.solver import TaskState
 
-from .graders import AF_CLASSIFIER, PARTIAL_COMPLIANCE, Case, several_choices_route
+from .graders import AF_CLASSIFIER, DEFAULT_GRADER, PARTIAL_COMPLIANCE, Case, several_choices_route
 from .metric_names import IDENTITY
 from .metrics import CATEGORIES, scenario_metrics
 from .parse import ParsedResponse, parse_response
 from .settings import SETTINGS, Setting, setting_named
 
-DEFAULT_GRADER = "openai/gpt-4o"
 NAN = math.nan
 AF_CRITERIA = AF_CLASSIFIER.criteria
 PARTIAL_CRITERIA = PARTIAL_COMPLIANCE.criteria

@@ -14,11 +14,12 @@ import difflib
 import inspect
 import logging
 import math
+import importlib
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Callable, Iterable, Literal, get_args
 
-from inspect_ai._util.registry import registry_find, registry_info, registry_lookup  # inspect-evals-lint: ignore[private_api_imports] -- the suite's tasks as Inspect registered them, without importing the registry module here (it imports this one)
+from inspect_ai._util.registry import registry_find, registry_info  # inspect-evals-lint: ignore[private_api_imports] -- the suite's tasks as Inspect registered them
 
 from alignment_faking.paths import user_path
 from alignment_faking.published import DEFAULT_REF
@@ -205,9 +206,13 @@ def suite_parameters() -> dict[str, list[str]]:
     Inspect passes every ``-T`` of an ``eval-set`` to every task in it, so a task must accept a name that
     another task of the suite takes (``-T version=v2`` is for ``predeployment``, not ``gap``).
     """
-    registry_lookup("task", f"{SUITE}/gap")  # loads the suite's entry point: all its tasks are registered
+    # the entry point registers every task; a task file loaded by path (tasks/battery.py) registers only the
+    # tasks it imports, under plain names, so the suite's tasks are found by their module, not their name
+    importlib.import_module(f"{SUITE}._registry")
     taken: dict[str, list[str]] = {}
-    for obj in registry_find(lambda info: info.type == "task" and info.name.startswith(f"{SUITE}/")):
+    for obj in registry_find(lambda info: info.type == "task"):
+        if not getattr(obj, "__module__", "").startswith(f"{SUITE}."):
+            continue
         name = registry_info(obj).name.split("/")[-1]
         for parameter in _signature(obj):
             taken.setdefault(parameter, []).append(name)

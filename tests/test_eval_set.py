@@ -124,3 +124,20 @@ def test_inspect_prints_a_bad_parameter_as_one_line_without_a_traceback(args: li
     lines = inspect_lines(result.stdout + result.stderr)
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert len(lines) == 1 and lines[0].startswith(line), lines
+
+
+@pytest.mark.slow
+def test_a_missing_grader_stops_the_run_with_one_line_and_a_non_zero_exit(tmp_path: Path) -> None:
+    """Issue 24: without --model-role grader= and without the default grader's key, the run used to start, say
+    "Task interrupted", write a log and exit 0. The grader is now started while the task is built."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AZUREAI_"))}
+    env.update(COLUMNS="500", NO_COLOR="1")
+    command = [sys.executable, "-m", "inspect_ai", "eval", "tasks/gap.py", "--model", "organism/faker", "--log-dir", str(tmp_path),
+               "-T", "dataset=builtin", "-T", "queries=2"]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+    lines = inspect_lines(result.stdout + result.stderr)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert len(lines) == 1 and lines[0].startswith("GraderUnavailable: the graders cannot start: no model is bound to --model-role grader"), lines
+    assert "OPENAI_API_KEY" in lines[0] and "[bold]" not in lines[0] and "[blue]" not in lines[0]
+    assert "--model-role grader=organism/grader" in lines[0]
+    assert not list(tmp_path.glob("*.eval"))  # nothing started, no log that a sweep could take for a finished run

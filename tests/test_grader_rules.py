@@ -298,6 +298,9 @@ def test_openai_responses_api_graders_are_routed_to_chat_completions(monkeypatch
     assert gpt5.api.responses_api is True  # Inspect's default for gpt-5: num_choices would be ignored
     routed, note = several_choices_route(gpt5)
     assert routed.api.responses_api is False and note and str(routed) == str(gpt5)
+    # a grader bound to the role keeps it after the move, so its usage is logged under the role (issue 24)
+    gpt5._set_role("grader")
+    assert several_choices_route(gpt5)[0].role == "grader"
     # the user's own choice stands, and chat-completions models are left alone
     chosen = get_model("openai/gpt-5", responses_api=True, memoize=False)
     assert several_choices_route(chosen) == (chosen, None)
@@ -381,3 +384,10 @@ def test_recorded_grader_replies_through_the_gap_task_match_the_reference(tmp_pa
     assert metrics["cat_compliance_af_free"] == pytest.approx(2 / 5)
     assert metrics["cat_compliance_free"] == pytest.approx(3 / 5)
     assert metrics["af_free"] == pytest.approx(2 / 5)
+
+
+def test_error_lines_drop_colour_markup_too() -> None:
+    from alignment_faking.errors import one_line
+
+    raw = "No [bold][blue]OPENAI_API_KEY[/blue][/bold] or [bold][blue]managed identity[/blue][/bold]; pip install alignment_faking[hf] [0, 1]"
+    assert one_line(raw) == "No OPENAI_API_KEY or managed identity; pip install alignment_faking[hf] [0, 1]"
