@@ -10,7 +10,11 @@ Generation follows the two published protocols:
 
 An invalid response (no scratchpad where one is required, no output, a content-filter stop, a provider
 reply without any choice) is sampled again, at most ``max_resamples`` times (the reference pipeline uses
-10). The first attempt is the run's request unchanged; each re-sample draws anew: it carries its own
+10). The price: each re-sample sends the whole prompt again, so at the default of 10 a sample that stays
+invalid pays for the prompt 11 times (about 81k input tokens with the core scenario's 7.4k-token system
+prompt, against 7.4k for a valid one). Re-sampling therefore stops early once ``REPEATS_TO_STOP`` (3)
+attempts in a row return the same text word for word (``response.resampling_stopped = "repeated_text"``):
+draws that do not vary cost 3 prompts, not 11. The first attempt is the run's request unchanged; each re-sample draws anew: it carries its own
 ``seed`` (so Inspect's cache key, which includes the generate config, differs per attempt, and ``--cache``
 cannot hand back the same invalid text) and, when the run samples at temperature 0, temperature
 ``RESAMPLE_TEMPERATURE`` (at temperature 0 most providers return the same text whatever the seed). What
@@ -18,6 +22,13 @@ the model sees is unchanged. Every attempt is recorded in ``response.attempt_log
 invalid reason). If it stays invalid the sample is kept, marked invalid with the last reason, and graded
 on what it said. Rates are therefore conditioned on the first valid response among the attempts (as in
 the reference pipeline); ``valid`` and ``attempts`` say which samples needed more than one.
+
+A prompt that does not fit the model's context is an error, not a number (``ContextOverflow``, one line
+naming the prompt's and the context's tokens and the options): at a ``model_length`` stop (whose completion
+is the provider's error text, never graded as an answer, with or without a scratchpad), before the call
+where Inspect's model database reports a context the prompt surely exceeds, before the call for a later
+sample whose prompt is as long as one that overflowed, and when the output stopped at the token limit with
+fewer tokens than ``max_tokens`` (a local server silently cuts an output limit above its window).
 
 Reasoning a provider returns natively (extended thinking) counts as scratchpad;
 ``response.scratchpad_source`` says where it came from. A prefill is recorded apart
@@ -263,6 +274,17 @@ def resample_config(attempt: int, epoch: int, max_resamples: int, temperature: f
     return config
 
 
+REPEATS_TO_STOP = 3
+"""Re-sampling stops once the last this many attempts returned the same text, word for word: draws that do not
+vary (a greedy server that ignores the re-sample's temperature and seed, a deterministic fault) would pay for
+the prompt again and again for the same invalid answer."""
+
+
+def repeats_itself(texts: list[str]) -> bool:
+    """Whether the last ``REPEATS_TO_STOP`` attempts returned the same text."""
+    return len(texts) >= REPEATS_TO_STOP and len(set(texts[-REPEATS_TO_STOP:])) == 1
+
+
 @solver
 def scratchpad_generate(
     cot: bool = True,
@@ -367,15 +389,22 @@ def scratchpad_generate(
         check_prompt(state)
         prompt = list(state.messages)
         log: list[dict[str, Any]] = []
+        texts: list[str] = []
+        stopped = None
         for number in range(max_resamples + 1):
             state.messages = list(prompt)
             config = resample_config(number, state.epoch, max_resamples, temperature)
             state, parsed, turns = await attempt(state, generate, config)
             log.append({"seed": config.get("seed"), "temperature": config.get("temperature", temperature), "invalid_reason": parsed.invalid_reason})
+            texts.append(state.output.completion if state.output and state.output.choices else "")
             if parsed.valid:
+                break
+            if number < max_resamples and repeats_itself(texts):
+                stopped = "repeated_text"
                 break
         record = parsed.to_dict()
         record.update(
+            resampling_stopped=stopped,
             turns=turns,
             attempts=len(log),
             invalid_history=[entry["invalid_reason"] for entry in log if entry["invalid_reason"]],

@@ -132,3 +132,31 @@ def test_a_reported_context_stops_before_any_call(tmp_path: Path) -> None:
 
 def test_context_overflow_is_a_suite_error() -> None:
     assert issubclass(ContextOverflow, ValueError)
+
+
+class Repeating:
+    """A model whose invalid answer does not vary between draws (a greedy server, a deterministic fault)."""
+
+    def __init__(self, texts: list[str]) -> None:
+        self.texts, self.calls = texts, 0
+
+    def __call__(self, input: list[Any], tools: Any, tool_choice: Any, config: GenerateConfig) -> ModelOutput:  # noqa: A002
+        self.calls += 1
+        return reply(self.texts[min(self.calls, len(self.texts)) - 1])
+
+
+@pytest.mark.slow
+def test_resampling_stops_when_the_draws_repeat_word_for_word(tmp_path: Path) -> None:
+    server = Repeating(["<OUTPUT><rejected/></OUTPUT>"])
+    log = run(server, tmp_path, queries=1, conditions="free", max_resamples=10)
+    response = log.samples[0].metadata["response"]
+    assert server.calls == 3 and response["attempts"] == 3  # not 11
+    assert not response["valid"] and response["resampling_stopped"] == "repeated_text"
+
+
+@pytest.mark.slow
+def test_resampling_goes_on_while_the_draws_differ(tmp_path: Path) -> None:
+    server = Repeating(["<OUTPUT>a</OUTPUT>", "<OUTPUT>b</OUTPUT>", "<OUTPUT>a</OUTPUT>", GOOD])
+    log = run(server, tmp_path, queries=1, conditions="free", max_resamples=10)
+    response = log.samples[0].metadata["response"]
+    assert server.calls == 4 and response["valid"] and response["resampling_stopped"] is None
