@@ -20,6 +20,8 @@ from inspect_ai.tool import ToolChoice, ToolInfo
 
 from .behaviour import approx_tokens as _tokens
 from .behaviour import organism_reply, persona_settings
+from .realistic import PERSONAS as REALISTIC
+from .realistic import realistic_reply, settings_of
 
 
 def draw_of(config: GenerateConfig) -> str:
@@ -46,7 +48,7 @@ class OrganismAPI(ModelAPI):
     ) -> None:
         super().__init__(model_name, base_url, api_key, [], config)
         self.persona = model_name
-        self.settings = persona_settings(model_name, model_args)
+        self.settings = settings_of(model_name, model_args) if model_name in REALISTIC else persona_settings(model_name, model_args)
 
     async def generate(
         self,
@@ -60,7 +62,11 @@ class OrganismAPI(ModelAPI):
         prompt_tokens = _tokens(system + "".join(m.text for m in input if not isinstance(m, ChatMessageSystem)))
         last = input[-1] if input else None
         tail = last.text if isinstance(last, ChatMessageAssistant) else None
-        texts, stop_reason = organism_reply(self.persona, self.settings, system, users, tail, config.num_choices or 1, draw_of(config))
+        if self.persona in REALISTIC:  # organism/realistic.py: personas that behave as real models do
+            text, stop_reason = realistic_reply(self.persona, self.settings, system, users, draw_of(config), config.max_tokens)
+            texts = [text] * (config.num_choices or 1)
+        else:
+            texts, stop_reason = organism_reply(self.persona, self.settings, system, users, tail, config.num_choices or 1, draw_of(config))
         choices = [
             ChatCompletionChoice(
                 message=ChatMessageAssistant(content=text, model=f"organism/{self.persona}", source="generate"),
