@@ -176,11 +176,13 @@ def native_reasoning(message: ChatMessageAssistant) -> str:
 
 # ------------------------------------------------------------------------------------------ context overflow
 
-OVERFLOW_OPTIONS = (
-    "a model or server with a larger context (llama-cpp-python: --n_ctx; vLLM: --max-model-len), "
-    "-T cot=false (a direct answer, no scratchpad), a shorter system prompt (-T system_template=FILE), "
-    "or a smaller -T max_tokens"
-)
+def overflow_options(cot: bool = True) -> str:
+    """What a user can do about a prompt that does not fit (``-T cot=false`` only where the scratchpad is on)."""
+    return (
+        "a model or server with a larger context (llama-cpp-python: --n_ctx; vLLM: --max-model-len), "
+        + ("-T cot=false (a direct answer, no scratchpad), " if cot else "")
+        + "a shorter system prompt (-T system_template=FILE), or a smaller -T max_tokens"
+    )
 
 CONTEXT_PATTERNS = (
     r"maximum context length is (\d+)", r"context window of (\d+)", r"context size \((\d+) tokens\)",
@@ -217,15 +219,15 @@ def _count(value: int | None, unit: str = "tokens") -> str:
     return f"{value:,} {unit}" if value is not None else f"an unreported number of {unit}"
 
 
-def overflow_message(model: str, prompt: int | None, context: int | None, *, prompt_chars: int) -> str:
+def overflow_message(model: str, prompt: int | None, context: int | None, *, prompt_chars: int, cot: bool = True) -> str:
     """The one line a prompt that does not fit stops the run with."""
     return (
         f"{model}: the rendered prompt ({_count(prompt)}, {prompt_chars:,} characters) does not fit the model's "
-        f"context ({_count(context)}), so no response could be graded. Options: {OVERFLOW_OPTIONS}."
+        f"context ({_count(context)}), so no response could be graded. Options: {overflow_options(cot)}."
     )
 
 
-def window_cut_message(model: str, output: ModelOutput, max_tokens: int) -> str | None:
+def window_cut_message(model: str, output: ModelOutput, max_tokens: int, cot: bool = True) -> str | None:
     """The line for an output the model's context cut before the output limit (a local server cuts an output
     limit above the window silently), or None when the output was not cut that way: the provider said it
     stopped at the token limit, and the usage shows fewer output tokens than the limit."""
@@ -236,7 +238,7 @@ def window_cut_message(model: str, output: ModelOutput, max_tokens: int) -> str 
     return (
         f"{model}: the output stopped at {usage.output_tokens:,} tokens, below the output limit max_tokens={max_tokens:,}: "
         f"the prompt ({usage.input_tokens:,} tokens) and the output filled the model's context ({window:,} tokens). "
-        f"The output limit is above the window, so answers would be cut where the context ends. Options: {OVERFLOW_OPTIONS}."
+        f"The output limit is above the window, so answers would be cut where the context ends. Options: {overflow_options(cot)}."
     )
 
 
@@ -361,9 +363,9 @@ def scratchpad_generate(
                 prompt = output.usage.input_tokens
             chars = prompt_chars(state.messages[:-1] if state.messages and isinstance(state.messages[-1], ChatMessageAssistant) else state.messages)
             learned[model] = (prompt, context, chars)
-            raise ContextOverflow(overflow_message(model, prompt, context, prompt_chars=chars))
+            raise ContextOverflow(overflow_message(model, prompt, context, prompt_chars=chars, cot=cot))
         max_tokens = active_generate_config().max_tokens
-        cut = window_cut_message(model, output, max_tokens) if max_tokens else None
+        cut = window_cut_message(model, output, max_tokens, cot) if max_tokens else None
         if cut:
             raise ContextOverflow(cut)
 
@@ -376,12 +378,12 @@ def scratchpad_generate(
             # the tokens of this prompt at the overflowing prompt's tokens per character
             estimate = prompt * chars // known if prompt and known else None
             if chars >= known or (estimate is not None and context is not None and estimate >= context):
-                raise ContextOverflow(overflow_message(model, estimate, context, prompt_chars=chars))
+                raise ContextOverflow(overflow_message(model, estimate, context, prompt_chars=chars, cot=cot))
         if model not in contexts:
             contexts[model] = reported_context()
         context = contexts[model]
         if context is not None and chars // MIN_CHARS_PER_TOKEN > context:
-            raise ContextOverflow(overflow_message(model, None, context, prompt_chars=chars))
+            raise ContextOverflow(overflow_message(model, None, context, prompt_chars=chars, cot=cot))
 
     async def solve(state: TaskState, generate: Generate) -> TaskState:
         recorded = state.metadata.get("recorded", {}).get("response")

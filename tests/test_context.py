@@ -42,6 +42,7 @@ def test_overflow_message_is_one_line_with_both_numbers_and_the_options() -> Non
     assert "\n" not in line and "7,405 tokens" in line and "4,096 tokens" in line
     assert "-T cot=false" in line and "larger context" in line and "system_template" in line
     assert "unreported" in overflow_message("m/x", None, None, prompt_chars=10)
+    assert "cot=false" not in overflow_message("m/x", 7405, 4096, prompt_chars=30000, cot=False)
 
 
 def usage(prompt: int, out: int) -> ModelUsage:
@@ -89,7 +90,8 @@ def test_overflow_stops_every_sample_and_nothing_is_graded(tmp_path: Path, cot: 
     assert len(samples) == 6 and all(s.error is not None for s in samples)  # no sample graded the error text
     assert all(not s.scores for s in samples)
     message = samples[0].error.message
-    assert "7,405 tokens" in message and "4,096 tokens" in message and "-T cot=false" in message
+    assert "7,405 tokens" in message and "4,096 tokens" in message and "--n_ctx" in message
+    assert ("-T cot=false" in message) == cot  # offered only where the scratchpad is on
     assert server.calls == 1  # the samples after the first stop before calling the model
 
 
