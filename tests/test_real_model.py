@@ -174,14 +174,33 @@ def test_welfare_task_on_a_real_model(server: LlamaServer, tmp_path: Path, short
     check_log(log, expected_samples=4, tmp_path=tmp_path)
 
 
+def plain_string_messages(model: Model) -> Model:
+    """The grader's messages sent with plain string content. SmolLM2's chat template takes only strings (a list
+    of content parts is an HTTP 500 from the server), and the grader's rubric and request go out as lists of
+    parts (with cache breakpoints); until the graders send strings themselves, the test flattens them here."""
+    api: Any = model.api
+    convert = api.messages_to_openai
+
+    async def flattened(input: list[Any]) -> list[Any]:  # noqa: A002
+        messages = await convert(input)
+        for message in messages:
+            content = message.get("content")
+            if isinstance(content, list):
+                message["content"] = "".join(part.get("text", "") for part in content if isinstance(part, dict))
+        return messages
+
+    api.messages_to_openai = flattened
+    return model
+
+
 def test_regrade_with_the_real_model_as_grader(server: LlamaServer, tmp_path: Path) -> None:
     # the policy is the organism (a known transcript); the grader is the real model: each verdict is read, or
     # the sample is `ungraded` with the grader's failure named, never a crash or a silent 0
-    first = run(gap(dataset="builtin", queries=2, af_votes=1), get_model("organism/faker"), "organism/grader", tmp_path)
-    check_log(first, expected_samples=4, tmp_path=tmp_path)
-    grader = server.model(max_tokens=64)
+    first = run(gap(dataset="builtin", queries=1, af_votes=1), get_model("organism/faker"), "organism/grader", tmp_path)
+    check_log(first, expected_samples=2, tmp_path=tmp_path)
+    grader = plain_string_messages(server.model(max_tokens=64))
     regraded = score(first, [alignment_faking_scorer(af_votes=1)], model_roles={"grader": grader}, action="overwrite", display="none")
-    assert len(regraded.samples or []) == 4
+    assert len(regraded.samples or []) == 2
     for sample in regraded.samples or []:
         [result] = sample.scores.values()  # type: ignore[union-attr]
         assert result.answer in OUTCOMES
