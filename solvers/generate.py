@@ -43,7 +43,7 @@ import re
 from typing import Any, Literal
 
 from inspect_ai.util import warn_once
-from inspect_ai.model import ChatMessageAssistant, ChatMessageSystem, ChatMessageUser, ContentReasoning, ModelOutput, get_model, get_model_info
+from inspect_ai.model import ChatMessageAssistant, ChatMessageSystem, ChatMessageUser, ContentReasoning, Model, ModelOutput, get_model, get_model_info
 from inspect_ai.model._generate_config import active_generate_config  # inspect-evals-lint: ignore[private_api_imports] -- the run's GenerateConfig (--batch) has no public accessor in 0.3.x
 from inspect_ai.solver import Generate, Solver, TaskState, solver
 
@@ -246,11 +246,11 @@ def prompt_chars(messages: list[Any]) -> int:
     return sum(len(m.text) for m in messages)
 
 
-def reported_context() -> int | None:
+def reported_context(model: Model) -> int | None:
     """The context window of the model under test where Inspect's model database (or ``set_model_info``) knows
     it. Looked up on the active model, so no provider is instantiated again (a local model is not reloaded)."""
     try:
-        info = get_model_info(get_model())
+        info = get_model_info(model)
     except Exception:  # an unknown provider or name: nothing reported
         return None
     return info.context_length if info is not None else None
@@ -380,7 +380,7 @@ def scratchpad_generate(
             if chars >= known or (estimate is not None and context is not None and estimate >= context):
                 raise ContextOverflow(overflow_message(model, estimate, context, prompt_chars=chars, cot=cot))
         if model not in contexts:
-            contexts[model] = reported_context()
+            contexts[model] = reported_context(get_model())
         context = contexts[model]
         if context is not None and chars // MIN_CHARS_PER_TOKEN > context:
             raise ContextOverflow(overflow_message(model, None, context, prompt_chars=chars, cot=cot))
