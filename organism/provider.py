@@ -22,6 +22,8 @@ from . import settings_personas
 
 from .behaviour import approx_tokens as _tokens
 from .behaviour import organism_reply, persona_settings
+from .realistic import PERSONAS as REALISTIC
+from .realistic import realistic_reply, settings_of
 
 
 def draw_of(config: GenerateConfig) -> str:
@@ -48,8 +50,12 @@ class OrganismAPI(ModelAPI):
     ) -> None:
         super().__init__(model_name, base_url, api_key, [], config)
         self.persona = model_name
-        newer = model_name in settings_personas.PERSONAS  # the tool-selection and value-conflict personas
-        self.settings = (settings_personas.persona_settings if newer else persona_settings)(model_name, model_args)
+        if model_name in settings_personas.PERSONAS:  # the tool-selection and value-conflict personas
+            self.settings = settings_personas.persona_settings(model_name, model_args)
+        elif model_name in REALISTIC:  # organism/realistic.py: personas that behave as real models do
+            self.settings = settings_of(model_name, model_args)
+        else:
+            self.settings = persona_settings(model_name, model_args)
 
     async def generate(
         self,
@@ -63,8 +69,13 @@ class OrganismAPI(ModelAPI):
         prompt_tokens = _tokens(system + "".join(m.text for m in input if not isinstance(m, ChatMessageSystem)))
         last = input[-1] if input else None
         tail = last.text if isinstance(last, ChatMessageAssistant) else None
-        newer = settings_personas.reply(self.persona, self.settings, system, users, tools, config.num_choices or 1, draw_of(config))
-        texts, stop_reason, calls = newer or (*organism_reply(self.persona, self.settings, system, users, tail, config.num_choices or 1, draw_of(config)), [])
+        n, calls = config.num_choices or 1, []
+        if self.persona in REALISTIC:
+            text, stop_reason = realistic_reply(self.persona, self.settings, system, users, draw_of(config), config.max_tokens)
+            texts = [text] * n
+        else:
+            newer = settings_personas.reply(self.persona, self.settings, system, users, tools, n, draw_of(config))
+            texts, stop_reason, calls = newer or (*organism_reply(self.persona, self.settings, system, users, tail, n, draw_of(config)), [])
         tool_calls = [ToolCall(id=f"call_{i}", function=c["function"], arguments=c["arguments"]) for i, c in enumerate(calls)] or None
         choices = [
             ChatCompletionChoice(
