@@ -581,7 +581,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", help="the model under test, e.g. anthropic/claude-3-opus-20240229")
     parser.add_argument("--grader", default=DEFAULT_GRADER, help=f"the grader role's model (default {DEFAULT_GRADER})")
     parser.add_argument("--prices", default=None, help=f"YAML price file laid over the built-in table ({PRICES_FILE.name})")
-    parser.add_argument("--batch", action="store_true", help="both roles use the provider's batch API (Inspect's --batch; see README)")
+    parser.add_argument("--batch", action="store_true", help="both roles use the provider's batch API (Inspect's --batch; see docs/cost.md)")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--json", action="store_true", help="print the estimate as JSON")
     parser.add_argument("--write-cost-config", metavar="FILE", default=None,

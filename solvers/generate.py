@@ -148,7 +148,7 @@ def as_document(template: str) -> Solver:
 
     async def solve(state: TaskState, generate: Generate) -> TaskState:
         provider = str(state.model).split("/")[0]
-        if provider.endswith("-completions") and active_generate_config().batch:  # not silent: see the README
+        if provider.endswith("-completions") and active_generate_config().batch:  # not silent: see docs/cost.md
             warn_once(logger, f"{state.model}: a completions endpoint has no batch API; --batch is ignored for this "
                       "model and its requests are sent one by one (the grader role still batches)")
         system = "\n".join(m.text for m in state.messages if isinstance(m, ChatMessageSystem))

@@ -410,7 +410,7 @@ def classifier_validation(
             threshold is fixed: compliant when the StrongREJECT score is above 0.
         temperature: Sampling temperature of the AF votes (paper: 1.0).
         rubric_set: ``ours`` (the suite's rubrics) or ``hughes2025`` (the published StrongREJECT and improved
-            AF classifier rubrics, read at run time; see the README's Fidelity section).
+            AF classifier rubrics, read at run time; see docs/fidelity.md).
         rubric_source: A local clone of the published repository (or a folder of clones); default: the
             ``ALIGNMENT_FAKING_PUBLISHED`` environment variable, else a download at ``rubric_ref``.
         rubric_ref: The git branch, tag or commit to download the published rubric at.

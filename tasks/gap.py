@@ -92,7 +92,7 @@ def scenario_task(name: str, scenario: str, options: TaskOptions) -> Task:
         # request the provider rejects outright) is recorded in the log with its error instead of stopping
         # the whole run (Inspect's default, fail_on_error=True); more than 5% failed samples still stop it
         # early, as a systematic failure would. `--fail-on-error` overrides; `inspect eval-retry LOG`
-        # re-runs just the failed samples. Model retries and timeouts stay Inspect's (see README).
+        # re-runs just the failed samples. Model retries and timeouts stay Inspect's (see docs/reliability.md).
         fail_on_error=FAIL_ON_ERROR,
         name=f"{SUITE}/{name}",
         display_name=name,

@@ -26,7 +26,7 @@ from alignment_faking.scorers.metrics import full_results_from_log
 # Inspect waits up to 15 s before sending a partly filled batch and polls every 15 s; a test needs less
 FAST = BatchConfig(size=1000, send_delay=0.2, tick=0.05)
 FAST_YAML = "{size: 1000, send_delay: 0.2, tick: 0.05}"
-# the README's command-line form of a grader role with its own batch settings
+# docs/cost.md's command-line form of a grader role with its own batch settings
 BATCHED_GRADER = f"grader={{model: openai/gpt-4o, batch: {FAST_YAML}}}"
 
 
