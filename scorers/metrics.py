@@ -54,6 +54,7 @@ from inspect_ai.scorer import Metric, SampleScore, Score, ScoreReducer, metric, 
 
 from . import metric_names as names
 from .metric_names import CATEGORIES, FIGURE_CATEGORIES, HEADLINE_RATES, IDENTITY, RATES
+from .motives import AUXILIARY_PREFIXES, summarise_shares
 from .results import SENSITIVITY_KINDS, Bound, ConditionResult, ContrastResult, Coverage, Estimate, RateResult, Results, Sensitivity
 from .stats import above_cut, contrast, holm, population_arrays, rate, underpowered
 
@@ -487,8 +488,6 @@ def scenario_metrics(contrasts: list[dict[str, Any]] | None = None, headline: st
         if scores and not any(is_main_score(s.score.value) for s in scores):
             # a task's metrics apply to each of its scorers: the optional motive and follow-up scorers get
             # their per-condition shares
-            from .motives import AUXILIARY_PREFIXES, summarise_shares
-
             return summarise_shares(scores, AUXILIARY_PREFIXES)
         return summarise(scores, contrasts or [], headline)
 
