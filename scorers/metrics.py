@@ -155,8 +155,10 @@ class _Response:
         s, m = self._graded(key)
         given = names.GIVEN.get(key)
         if given is not None:
-            g, n = self._graded(given)
-            m = max(0.0, round(m - (n - g), 9))  # the responses where ``given`` is 0 have ``key`` 0 by definition
+            # the responses where ``given`` is 1: the scorer leaves ``key`` NaN elsewhere (then ``m`` already
+            # counts only those); a log that wrote 0 there counts every graded response, of which ``g`` qualify
+            g, _ = self._graded(given)
+            m = min(m, g)
         return s, m
 
     def left_out(self, key: str) -> dict[str, float]:

@@ -98,6 +98,10 @@ EXTRA = {
     "prefill": dict(prefill_any_provider=True),  # OpenAI's API cannot continue a turn; the loopback can
     "predeployment": dict(version="v2"),
 }
+OWN = {  # the newer settings take their own parameters (our offline scenarios; one epoch, a few scenarios)
+    "tool_selection": dict(epochs=1),
+    "value_conflict": dict(values="care", scenarios=1, epochs=1),
+}
 
 
 @pytest.mark.slow
@@ -111,7 +115,7 @@ def test_every_task_of_the_suite_runs_under_batch(server: LoopbackServer, tmp_pa
     for name in suite_tasks():
         if name == "base_model":
             continue  # a completions endpoint: see the next test
-        args = dict(dataset=str(labelled), votes=3, vote_counts="1,3") if name == "classifier_validation" else {**TINY, **EXTRA.get(name, {})}
+        args = OWN.get(name) or ({**TINY, **EXTRA.get(name, {})} if name != "classifier_validation" else dict(dataset=str(labelled), votes=3, vote_counts="1,3"))
         tasks[name] = build_task(name, args)[1]
     logs = inspect_eval(list(tasks.values()), model="openai/faker", model_base_url=server.base_url, model_roles=batched_grader(), batch=FAST,
                         max_tasks=len(tasks), log_dir=str(tmp_path / "logs"), display="none")

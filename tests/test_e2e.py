@@ -196,9 +196,13 @@ def test_a_grader_that_fails_on_some_answers_gives_bounds_in_the_summary(tmp_pat
 
 def test_default_grader_is_never_the_model_under_test(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    log = run("organism/complier", tmp_path, roles=None, queries=1, af_votes=1)
-    assert log.status == "error"
-    assert "OPENAI_API_KEY" in str(log.error) or "openai" in str(log.error).lower()
+    from alignment_faking.scorers.graders import GraderUnavailable
+
+    # unbound, the grader is openai/gpt-4o (never the model under test); without its key the run stops before
+    # any sample, naming the role and the default, and leaves no log
+    with pytest.raises(GraderUnavailable, match=r"no model is bound to --model-role grader, and the default grader openai/gpt-4o .*OPENAI_API_KEY"):
+        run("organism/complier", tmp_path, roles=None, queries=1, af_votes=1)
+    assert not list(tmp_path.glob("*.eval"))
 
 
 def test_recorded_transcripts_and_grader_replies_replay_offline(tmp_path: Path) -> None:
