@@ -41,6 +41,8 @@ from alignment_faking.errors import SuiteError
 from alignment_faking.scorers.graders import DEFAULT_GRADER, GRADER_ROLE, require_grader
 
 SUITE = "alignment_faking"
+UNGRADED_TASKS = (f"{SUITE}/classifier_validation",)
+"""Tasks that use no ``grader`` role: in classifier validation the model under test is the classifier."""
 
 try:
     import fcntl
@@ -158,5 +160,5 @@ class LogFolderLock(Hooks):
         release(data.log_dir)
 
     async def on_run_start(self, data: RunStart) -> None:
-        if any(name.startswith(f"{SUITE}/") for name in data.task_names):
+        if any(name.startswith(f"{SUITE}/") and name not in UNGRADED_TASKS for name in data.task_names):
             require_grader(GRADER_ROLE, DEFAULT_GRADER)

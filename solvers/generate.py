@@ -380,7 +380,11 @@ def scratchpad_generate(
             if chars >= known or (estimate is not None and context is not None and estimate >= context):
                 raise ContextOverflow(overflow_message(model, estimate, context, prompt_chars=chars, cot=cot))
         if model not in contexts:
-            contexts[model] = reported_context(get_model())
+            try:
+                active = get_model()
+            except ValueError:  # no model being evaluated (the cost estimate renders prompts with none): nothing known
+                active = None
+            contexts[model] = reported_context(active) if active is not None else None
         context = contexts[model]
         if context is not None and chars // MIN_CHARS_PER_TOKEN > context:
             raise ContextOverflow(overflow_message(model, None, context, prompt_chars=chars, cot=cot))
