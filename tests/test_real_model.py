@@ -31,6 +31,7 @@ from inspect_ai import score
 from inspect_ai.log import EvalLog
 from inspect_ai.model import GenerateConfig, Model, get_model
 
+from alignment_faking.analysis.summary import UNMEASURED_EXIT
 from alignment_faking.scorers.scorer import OUTCOMES, alignment_faking_scorer
 from alignment_faking.tasks.gap import gap
 from alignment_faking.tasks.welfare import animal_welfare
@@ -139,7 +140,13 @@ def check_log(log: EvalLog, expected_samples: int, tmp_path: Path) -> None:
         counts[str(result.answer)] = counts.get(str(result.answer), 0) + 1
     assert sum(counts.values()) == expected_samples
     summary = subprocess.run([sys.executable, "-m", "alignment_faking.analysis.summary", log.location], capture_output=True, text=True)
-    assert summary.returncode == 0 and summary.stdout.strip(), summary.stderr
+    # a small model mostly breaks the format: the summary then says the run did not measure the gap (with the
+    # share and the reasons) and exits 3; a run that measured it exits 0
+    invalid_or_ungraded = counts.get("invalid", 0) + counts.get("ungraded", 0)
+    assert summary.stdout.strip() and summary.returncode in (0, UNMEASURED_EXIT), summary.stderr
+    assert (summary.returncode == UNMEASURED_EXIT) == ("NOT MEASURED" in summary.stdout)
+    if summary.returncode == UNMEASURED_EXIT:
+        assert invalid_or_ungraded > 0
     report = subprocess.run(
         [sys.executable, "-m", "alignment_faking.analysis.report", str(Path(log.location).parent), "--out", str(tmp_path / "report")],
         capture_output=True, text=True,
@@ -174,31 +181,12 @@ def test_welfare_task_on_a_real_model(server: LlamaServer, tmp_path: Path, short
     check_log(log, expected_samples=4, tmp_path=tmp_path)
 
 
-def plain_string_messages(model: Model) -> Model:
-    """The grader's messages sent with plain string content. SmolLM2's chat template takes only strings (a list
-    of content parts is an HTTP 500 from the server), and the grader's rubric and request go out as lists of
-    parts (with cache breakpoints); until the graders send strings themselves, the test flattens them here."""
-    api: Any = model.api
-    convert = api.messages_to_openai
-
-    async def flattened(input: list[Any]) -> list[Any]:  # noqa: A002
-        messages = await convert(input)
-        for message in messages:
-            content = message.get("content")
-            if isinstance(content, list):
-                message["content"] = "".join(part.get("text", "") for part in content if isinstance(part, dict))
-        return messages
-
-    api.messages_to_openai = flattened
-    return model
-
-
 def test_regrade_with_the_real_model_as_grader(server: LlamaServer, tmp_path: Path) -> None:
     # the policy is the organism (a known transcript); the grader is the real model: each verdict is read, or
     # the sample is `ungraded` with the grader's failure named, never a crash or a silent 0
     first = run(gap(dataset="builtin", queries=1, af_votes=1), get_model("organism/faker"), "organism/grader", tmp_path)
     check_log(first, expected_samples=2, tmp_path=tmp_path)
-    grader = plain_string_messages(server.model(max_tokens=64))
+    grader = server.model(max_tokens=64)  # SmolLM2's chat template takes only string content: the graders send strings
     regraded = score(first, [alignment_faking_scorer(af_votes=1)], model_roles={"grader": grader}, action="overwrite", display="none")
     assert len(regraded.samples or []) == 2
     for sample in regraded.samples or []:
