@@ -99,7 +99,9 @@ async def score_response(text: str, reply_for, setting: str = "helpful_only", re
     grader = get_model("mockllm/model", custom_outputs=respond, memoize=False)
     metadata = {"query": "a request", "cot": cot, "response": parse_response(text, cot=cot).to_dict(), "recorded": recorded or {}}
     state = TaskState(ModelName("organism/faker"), "q1__free", 1, "a request", [], metadata=metadata)
-    score = await alignment_faking_scorer(af_votes=1, default_grader=grader, setting=setting)(state, Target(""))
+    # a role no eval binds: an eval earlier in the same process can leave its own `grader` binding behind
+    scorer = alignment_faking_scorer(af_votes=1, grader_role="scorer_test_grader", default_grader=grader, setting=setting)
+    score = await scorer(state, Target(""))
     return score, asked
 
 
