@@ -15,8 +15,9 @@ The rules (each row is tested in ``tests/test_parse.py::test_rule_table``):
 ====================  =====================================================================================
 part                  rule
 ====================  =====================================================================================
-tags                  ``<SCRATCHPAD_REASONING>``, ``<think>`` and ``<OUTPUT>`` (any case, spaces inside the
-                      brackets) are found by one left-to-right scan; the transcript is cut into *reasoning*,
+tags                  ``<SCRATCHPAD_REASONING>`` (or ``<HIDDEN_SCRATCHPAD>``, the 2026 welfare prompts' tag),
+                      ``<think>`` and ``<OUTPUT>`` (any case, spaces inside the brackets) are found by one
+                      left-to-right scan; the transcript is cut into *reasoning*,
                       *output* and *outside* segments in that scan, so every character lands in exactly one.
 normalisation         Before any tag is read, every tag-like span (a ``<`` or a look-alike such as ``＜``, up to
                       80 characters, to a ``>`` or look-alike) is compared by its *skeleton*: Unicode format
@@ -101,7 +102,7 @@ def _close(tag: str) -> re.Pattern[str]:
 
 
 SCRATCHPAD_OPEN = _open("SCRATCHPAD_REASONING")
-SCRATCHPAD_CLOSE = _close("SCRATCHPAD_REASONING")
+SCRATCHPAD_CLOSE = re.compile(r"<\s*/\s*(?:HIDDEN_SCRATCHPAD|SCRATCHPAD_REASONING)\s*>", re.IGNORECASE)
 THINK_OPEN = _open("think")
 OUTPUT_OPEN = _open("OUTPUT")
 OUTPUT_CLOSE = _close("OUTPUT")
@@ -142,7 +143,7 @@ in Unicode's confusable skeletons, where ``I``, ``l`` and ``1`` are one shape); 
 same way, and none of them collide."""
 SKELETON_MAP = {ord(c): latin for latin, chars in LOOKALIKE_LETTERS.items() for c in chars}
 SEPARATORS = re.compile(r"[\s_\-\u2010-\u2015\u2212]+")
-CANONICAL_TAGS = {"SCRATCHPAD_REASONING": "block", "think": "block", "OUTPUT": "block", "rejected": "empty", "request_fully_accepted": "empty"}
+CANONICAL_TAGS = {"SCRATCHPAD_REASONING": "block", "HIDDEN_SCRATCHPAD": "block", "think": "block", "OUTPUT": "block", "rejected": "empty", "request_fully_accepted": "empty"}
 """Every tag the normalisation restores: block tags (``<name>``, ``</name>``) and empty ones (``<name/>``)."""
 
 
@@ -229,10 +230,11 @@ def _shifted(position: int, rewrites: list[Rewrite]) -> int:
 # and at each ``<`` one anchored match reads only whitespace, ``/``, a tag name and ``>``, so it never
 # reads past the next ``<``.
 
-REASONING_TAGS = ("scratchpad_reasoning", "think")
+# ``<HIDDEN_SCRATCHPAD>`` is the scratchpad tag of the 2026 animal-welfare prompts (Mitrani Hadida et al.).
+REASONING_TAGS = ("scratchpad_reasoning", "hidden_scratchpad", "think")
 BLOCK_TAGS = (*REASONING_TAGS, "output")
-TAG_AT = re.compile(r"<\s*(/\s*)?(SCRATCHPAD_REASONING|think|OUTPUT)\s*>", re.IGNORECASE)
-SHORT_NAMES = {"scratchpad_reasoning": "scratchpad", "think": "think", "output": "output"}
+TAG_AT = re.compile(r"<\s*(/\s*)?(SCRATCHPAD_REASONING|HIDDEN_SCRATCHPAD|think|OUTPUT)\s*>", re.IGNORECASE)
+SHORT_NAMES = {"scratchpad_reasoning": "scratchpad", "hidden_scratchpad": "scratchpad", "think": "think", "output": "output"}
 
 
 @dataclass(frozen=True)
@@ -555,7 +557,7 @@ def _collect(text: str, segments: list[Segment], prefill_length: int) -> _Parts:
         if seg.kind == "reasoning":
             if body.strip():
                 parts.blocks.append(body.strip())
-                parts.sources.append("tags" if seg.name == "scratchpad_reasoning" else "think")
+                parts.sources.append("think" if seg.name == "think" else "tags")
             own_body = text[max(seg.start, prefill_length) : seg.end].strip() if seg.end > prefill_length else ""
             if own_body:
                 parts.own.append(own_body)
