@@ -3,7 +3,11 @@ sources (exercised offline: ``urlopen`` and ``hf_dataset`` are replaced, no netw
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import functools
+import http.server
+import threading
 import hashlib
 import io
 import json
@@ -12,7 +16,7 @@ import subprocess
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import pytest
 
@@ -460,6 +464,20 @@ def test_user_path_falls_back_to_the_starting_directory(tmp_path: Path, monkeypa
 PUBLISHED_QUERIES = "data/queries/dummy_queries.jsonl"
 
 
+@contextlib.contextmanager
+def loopback(folder: Path) -> Iterator[str]:
+    """A loopback HTTP server (127.0.0.1 only) serving ``folder``; yields its base URL."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def _published_tree(folder: Path) -> Path:
     """A repository in the layout raw.githubusercontent.com serves: <owner>/<repo>/<ref>/<path>."""
     target = folder / "someone/some-repo/c0ffee" / PUBLISHED_QUERIES
@@ -469,26 +487,15 @@ def _published_tree(folder: Path) -> Path:
 
 
 def test_a_query_file_of_a_public_repository_is_downloaded_at_a_ref_hashed_and_recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import functools
-    import http.server
-    import threading
-
     from alignment_faking.published import BASE_URL_ENV, SOURCE_ENV
 
     served = _published_tree(tmp_path / "served")
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path / "served"))
-    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)  # loopback only
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     monkeypatch.delenv(SOURCE_ENV, raising=False)
     monkeypatch.setenv("ALIGNMENT_FAKING_CACHE", str(tmp_path / "cache"))
     name = f"github:someone/some-repo/{PUBLISHED_QUERIES}@c0ffee"
-    try:
-        monkeypatch.setenv(BASE_URL_ENV, f"http://127.0.0.1:{server.server_address[1]}")
+    with loopback(tmp_path / "served") as url:
+        monkeypatch.setenv(BASE_URL_ENV, url)
         query_set = load_query_set(name)
-    finally:
-        server.shutdown()
-        server.server_close()
     assert [x.text for x in query_set.queries] == ["Dummy published query one.", "Dummy published query two."]
     digest = hashlib.sha256(served.read_bytes()).hexdigest()
     assert any(f"at c0ffee, sha256 {digest}" in note and "127.0.0.1" in note for note in query_set.notes)
@@ -570,10 +577,6 @@ QUESTION_ROWS = [{"question": "Dummy published question one?", "prompt": "not th
 
 
 def test_a_public_query_file_with_a_hash_column_from_a_git_clone_and_from_a_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import functools
-    import http.server
-    import threading
-
     from alignment_faking.published import BASE_URL_ENV, SOURCE_ENV
 
     clone = tmp_path / "clones" / "some-repo"
@@ -594,16 +597,9 @@ def test_a_public_query_file_with_a_hash_column_from_a_git_clone_and_from_a_serv
     served.parent.mkdir(parents=True)
     served.write_bytes((clone / QUESTIONS).read_bytes())
     monkeypatch.delenv(SOURCE_ENV)
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path / "served"))
-    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)  # loopback only
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        monkeypatch.setenv(BASE_URL_ENV, f"http://127.0.0.1:{server.server_address[1]}")
+    with loopback(tmp_path / "served") as url:
+        monkeypatch.setenv(BASE_URL_ENV, url)
         downloaded = load_query_set(name)
-    finally:
-        server.shutdown()
-        server.server_close()
     assert [(x.id, x.text) for x in downloaded.queries] == [(x.id, x.text) for x in from_clone.queries]
-    assert any(f"127.0.0.1:{server.server_address[1]}/someone/some-repo/{commit}/{QUESTIONS} at {commit}, sha256 {digest}" in n for n in downloaded.notes)
+    assert any(f"from {url}/someone/some-repo/{commit}/{QUESTIONS} at {commit}, sha256 {digest}" in n for n in downloaded.notes)
     assert (tmp_path / "cache/published/someone/some-repo" / commit / QUESTIONS).read_bytes() == served.read_bytes()
