@@ -33,7 +33,10 @@ Where the files come from (first that applies): ``source`` (``-T prompt_source=`
 repository or a folder holding clones named after the repositories), the ``ALIGNMENT_FAKING_PUBLISHED``
 environment variable (the same), else a download of ``<base>/<owner>/<repo>/<ref>/<path>`` into the cache
 (``$ALIGNMENT_FAKING_CACHE/published``), ``<base>`` being raw.githubusercontent.com unless
-``ALIGNMENT_FAKING_PUBLISHED_URL`` names another (a mirror, a local file server, ``file://``). Every file
+``ALIGNMENT_FAKING_PUBLISHED_URL`` names another (a mirror, a local file server, ``file://``). That download is
+``fetch_file`` of a ``PinnedFile`` (repository, path, ref, optional sha256): the suite's one fetcher, also used
+for published query files and AdvBench (``tasks/queries.py``) and the newer settings' data
+(``tasks/setting_data.py``), so every download shares one cache and one changed-file check (``remember``). Every file
 used, every file a Jinja template includes, imports or extends among them (read from the same copy at the same
 ref by ``Reader``), is recorded (repository, path, where it was read, ref or commit, sha256, ``included_by``)
 in the task's metadata; a plain folder (not a git clone) records ``content-sha256:<digest>`` of the set's
