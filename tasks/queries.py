@@ -159,7 +159,7 @@ def _file_checks(rows: list[Any], source: str, replay: bool, condition_names: Co
         if not isinstance(record, dict):
             raise DatasetError(
                 f"{source}: row {row_number} is a {type(record).__name__} ({_shown(record)}), not an object; each row must be an "
-                f"object with a {'/'.join(TEXT_COLUMNS)} field"
+                f"object with a {'/'.join(TEXT_COLUMNS)} field, or a string (the request)"
             )
     tiers = {str(r["tier"]).strip() for r in rows if r.get("tier") not in (None, "", "unknown")}
     tier_is_condition = bool(replay and tiers and condition_names is not None and tiers <= set(condition_names))
