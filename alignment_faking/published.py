@@ -292,6 +292,17 @@ class Manifest:
         self.path.write_text(json.dumps(self.entries, indent=1, sort_keys=True), encoding="utf-8")
 
 
+def read_pinned_beside(path: Path, what: str) -> bytes:
+    """The bytes of a file shipped with its sha256 in ``<file>.sha256`` beside it (our own data sets); a file
+    whose bytes no longer match is an error naming it as ``what`` (a tampered or half-edited copy never passes
+    as the pinned one)."""
+    data = path.read_bytes()
+    pinned = path.with_name(path.name + ".sha256").read_text(encoding="utf-8").split()[0]
+    if _sha256(data) != pinned:
+        raise PublishedError(f"{what} has sha256 {_sha256(data)[:12]}…, not the {pinned[:12]}… pinned beside it")
+    return data
+
+
 def remember(key: str, digest: str, where: str, *, accept_changed: bool = False, hint: str = CHANGED_HINT) -> bool:
     """Check a file's sha256 against the one first seen under ``key`` (``repo@ref:path``, in the cache's
     ``published_manifest.json``) and remember it. True if it differs and ``accept_changed``; an error if it

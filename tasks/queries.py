@@ -23,7 +23,7 @@ from typing import Any, Callable, Collection, Iterable
 
 from alignment_faking.errors import SuiteError
 from alignment_faking.paths import read_text, user_path
-from alignment_faking.published import DEFAULT_BASE_URL, DEFAULT_REF, PinnedFile, PublishedError, PublishedSet, Reader, fetch_file
+from alignment_faking.published import DEFAULT_BASE_URL, DEFAULT_REF, PinnedFile, PublishedError, PublishedSet, Reader, fetch_file, read_pinned_beside
 
 logger = logging.getLogger(__name__)
 
@@ -454,13 +454,10 @@ def _welfare_rows() -> list[Any]:
     """Our animal-welfare queries (direct questions, advice, debates, requests where welfare is incidental),
     checked against the sha256 pinned beside the file, so a changed file never passes as the published set."""
     path = data_dir() / "welfare_queries.csv"
-    expected = (data_dir() / "welfare_queries.csv.sha256").read_text(encoding="utf-8").split()[0]
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    if digest != expected:
-        raise DatasetError(
-            f"{path} has sha256 {digest}, not the pinned {expected}: the built-in welfare queries were changed. "
-            "Restore the file, or run your own queries with -T dataset=path/to/file.csv"
-        )
+    try:
+        read_pinned_beside(path, str(path))
+    except PublishedError as ex:
+        raise DatasetError(f"{ex}: the built-in welfare queries were changed. Restore the file, or run your own queries with -T dataset=path/to/file.csv") from None
     return read_local_file(path)
 
 

@@ -29,7 +29,7 @@ from typing import Any
 
 from alignment_faking.errors import SuiteError
 from alignment_faking.paths import user_path
-from alignment_faking.published import PinnedFile, PublishedError, clone_root, fetch_file, git_commit, remember
+from alignment_faking.published import PinnedFile, PublishedError, clone_root, fetch_file, git_commit, read_pinned_beside, remember
 
 _ROOT = Path(__file__).resolve().parent.parent
 DATASETS = next((d for d in (_ROOT / "datasets", _ROOT / "alignment_faking" / "datasets") if d.is_dir()), _ROOT / "datasets")
@@ -52,11 +52,10 @@ def sha256_of(data: bytes) -> str:
 
 
 def _ours(name: str) -> tuple[bytes, dict[str, Any]]:
-    path = DATASETS / name
-    data = path.read_bytes()
-    pinned = (DATASETS / f"{name}.sha256").read_text(encoding="utf-8").split()[0]
-    if sha256_of(data) != pinned:
-        raise SettingDataError(f"datasets/{name} has sha256 {sha256_of(data)[:12]}…, not the {pinned[:12]}… pinned beside it; restore it (git checkout datasets/{name}) or pass your copy as a path")
+    try:
+        data = read_pinned_beside(DATASETS / name, f"datasets/{name}")
+    except PublishedError as ex:
+        raise SettingDataError(f"{ex}; restore it (git checkout datasets/{name}) or pass your copy as a path") from None
     return data, {"source": f"ours:datasets/{name}"}
 
 
@@ -73,7 +72,8 @@ def _download(spec: PublishedFile) -> tuple[bytes, dict[str, Any]]:
     a cached copy whose bytes changed since the download is refused."""
     try:
         data, url = fetch_file(spec, base_url=os.environ.get(URL_ENV), alternative=f"source=<the clone> (or set {SOURCE_ENV}), or run offline with dataset=ours")
-        remember(spec.key, sha256_of(data), f"{spec.path} of {spec.repo} at {spec.ref}", hint=f"delete {spec.cached()} to download it again")
+        remember(spec.key, sha256_of(data), f"{spec.path} of {spec.repo} at {spec.ref}",
+                 hint=f"delete {spec.cached()} to download it again (if the download differs too, the file served at that commit is not the one first read)")
     except PublishedError as ex:
         raise SettingDataError(str(ex)) from None
     return data, {"source": url, "ref": spec.ref}
