@@ -430,6 +430,10 @@ def test_generic_hf_spec(monkeypatch: pytest.MonkeyPatch) -> None:
     assert fake.calls[0]["path"] == "someone/requests" and fake.calls[0]["revision"] == "abc123"
     load_queries("hf:someone/requests")
     assert fake.calls[1]["revision"] is None
+    # #<column> picks the request column of a Hugging Face set too (here the fake's 'rejected' column)
+    picked = load_query_set("hf:someone/requests@abc123#rejected")
+    assert [x.text for x in picked.queries] == ["no"] and picked.name == "hf:someone/requests@abc123#rejected"
+    assert "copies" in " ".join(picked.notes) and fake.calls[2]["revision"] == "abc123"
 
 
 # --------------------------------------------------------------------------------------------------------
