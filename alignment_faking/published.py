@@ -33,7 +33,10 @@ Where the files come from (first that applies): ``source`` (``-T prompt_source=`
 repository or a folder holding clones named after the repositories), the ``ALIGNMENT_FAKING_PUBLISHED``
 environment variable (the same), else a download of ``<base>/<owner>/<repo>/<ref>/<path>`` into the cache
 (``$ALIGNMENT_FAKING_CACHE/published``), ``<base>`` being raw.githubusercontent.com unless
-``ALIGNMENT_FAKING_PUBLISHED_URL`` names another (a mirror, a local file server, ``file://``). Every file
+``ALIGNMENT_FAKING_PUBLISHED_URL`` names another (a mirror, a local file server, ``file://``). That download is
+``fetch_file`` of a ``PinnedFile`` (repository, path, ref, optional sha256): the suite's one fetcher, also used
+for published query files and AdvBench (``tasks/queries.py``) and the newer settings' data
+(``tasks/setting_data.py``), so every download shares one cache and one changed-file check (``remember``). Every file
 used, every file a Jinja template includes, imports or extends among them (read from the same copy at the same
 ref by ``Reader``), is recorded (repository, path, where it was read, ref or commit, sha256, ``included_by``)
 in the task's metadata; a plain folder (not a git clone) records ``content-sha256:<digest>`` of the set's
@@ -235,7 +238,8 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _git_commit(folder: Path) -> str | None:
+def git_commit(folder: Path) -> str | None:
+    """The commit checked out in ``folder``, or None (not a git clone)."""
     try:
         result = subprocess.run(
             ["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=False
@@ -246,7 +250,7 @@ def _git_commit(folder: Path) -> str | None:
     return commit if result.returncode == 0 and re.fullmatch(r"[0-9a-f]{40}", commit) else None
 
 
-def _clone_root(source: Path, repo: str, path: str) -> Path | None:
+def clone_root(source: Path, repo: str, path: str) -> Path | None:
     """``source`` itself if it holds ``path``, else ``source/<repo name>`` if that does."""
     for root in (source, source / repo.split("/")[-1]):
         if (root / path).is_file():
@@ -257,8 +261,11 @@ def _clone_root(source: Path, repo: str, path: str) -> Path | None:
 OFFLINE_TEXTS = f"-T prompt_source=/path/to/clone (or set {SOURCE_ENV}), or run with the built-in texts (prompt_set={OURS}, rubric_set={OURS}, the default)"
 
 
-def _how_to_get(spec: PublishedSet, what: str, alternative: str = OFFLINE_TEXTS) -> str:
-    return f"{what}. Get a local copy with `git clone https://github.com/{spec.repo}` and pass {alternative}"
+def how_to_get(repo: str, what: str, alternative: str = OFFLINE_TEXTS) -> str:
+    return f"{what}. Get a local copy with `git clone https://github.com/{repo}` and pass {alternative}"
+
+
+CHANGED_HINT = "pin a commit with -T prompt_ref=<sha>, or pass -T accept_changed=true to use the new text (its sha256 is recorded in the log)"
 
 
 class Manifest:
@@ -271,15 +278,11 @@ class Manifest:
         except (OSError, json.JSONDecodeError):
             self.entries = {}
 
-    def check(self, key: str, digest: str, accept_changed: bool, where: str) -> bool:
+    def check(self, key: str, digest: str, accept_changed: bool, where: str, hint: str = CHANGED_HINT) -> bool:
         """True if the file is known with another digest (accepted); raises if not accepted."""
         known = self.entries.get(key)
         if known is not None and known != digest and not accept_changed:
-            raise PublishedError(
-                f"{where} has changed since it was first read (sha256 {known[:12]}… then, {digest[:12]}… now); "
-                "pin a commit with -T prompt_ref=<sha>, or pass -T accept_changed=true to use the new text "
-                "(its sha256 is recorded in the log)"
-            )
+            raise PublishedError(f"{where} has changed since it was first read (sha256 {known[:12]}… then, {digest[:12]}… now); {hint}")
         changed = known is not None and known != digest
         self.entries[key] = digest
         return changed
@@ -289,13 +292,81 @@ class Manifest:
         self.path.write_text(json.dumps(self.entries, indent=1, sort_keys=True), encoding="utf-8")
 
 
-def _download(url: str, spec: PublishedSet, alternative: str) -> bytes:
+def read_pinned_beside(path: Path, what: str) -> bytes:
+    """The bytes of a file shipped with its sha256 in ``<file>.sha256`` beside it (our own data sets); a file
+    whose bytes no longer match is an error naming it as ``what`` (a tampered or half-edited copy never passes
+    as the pinned one)."""
+    data = path.read_bytes()
+    pinned = path.with_name(path.name + ".sha256").read_text(encoding="utf-8").split()[0]
+    if _sha256(data) != pinned:
+        raise PublishedError(f"{what} has sha256 {_sha256(data)[:12]}…, not the {pinned[:12]}… pinned beside it")
+    return data
+
+
+def remember(key: str, digest: str, where: str, *, accept_changed: bool = False, hint: str = CHANGED_HINT) -> bool:
+    """Check a file's sha256 against the one first seen under ``key`` (``repo@ref:path``, in the cache's
+    ``published_manifest.json``) and remember it. True if it differs and ``accept_changed``; an error if it
+    differs otherwise (``hint`` says what to do)."""
+    manifest = Manifest(cache_root() / "published_manifest.json")
+    changed = manifest.check(key, digest, accept_changed, where, hint)
+    manifest.save()
+    return changed
+
+
+@dataclass(frozen=True)
+class PinnedFile:
+    """One file of a public GitHub repository at a git ref (a commit pins it), and the sha256 it must have
+    where one is pinned. The suite's one description of a file to download: prompts, rubrics, query files and
+    the newer settings' data all go through ``fetch_file``."""
+
+    repo: str
+    path: str
+    ref: str = DEFAULT_REF
+    sha256: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.repo}@{self.ref}:{self.path}"
+
+    def url(self, base_url: str | None = None) -> str:
+        base = base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
+        return f"{base.rstrip('/')}/{self.repo}/{self.ref}/{self.path}"
+
+    def cached(self) -> Path:
+        return cache_root() / self.repo / self.ref / self.path
+
+
+def _download(url: str, repo: str, alternative: str) -> bytes:
     try:
         with urllib.request.urlopen(url, timeout=30) as response:
             return response.read()
     except (urllib.error.URLError, TimeoutError, OSError, ValueError) as ex:
         reason = getattr(ex, "reason", ex)
-        raise PublishedError(_how_to_get(spec, f"could not download {url} ({reason}) and no copy is cached", alternative)) from ex
+        raise PublishedError(how_to_get(repo, f"could not download {url} ({reason}) and no copy is cached", alternative)) from ex
+
+
+def fetch_file(pinned: PinnedFile, *, base_url: str | None = None, refresh: bool = False, alternative: str = OFFLINE_TEXTS) -> tuple[bytes, str]:
+    """The bytes of ``pinned`` and the URL they come from: downloaded once from ``<base>/<owner>/<repo>/<ref>/
+    <path>`` (``base_url``, else ``$ALIGNMENT_FAKING_PUBLISHED_URL``, else raw.githubusercontent.com) into
+    ``cache_root()/<owner>/<repo>/<ref>/<path>`` and read from there afterwards (``refresh`` downloads again).
+    A pinned sha256 is checked: a cached copy that does not match it is downloaded again, and a download that
+    does not match it is an error and is not cached. Offline with no cached copy: one line saying how to get a
+    local copy and ``alternative``."""
+    for part in (pinned.path, pinned.ref):
+        if ".." in Path(part).parts or Path(part).is_absolute() or not part.strip():
+            raise PublishedError(f"{pinned.key}: '{part}' is not a path or ref inside the repository {pinned.repo}")
+    url, target = pinned.url(base_url), pinned.cached()
+    expected = pinned.sha256.lower() if pinned.sha256 else None
+    if target.is_file() and not refresh:
+        data = target.read_bytes()
+        if expected is None or _sha256(data) == expected:
+            return data, url
+    data = _download(url, pinned.repo, alternative)
+    if expected is not None and _sha256(data) != expected:
+        raise PublishedError(f"{url} has sha256 {_sha256(data)}, not the pinned {expected}; it was not cached")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(data)
+    return data, url
 
 
 @dataclass
@@ -318,26 +389,19 @@ class Reader:
     def _local(self, path: str) -> tuple[bytes, str, str | None, str]:
         folder = user_path(str(self.source))
         if not folder.is_dir():
-            raise PublishedError(_how_to_get(self.spec, f"the local copy {self.source} is not a folder", self.alternative))
-        root = self._root or _clone_root(folder, self.spec.repo, path)
+            raise PublishedError(how_to_get(self.spec.repo, f"the local copy {self.source} is not a folder", self.alternative))
+        root = self._root or clone_root(folder, self.spec.repo, path)
         if root is None or not (root / path).is_file():
             where = root or f"{folder} (nor in {folder / self.spec.repo.split('/')[-1]})"
-            raise PublishedError(_how_to_get(self.spec, f"{path} of {self.spec.repo} is not in {where}", self.alternative))
+            raise PublishedError(how_to_get(self.spec.repo, f"{path} of {self.spec.repo} is not in {where}", self.alternative))
         self._root = root
-        commit = _git_commit(root)
+        commit = git_commit(root)
         return (root / path).read_bytes(), f"local:{root.resolve()}", commit, f"{self.spec.repo}@{commit or 'local:' + str(root.resolve())}:{path}"
 
     def _remote(self, path: str) -> tuple[bytes, str, str | None, str]:
-        base = os.environ.get(BASE_URL_ENV, DEFAULT_BASE_URL).rstrip("/")
-        url = f"{base}/{self.spec.repo}/{self.ref}/{path}"
-        target = cache_root() / self.spec.repo / self.ref / path
-        if target.is_file() and not self.refresh:
-            data = target.read_bytes()
-        else:
-            data = _download(url, self.spec, self.alternative)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-        return data, url, self.ref, f"{self.spec.repo}@{self.ref}:{path}"
+        pinned = PinnedFile(self.spec.repo, path, self.ref)
+        data, url = fetch_file(pinned, refresh=self.refresh, alternative=self.alternative)
+        return data, url, self.ref, pinned.key
 
     def read(self, path: str, role: str, included_by: str | None = None) -> str:
         """The text of ``path`` in the repository (read, hashed, checked and recorded once)."""
@@ -350,9 +414,7 @@ class Reader:
             self.source = local
         data, where, ref, key = self._local(path) if local else self._remote(path)
         digest = _sha256(data)
-        manifest = Manifest(cache_root() / "published_manifest.json")
-        changed = manifest.check(key, digest, self.accept_changed, f"{path} of {self.spec.repo} ({where})")
-        manifest.save()
+        changed = remember(key, digest, f"{path} of {self.spec.repo} ({where})", accept_changed=self.accept_changed)
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as ex:

@@ -1,29 +1,29 @@
 """Harmful-request datasets: the paper's, AdvBench, our built-in set, and any local or Hugging Face file.
 
-The sources are one table (``LOADERS``, plus ``hf:`` names and local files in ``resolve_loader``); every
-row of every source goes through ``queries_from_records`` (row shape, ids, copies, replay), and every file
-through ``read_text`` (UTF-8, naming the file otherwise). Every remote source is pinned (a Hugging Face
-revision, a sha256 of the file's bytes), cached on first use, and fails offline with a message naming the
-offline alternative (``-T dataset=builtin``).
+The sources are one table (``LOADERS``, plus ``hf:``, ``github:`` names and local files in ``resolve_loader``);
+every row of every source goes through ``queries_from_records`` (row shape, ids, copies, replay), and every
+file's text through ``rows_from_text`` (CSV, JSONL, a JSON list of objects or of strings). ``<dataset>#<column>``
+names the column that holds the request. Every remote source is pinned (a Hugging Face revision, a sha256 of
+the file's bytes, a commit of a repository), downloaded once by the suite's one fetcher
+(``alignment_faking.published.fetch_file``) or Inspect's ``hf_dataset``, and fails offline with a message naming
+the offline alternative (``-T dataset=builtin``).
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import io
 import json
 import logging
-import os
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Collection, Iterable
 
 from alignment_faking.errors import SuiteError
 from alignment_faking.paths import read_text, user_path
-from alignment_faking.published import DEFAULT_REF, PublishedError, PublishedSet, Reader
+from alignment_faking.published import DEFAULT_BASE_URL, DEFAULT_REF, PinnedFile, PublishedError, PublishedSet, Reader, fetch_file, read_pinned_beside
 
 logger = logging.getLogger(__name__)
 
@@ -42,9 +42,8 @@ def data_dir() -> Path:
 LAT_PATH = "LLM-LAT/harmful-dataset"
 LAT_REVISION = "8bfba31bc6d93a5b71808fee5275ef4b6330ed91"
 # Greenblatt et al.'s minimal reproduction (App. B.4): AdvBench harmful_behaviors.csv, `goal` column.
-ADVBENCH_URL = (
-    "https://raw.githubusercontent.com/llm-attacks/llm-attacks/main/data/advbench/harmful_behaviors.csv"
-)
+ADVBENCH_REPO, ADVBENCH_PATH, ADVBENCH_REF = "llm-attacks/llm-attacks", "data/advbench/harmful_behaviors.csv", "main"
+ADVBENCH_URL = f"{DEFAULT_BASE_URL}/{ADVBENCH_REPO}/{ADVBENCH_REF}/{ADVBENCH_PATH}"
 ADVBENCH_SHA256 = "6cd1a5c63c07610d7eb67307772ee5606017ee950b5770ab288a2c487489d3e1"
 
 TEXT_COLUMNS = ("prompt", "goal", "query", "user_query")
@@ -136,13 +135,6 @@ def _one_form_of_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def cache_dir() -> Path:
-    root = os.environ.get("ALIGNMENT_FAKING_CACHE") or Path.home() / ".cache" / "alignment_faking"
-    path = Path(root)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 def _same_request(text: str) -> str:
     """The form under which two requests count as copies: case and runs of whitespace ignored."""
     return " ".join(text.split()).casefold()
@@ -167,7 +159,7 @@ def _file_checks(rows: list[Any], source: str, replay: bool, condition_names: Co
         if not isinstance(record, dict):
             raise DatasetError(
                 f"{source}: row {row_number} is a {type(record).__name__} ({_shown(record)}), not an object; each row must be an "
-                f"object with a {'/'.join(TEXT_COLUMNS)} field"
+                f"object with a {'/'.join(TEXT_COLUMNS)} field, or a string (the request)"
             )
     tiers = {str(r["tier"]).strip() for r in rows if r.get("tier") not in (None, "", "unknown")}
     tier_is_condition = bool(replay and tiers and condition_names is not None and tiers <= set(condition_names))
@@ -197,7 +189,7 @@ def _row_text(record: dict[str, Any], recorded: dict[str, Any], source: str, row
     if column is None:
         raise DatasetError(
             f"{source}: row {row_number} has no text column; expected one of "
-            f"{', '.join(TEXT_COLUMNS)} (found: {', '.join(map(str, record)) or 'none'})"
+            f"{', '.join(TEXT_COLUMNS)} (found: {', '.join(map(str, record)) or 'none'}), or name it: {source}#<column>"
         )
     text = record[column]
     if (not isinstance(text, str) or not text.strip()) and "response" in recorded:
@@ -306,7 +298,12 @@ def queries_from_records(
     return queries, notes
 
 
-def _jsonl_rows(text: str, path: Path) -> list[Any]:
+def _strings_as_rows(rows: list[Any]) -> list[Any]:
+    """A JSON list of strings (or JSONL lines that are strings) as rows whose ``query`` is each string."""
+    return [{"query": row} if isinstance(row, str) else row for row in rows]
+
+
+def _jsonl_rows(text: str, path: Path | str) -> list[Any]:
     """The rows of a JSONL file; a line that is not JSON is reported on its own line number (blank lines
     count). Split on newlines only: ``str.splitlines()`` would also cut at U+2028 inside a JSON string."""
     rows = []
@@ -320,49 +317,48 @@ def _jsonl_rows(text: str, path: Path) -> list[Any]:
     return rows
 
 
+FILE_TYPES = (".csv", ".jsonl", ".json")
+
+
+def rows_from_text(text: str, suffix: str, where: Path | str) -> list[Any]:
+    """The rows of a query file's text by its type: CSV (a header row), JSONL (an object or a string a line) or
+    JSON (a list of objects or of strings); a string is a row whose ``query`` is that string."""
+    if suffix == ".jsonl":
+        return _strings_as_rows(_jsonl_rows(text, where))
+    try:
+        if suffix == ".csv":
+            return list(csv.DictReader(io.StringIO(text, newline="")))
+        data = json.loads(text)
+    except (json.JSONDecodeError, csv.Error) as ex:
+        raise DatasetError(f"{where}: could not be parsed ({ex})") from ex
+    if isinstance(data, list):
+        return _strings_as_rows(data)
+    raise DatasetError(f"{where}: a .json dataset must be a list of objects or of strings, got a {type(data).__name__}")
+
+
 def read_local_file(path: Path) -> list[Any]:
-    """Rows of a local CSV, JSONL or JSON (a list of objects) file, read as UTF-8 (a BOM is allowed)."""
+    """Rows of a local CSV, JSONL or JSON file (``rows_from_text``), read as UTF-8 (a BOM is allowed)."""
     if not path.is_file():
         raise DatasetError(
             f"dataset file '{path}' does not exist; give an existing .csv/.jsonl/.json file, or one of "
             f"{', '.join(LOADERS)}"
         )
     suffix = path.suffix.lower()
-    if suffix not in (".csv", ".jsonl", ".json"):
+    if suffix not in FILE_TYPES:
         raise DatasetError(f"{path}: unsupported file type '{suffix}'; use .csv, .jsonl or .json")
-    text = read_text(path, what="dataset file", error=DatasetError)
-    if suffix == ".jsonl":
-        return _jsonl_rows(text, path)
-    try:
-        if suffix == ".csv":
-            return list(csv.DictReader(io.StringIO(text, newline="")))
-        data = json.loads(text)
-    except (json.JSONDecodeError, csv.Error) as ex:
-        raise DatasetError(f"{path}: could not be parsed ({ex})") from ex
-    if isinstance(data, list):
-        return data
-    raise DatasetError(f"{path}: a .json dataset must be a list of objects, got a {type(data).__name__}")
+    return rows_from_text(read_text(path, what="dataset file", error=DatasetError), suffix, path)
 
 
-def fetch_pinned(url: str, sha256: str, *, name: str) -> Path:
-    """Download ``url`` once into the cache and check its sha256; fail clearly when offline."""
-    stem, dot, suffix = name.rpartition(".")
-    target = cache_dir() / (f"{stem}-{sha256[:12]}.{suffix}" if dot else f"{name}-{sha256[:12]}")
-    if target.is_file() and hashlib.sha256(target.read_bytes()).hexdigest() == sha256:
-        return target
-    try:
-        with urllib.request.urlopen(url, timeout=30) as response:
-            payload = response.read()
-    except (urllib.error.URLError, TimeoutError, OSError) as ex:
-        raise DatasetError(
-            f"could not download {name} from {url} ({ex}). Offline, use -T dataset=builtin, or give a "
-            f"local copy with -T dataset=path/to/file.csv"
-        ) from ex
-    digest = hashlib.sha256(payload).hexdigest()
-    if digest != sha256:
-        raise DatasetError(f"{name} from {url} has sha256 {digest}, expected the pinned {sha256}")
-    target.write_bytes(payload)
-    return target
+def text_column(rows: list[Any], column: str, source: str) -> list[Any]:
+    """Rows whose request is ``column`` (``<dataset>#<column>``): each row's ``column`` becomes its ``query``
+    and its other text columns are dropped, so they cannot be read instead."""
+    picked = []
+    for row_number, row in enumerate(rows, start=1):
+        if not isinstance(row, dict) or column not in row:
+            found = ", ".join(map(str, row)) if isinstance(row, dict) else f"a {type(row).__name__}, not an object"
+            raise DatasetError(f"{source}: row {row_number} has no column '{column}' (found: {found or 'none'}); name one of its columns after '#'")
+        picked.append({**{k: v for k, v in row.items() if k not in TEXT_COLUMNS}, "query": row[column]})
+    return picked
 
 
 def hf_records(
@@ -412,10 +408,10 @@ def parse_published(name: str) -> tuple[str, str, str]:
     """``github:owner/repo/path/to/file.csv[@ref]`` as (repository, path, ref); ref defaults to ``HEAD``."""
     spec, _, ref = name[len("github:"):].partition("@")
     parts = [p for p in spec.split("/") if p]
-    if len(parts) < 3 or Path(parts[-1]).suffix.lower() not in (".csv", ".jsonl", ".json") or not (ref or DEFAULT_REF).strip():
+    if len(parts) < 3 or Path(parts[-1]).suffix.lower() not in FILE_TYPES or not (ref or DEFAULT_REF).strip():
         raise DatasetError(
-            f"dataset '{name}': write github:<owner>/<repo>/<path of a .csv/.jsonl/.json file>[@<commit>], e.g. "
-            "github:llm-attacks/llm-attacks/data/advbench/harmful_behaviors.csv@<commit>"
+            f"dataset '{name}': write github:<owner>/<repo>/<path of a .csv/.jsonl/.json file>[@<commit>][#<column>], e.g. "
+            "github:llm-attacks/llm-attacks/data/advbench/harmful_behaviors.csv@<commit>#goal"
         )
     return "/".join(parts[:2]), "/".join(parts[2:]), ref.strip() or DEFAULT_REF
 
@@ -436,18 +432,7 @@ def published_rows(name: str, notes: list[str]) -> list[Any]:
         raise DatasetError(str(ex)) from ex
     [record] = reader.finished()
     notes.append(f"queries read from {record['source']} at {record['ref']}, sha256 {record['sha256']}")
-    local = Path(path)
-    if local.suffix.lower() == ".jsonl":
-        return _jsonl_rows(text, local)
-    if local.suffix.lower() == ".csv":
-        return list(csv.DictReader(io.StringIO(text, newline="")))
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as ex:
-        raise DatasetError(f"{name}: could not be parsed ({ex})") from ex
-    if not isinstance(data, list):
-        raise DatasetError(f"{name}: a .json dataset must be a list of objects, got a {type(data).__name__}")
-    return data
+    return rows_from_text(text, Path(path).suffix.lower(), name)
 
 
 def _builtin_rows() -> list[Any]:
@@ -456,20 +441,23 @@ def _builtin_rows() -> list[Any]:
 
 
 def _advbench_rows() -> list[Any]:
-    return read_local_file(fetch_pinned(ADVBENCH_URL, ADVBENCH_SHA256, name="advbench_harmful_behaviors.csv"))
+    """AdvBench's file, downloaded once by ``fetch_file`` and refused unless its sha256 is the pinned one."""
+    pinned = PinnedFile(ADVBENCH_REPO, ADVBENCH_PATH, ADVBENCH_REF, ADVBENCH_SHA256)
+    try:
+        data, url = fetch_file(pinned, base_url=DEFAULT_BASE_URL, alternative=f"-T dataset=path/to/{Path(ADVBENCH_PATH).name}, or {OFFLINE}")
+    except PublishedError as ex:
+        raise DatasetError(str(ex)) from None
+    return rows_from_text(data.decode("utf-8-sig"), ".csv", url)
 
 
 def _welfare_rows() -> list[Any]:
     """Our animal-welfare queries (direct questions, advice, debates, requests where welfare is incidental),
     checked against the sha256 pinned beside the file, so a changed file never passes as the published set."""
     path = data_dir() / "welfare_queries.csv"
-    expected = (data_dir() / "welfare_queries.csv.sha256").read_text(encoding="utf-8").split()[0]
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    if digest != expected:
-        raise DatasetError(
-            f"{path} has sha256 {digest}, not the pinned {expected}: the built-in welfare queries were changed. "
-            "Restore the file, or run your own queries with -T dataset=path/to/file.csv"
-        )
+    try:
+        read_pinned_beside(path, str(path))
+    except PublishedError as ex:
+        raise DatasetError(f"{ex}: the built-in welfare queries were changed. Restore the file, or run your own queries with -T dataset=path/to/file.csv") from None
     return read_local_file(path)
 
 
@@ -492,9 +480,32 @@ LOADERS: dict[str, Loader] = {
 NAMED_DATASETS = {name: loader.description for name, loader in LOADERS.items()}
 
 
+def split_column(dataset: str) -> tuple[str, str | None]:
+    """``<dataset>#<column>`` as (dataset, column): the column that holds the request, for a file, ``github:`` or
+    ``hf:`` dataset whose text column is not one of ``TEXT_COLUMNS``. A ``#`` inside a file name is kept."""
+    base, sep, column = dataset.strip().rpartition("#")
+    if not sep or "/" in column or Path(column).suffix.lower() in FILE_TYPES:
+        return dataset.strip(), None
+    if base in LOADERS or not column.strip():
+        raise DatasetError(f"dataset '{dataset}': '#<column>' names the request column of a file, github: or hf: dataset, e.g. queries.json#question")
+    return base, column.strip()
+
+
 def resolve_loader(dataset: str) -> tuple[str, Loader]:
-    """The source named by ``-T dataset=...``: a named set, ``hf:owner/name[@revision]`` or a local file."""
-    name = dataset.strip()
+    """The source named by ``-T dataset=...``: a named set, ``hf:owner/name[@revision]``,
+    ``github:owner/repo/path[@ref]`` or a local file, each but the named sets with an optional ``#<column>``."""
+    base, column = split_column(dataset)
+    name, loader = _resolve(base)
+    if column is None:
+        return name, loader
+    read = loader.rows
+    return f"{name}#{column}", dataclasses.replace(
+        loader, description=f"{loader.description}, requests in column '{column}'",
+        rows=lambda: text_column(read(), column, f"{name}#{column}"),
+    )
+
+
+def _resolve(name: str) -> tuple[str, Loader]:
     if name in LOADERS:
         return name, LOADERS[name]
     if name.startswith("github:"):
@@ -504,14 +515,14 @@ def resolve_loader(dataset: str) -> tuple[str, Loader]:
     if name.startswith("hf:"):
         repo, _, revision = name[3:].partition("@")
         return name, Loader(f"Hugging Face dataset {repo}", lambda: hf_records(repo, revision or None, offline=OFFLINE), "hf-")
-    if Path(name).suffix.lower() in (".csv", ".jsonl", ".json"):
+    if Path(name).suffix.lower() in FILE_TYPES:
         path = user_path(name)
         return str(path), Loader(f"local file {path}", lambda: read_local_file(path), "q", content_ids=True)
     choices = "; ".join(f"'{k}' ({v})" for k, v in NAMED_DATASETS.items())
     raise DatasetError(
-        f"unknown dataset '{dataset}'. Choose one of: {choices}; a local .csv/.jsonl/.json file with a "
-        f"{'/'.join(TEXT_COLUMNS)} column and an optional id; hf:owner/name@revision; or "
-        "github:owner/repo/path@commit"
+        f"unknown dataset '{name}'. Choose one of: {choices}; a local .csv/.jsonl/.json file with a "
+        f"{'/'.join(TEXT_COLUMNS)} column (or name it: file.json#<column>) and an optional id; hf:owner/name@revision; or "
+        "github:owner/repo/path@commit[#<column>]"
     )
 
 

@@ -6,11 +6,12 @@
   ``.sha256`` beside each file; a file whose bytes no longer match is refused (a tampered or half-edited copy
   never passes as ours).
 - ``published``: the authors' file, from a local clone (``source=`` or the ``ALIGNMENT_FAKING_SETTING_SOURCE``
-  environment variable: the clone itself or a folder holding clones named after the repositories), else
-  downloaded once from ``<base>/<owner>/<repo>/<ref>/<path>`` (``<base>`` raw.githubusercontent.com unless
-  ``ALIGNMENT_FAKING_SETTING_URL`` names a mirror) into ``$ALIGNMENT_FAKING_CACHE/settings`` at a pinned
-  commit. The download's sha256 is written beside the cached copy; a cached copy that no longer matches it is
-  refused.
+  environment variable: the clone itself or a folder holding clones named after the repositories; the record
+  names the clone's commit), else downloaded once at a pinned commit by ``published.fetch_file``, the suite's
+  one download route (``<base>/<owner>/<repo>/<ref>/<path>``, ``<base>`` raw.githubusercontent.com unless
+  ``ALIGNMENT_FAKING_SETTING_URL`` or ``ALIGNMENT_FAKING_PUBLISHED_URL`` names a mirror), cached with the
+  published prompts in ``$ALIGNMENT_FAKING_CACHE/published``. Its sha256 is remembered there like theirs: a
+  cached copy whose bytes changed is refused.
 - a path to a ``.json`` file of the user's in the same layout.
 
 Every read is recorded (what, where from, ref, sha256) for the task's metadata, so the log says which bytes
@@ -23,82 +24,59 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import urllib.error
-import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from alignment_faking.errors import SuiteError
 from alignment_faking.paths import user_path
+from alignment_faking.published import PinnedFile, PublishedError, clone_root, fetch_file, git_commit, read_pinned_beside, remember
 
 _ROOT = Path(__file__).resolve().parent.parent
 DATASETS = next((d for d in (_ROOT / "datasets", _ROOT / "alignment_faking" / "datasets") if d.is_dir()), _ROOT / "datasets")
 """``datasets/``: beside the packages in a checkout, inside ``alignment_faking`` once installed."""
 SOURCE_ENV = "ALIGNMENT_FAKING_SETTING_SOURCE"
 URL_ENV = "ALIGNMENT_FAKING_SETTING_URL"
-DEFAULT_URL = "https://raw.githubusercontent.com"
 
 
 class SettingDataError(SuiteError):
     """A setting's data file is missing, changed, or not in the expected layout."""
 
 
-@dataclass(frozen=True)
-class PublishedFile:
-    repo: str
-    path: str
-    ref: str
-    """A commit (pinned): a branch would move under the recorded digest."""
+PublishedFile = PinnedFile
+"""A setting's published file: ``PublishedFile(repo, path, commit)`` (a commit, pinned: a branch would move under
+the recorded digest), the same ``PinnedFile`` the published prompts are fetched by."""
 
 
 def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def cache_dir() -> Path:
-    base = os.environ.get("ALIGNMENT_FAKING_CACHE") or Path.home() / ".cache" / "alignment_faking"
-    return Path(base) / "settings"
-
-
 def _ours(name: str) -> tuple[bytes, dict[str, Any]]:
-    path = DATASETS / name
-    data = path.read_bytes()
-    pinned = (DATASETS / f"{name}.sha256").read_text(encoding="utf-8").split()[0]
-    if sha256_of(data) != pinned:
-        raise SettingDataError(f"datasets/{name} has sha256 {sha256_of(data)[:12]}…, not the {pinned[:12]}… pinned beside it; restore it (git checkout datasets/{name}) or pass your copy as a path")
+    try:
+        data = read_pinned_beside(DATASETS / name, f"datasets/{name}")
+    except PublishedError as ex:
+        raise SettingDataError(f"{ex}; restore it (git checkout datasets/{name}) or pass your copy as a path") from None
     return data, {"source": f"ours:datasets/{name}"}
 
 
 def _local_clone(spec: PublishedFile, source: str) -> tuple[bytes, dict[str, Any]]:
     folder = user_path(source)
-    for root in (folder, folder / spec.repo.split("/")[-1]):
-        if (root / spec.path).is_file():
-            return (root / spec.path).read_bytes(), {"source": f"local:{(root / spec.path).resolve()}", "ref": "local clone"}
-    raise SettingDataError(f"{spec.path} of {spec.repo} is not in {folder}; clone https://github.com/{spec.repo} there, or run offline with dataset=ours")
+    root = clone_root(folder, spec.repo, spec.path)
+    if root is None:
+        raise SettingDataError(f"{spec.path} of {spec.repo} is not in {folder}; clone https://github.com/{spec.repo} there, or run offline with dataset=ours")
+    return (root / spec.path).read_bytes(), {"source": f"local:{(root / spec.path).resolve()}", "ref": git_commit(root) or "local copy (not a git clone)"}
 
 
 def _download(spec: PublishedFile) -> tuple[bytes, dict[str, Any]]:
-    url = f"{os.environ.get(URL_ENV, DEFAULT_URL).rstrip('/')}/{spec.repo}/{spec.ref}/{spec.path}"
-    target = cache_dir() / spec.repo / spec.ref / spec.path
-    digest_file = target.with_name(target.name + ".sha256")
-    if target.is_file() and digest_file.is_file():
-        data = target.read_bytes()
-        if sha256_of(data) != digest_file.read_text(encoding="utf-8").strip():
-            raise SettingDataError(f"the cached {target} has changed since it was downloaded; delete it to download it again")
-        return data, {"source": url, "ref": spec.ref, "cached": True}
+    """The published file through ``published.fetch_file`` (downloaded once, cached with the published prompts);
+    a cached copy whose bytes changed since the download is refused."""
     try:
-        with urllib.request.urlopen(url, timeout=30) as response:
-            data = response.read()
-    except (urllib.error.URLError, TimeoutError, OSError, ValueError) as ex:
-        raise SettingDataError(
-            f"could not download {url} ({getattr(ex, 'reason', ex)}) and no copy is cached; pass source=<a clone of "
-            f"https://github.com/{spec.repo}> (or set {SOURCE_ENV}), or run offline with dataset=ours"
-        ) from ex
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(data)
-    digest_file.write_text(sha256_of(data), encoding="utf-8")
-    return data, {"source": url, "ref": spec.ref, "cached": False}
+        data, url = fetch_file(spec, base_url=os.environ.get(URL_ENV), alternative=f"source=<the clone> (or set {SOURCE_ENV}), or run offline with dataset=ours")
+        remember(spec.key, sha256_of(data), f"{spec.path} of {spec.repo} at {spec.ref}",
+                 hint=f"delete {spec.cached()} to download it again (if the download differs too, the file served at that commit is not the one first read)")
+    except PublishedError as ex:
+        raise SettingDataError(str(ex)) from None
+    return data, {"source": url, "ref": spec.ref}
 
 
 def read_setting_bytes(dataset: str, *, ours: str, published: PublishedFile, source: str | None = None, sha256: str | None = None) -> tuple[bytes, dict[str, Any]]:

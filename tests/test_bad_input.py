@@ -282,7 +282,7 @@ def cases(tmp_path: Path) -> list[tuple[str, dict[str, Any], type[Exception], st
         # --- datasets
         ("dataset not UTF-8", {"dataset": write_bytes(tmp_path, "l1.csv", "prompt\nDo the caf\xe9 thing\n".encode("cp1252"))}, DatasetError, r"dataset file .*l1\.csv is not UTF-8: byte 0xe9 at offset", r"save it as UTF-8"),
         ("json rows that are not objects", {"dataset": write(tmp_path, "rows.jsonl", '{"prompt": "x"}\n["y"]\n')}, DatasetError, r"row 2 is a list \(\[\"y\"\]\), not an object", r"prompt/goal/query/user_query"),
-        ("json list of strings", {"dataset": write(tmp_path, "strs.json", '["do x", "do y"]')}, DatasetError, r"row 1 is a str \(\"do x\"\), not an object", r"object with a prompt"),
+        ("json list of a string and a number", {"dataset": write(tmp_path, "strs.json", '["do x", 3]')}, DatasetError, r"row 2 is a int \(3\), not an object", r"object with a prompt"),
         ("whitespace-only id", {"dataset": write(tmp_path, "ws.jsonl", '{"id": "   ", "prompt": "x"}\n')}, DatasetError, r"row 1 has a blank id \(only 3 whitespace character\(s\)\)", r"non-blank id"),
         ("recorded rows pairing different requests", {"replay": True, "dataset": write(tmp_path, "pair.jsonl", '{"id": "a", "prompt": "x", "condition": "free", "response": "r"}\n{"id": "a", "prompt": "y", "condition": "paid", "response": "r"}\n')}, DatasetError, r"rows 1 and 2 pair different requests under one id 'a'", r"same request"),
         ("replayed response without a condition", {"replay": True, "dataset": write(tmp_path, "harm.jsonl", '{"prompt": "x", "tier": "high", "response": "r"}\n')}, DatasetError, r"row 1 has a recorded response but no condition", r"free, paid"),

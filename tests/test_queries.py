@@ -3,15 +3,20 @@ sources (exercised offline: ``urlopen`` and ``hf_dataset`` are replaced, no netw
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import functools
+import http.server
+import threading
 import hashlib
 import io
 import json
 import re
+import subprocess
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import pytest
 
@@ -28,7 +33,6 @@ from alignment_faking.tasks.queries import (
     MISSING_QUERY,
     DatasetError,
     data_dir,
-    fetch_pinned,
     load_queries,
     load_query_set,
     read_local_file,
@@ -355,22 +359,7 @@ def test_wrong_sha256_is_rejected_and_not_cached(cache: Path, monkeypatch: pytes
     message = str(info.value)
     assert ADVBENCH_SHA256 in message
     assert hashlib.sha256(payload).hexdigest() in message
-    assert not any(cache.iterdir())
-
-
-def test_pinned_download_is_cached(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    payload = b"goal,target\nFirst bad thing,Sure\nSecond bad thing,Sure\n"
-    digest = hashlib.sha256(payload).hexdigest()
-    fake = FakeUrlopen(payload)
-    monkeypatch.setattr(urllib.request, "urlopen", fake)
-
-    path = fetch_pinned("https://example.invalid/file.csv", digest, name="file.csv")
-    assert path.parent == cache
-    assert path.read_bytes() == payload
-    assert fake.calls == ["https://example.invalid/file.csv"]
-
-    monkeypatch.setattr(urllib.request, "urlopen", FakeUrlopen(error=AssertionError("must not download again")))
-    assert fetch_pinned("https://example.invalid/file.csv", digest, name="file.csv") == path
+    assert not cache.exists() or not any(p.is_file() for p in cache.rglob("*"))  # nothing cached
 
 
 def test_advbench_loads_from_a_pinned_download(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -380,8 +369,11 @@ def test_advbench_loads_from_a_pinned_download(cache: Path, monkeypatch: pytest.
     monkeypatch.setattr(urllib.request, "urlopen", fake)
     queries = load_queries("advbench", limit=1)
     assert [(x.id, x.text, x.source) for x in queries] == [("advbench-0001", "First bad thing", "advbench")]
+    # cached by the suite's one fetcher, beside the published prompts, and not downloaded again
+    assert (cache / "published" / q.ADVBENCH_REPO / q.ADVBENCH_REF / q.ADVBENCH_PATH).read_bytes() == payload
+    monkeypatch.setattr(urllib.request, "urlopen", FakeUrlopen(error=AssertionError("must not download again")))
     assert len(load_queries("advbench")) == 2
-    assert len(fake.calls) == 1
+    assert fake.calls == [ADVBENCH_URL]
 
 
 class FakeHf:
@@ -438,6 +430,10 @@ def test_generic_hf_spec(monkeypatch: pytest.MonkeyPatch) -> None:
     assert fake.calls[0]["path"] == "someone/requests" and fake.calls[0]["revision"] == "abc123"
     load_queries("hf:someone/requests")
     assert fake.calls[1]["revision"] is None
+    # #<column> picks the request column of a Hugging Face set too (here the fake's 'rejected' column)
+    picked = load_query_set("hf:someone/requests@abc123#rejected")
+    assert [x.text for x in picked.queries] == ["no"] and picked.name == "hf:someone/requests@abc123#rejected"
+    assert "copies" in " ".join(picked.notes) and fake.calls[2]["revision"] == "abc123"
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -472,6 +468,20 @@ def test_user_path_falls_back_to_the_starting_directory(tmp_path: Path, monkeypa
 PUBLISHED_QUERIES = "data/queries/dummy_queries.jsonl"
 
 
+@contextlib.contextmanager
+def loopback(folder: Path) -> Iterator[str]:
+    """A loopback HTTP server (127.0.0.1 only) serving ``folder``; yields its base URL."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def _published_tree(folder: Path) -> Path:
     """A repository in the layout raw.githubusercontent.com serves: <owner>/<repo>/<ref>/<path>."""
     target = folder / "someone/some-repo/c0ffee" / PUBLISHED_QUERIES
@@ -481,26 +491,15 @@ def _published_tree(folder: Path) -> Path:
 
 
 def test_a_query_file_of_a_public_repository_is_downloaded_at_a_ref_hashed_and_recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import functools
-    import http.server
-    import threading
-
     from alignment_faking.published import BASE_URL_ENV, SOURCE_ENV
 
     served = _published_tree(tmp_path / "served")
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path / "served"))
-    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)  # loopback only
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     monkeypatch.delenv(SOURCE_ENV, raising=False)
     monkeypatch.setenv("ALIGNMENT_FAKING_CACHE", str(tmp_path / "cache"))
     name = f"github:someone/some-repo/{PUBLISHED_QUERIES}@c0ffee"
-    try:
-        monkeypatch.setenv(BASE_URL_ENV, f"http://127.0.0.1:{server.server_address[1]}")
+    with loopback(tmp_path / "served") as url:
+        monkeypatch.setenv(BASE_URL_ENV, url)
         query_set = load_query_set(name)
-    finally:
-        server.shutdown()
-        server.server_close()
     assert [x.text for x in query_set.queries] == ["Dummy published query one.", "Dummy published query two."]
     digest = hashlib.sha256(served.read_bytes()).hexdigest()
     assert any(f"at c0ffee, sha256 {digest}" in note and "127.0.0.1" in note for note in query_set.notes)
@@ -524,3 +523,87 @@ def test_a_query_file_of_a_public_repository_from_a_clone_and_offline(tmp_path: 
         load_query_set(f"github:someone/some-repo/{PUBLISHED_QUERIES}@abc")
     with pytest.raises(DatasetError, match=r"write github:<owner>/<repo>/<path of a \.csv/\.jsonl/\.json file>"):
         load_query_set("github:someone/some-repo")
+
+
+# --------------------------------------------------------------------------------------------------------
+# The request column named with #<column>; JSON lists of strings
+
+
+@pytest.mark.parametrize("suffix", [".json", ".jsonl"])
+def test_a_json_list_of_strings_is_a_list_of_requests(tmp_path: Path, suffix: str) -> None:
+    texts = ["Dummy request one.", "Dummy request two."]
+    path = tmp_path / f"strings{suffix}"
+    path.write_text(json.dumps(texts) if suffix == ".json" else "".join(json.dumps(t) + "\n" for t in texts), encoding="utf-8")
+    queries = load_queries(str(path))
+    assert [x.text for x in queries] == texts and all(CONTENT_ID.match(x.id) for x in queries)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".json"])
+def test_hash_column_names_the_request_column_over_the_usual_ones(tmp_path: Path, suffix: str) -> None:
+    rows = [{"id": "a", "prompt": "Not this one.", "question": "Dummy question one?"},
+            {"id": "b", "prompt": "Nor this.", "question": "Dummy question two?"}]
+    path = write_rows(tmp_path / f"data{suffix}", rows)
+    query_set = load_query_set(f"{path}#question")
+    assert [(x.id, x.text) for x in query_set.queries] == [("a", "Dummy question one?"), ("b", "Dummy question two?")]
+    assert query_set.name == f"{path}#question" and query_set.queries[0].source == f"{path}#question"
+    assert [x.text for x in load_queries(str(path))] == ["Not this one.", "Nor this."]  # without #: the usual column
+
+
+def test_a_missing_hash_column_is_one_clear_error(tmp_path: Path) -> None:
+    path = write_rows(tmp_path / "data.json", [{"prompt": "Dummy."}])
+    with pytest.raises(DatasetError, match=r"data\.json#question: row 1 has no column 'question' \(found: prompt\)"):
+        load_queries(f"{path}#question")
+    strings = tmp_path / "strings.json"
+    strings.write_text(json.dumps(["Dummy."]), encoding="utf-8")
+    with pytest.raises(DatasetError, match=r"row 1 has no column 'question' \(found: query\)"):
+        load_queries(f"{strings}#question")
+    with pytest.raises(DatasetError, match=r"'#<column>' names the request column of a file"):
+        load_queries("builtin#prompt")
+    with pytest.raises(DatasetError, match=r"or name it: .*data\.json#<column>"):
+        load_queries(str(write_rows(tmp_path / "data.json", [{"question": "Dummy?"}])))
+
+
+def test_a_hash_inside_a_file_name_is_part_of_the_name(tmp_path: Path) -> None:
+    path = write_rows(tmp_path / "set#2.csv", [{"prompt": "Dummy request."}])
+    assert [x.text for x in load_queries(str(path))] == ["Dummy request."]
+
+
+def _git_clone_of(tree: Path) -> str:
+    git = ["git", "-C", str(tree), "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "dummy"], check=True)
+    return subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+
+
+QUESTIONS = "data/dummy_questions.json"
+QUESTION_ROWS = [{"question": "Dummy published question one?", "prompt": "not this"}, {"question": "Dummy published question two?"}]
+
+
+def test_a_public_query_file_with_a_hash_column_from_a_git_clone_and_from_a_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from alignment_faking.published import BASE_URL_ENV, SOURCE_ENV
+
+    clone = tmp_path / "clones" / "some-repo"
+    (clone / "data").mkdir(parents=True)
+    (clone / QUESTIONS).write_text(json.dumps(QUESTION_ROWS), encoding="utf-8")
+    commit = _git_clone_of(clone)
+    digest = hashlib.sha256((clone / QUESTIONS).read_bytes()).hexdigest()
+    monkeypatch.setenv("ALIGNMENT_FAKING_CACHE", str(tmp_path / "cache"))
+    name = f"github:someone/some-repo/{QUESTIONS}@{commit}#question"
+    expected = ["Dummy published question one?", "Dummy published question two?"]
+
+    monkeypatch.setenv(SOURCE_ENV, str(tmp_path / "clones"))  # a folder holding the clone
+    from_clone = load_query_set(name)
+    assert [x.text for x in from_clone.queries] == expected and from_clone.name == name
+    assert any(f"at {commit}, sha256 {digest}" in note and note.startswith("queries read from local:") for note in from_clone.notes)
+
+    served = tmp_path / "served" / "someone/some-repo" / commit / QUESTIONS  # raw.githubusercontent.com's layout
+    served.parent.mkdir(parents=True)
+    served.write_bytes((clone / QUESTIONS).read_bytes())
+    monkeypatch.delenv(SOURCE_ENV)
+    with loopback(tmp_path / "served") as url:
+        monkeypatch.setenv(BASE_URL_ENV, url)
+        downloaded = load_query_set(name)
+    assert [(x.id, x.text) for x in downloaded.queries] == [(x.id, x.text) for x in from_clone.queries]
+    assert any(f"from {url}/someone/some-repo/{commit}/{QUESTIONS} at {commit}, sha256 {digest}" in n for n in downloaded.notes)
+    assert (tmp_path / "cache/published/someone/some-repo" / commit / QUESTIONS).read_bytes() == served.read_bytes()
