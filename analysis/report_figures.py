@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from alignment_faking.analysis.report_reading import NAN, Run, condition_label
-from alignment_faking.analysis.report_tables import Section, _nan, _short, fmt_int
+from alignment_faking.analysis.report_tables import Section, _nan, _short, contrast_label, fmt_int
 from alignment_faking.analysis.spread import draw_spread, pooled, spread_frame
 from alignment_faking.scorers import metric_names as names
 
@@ -351,7 +351,8 @@ def spread_figures(part: Section, out: Path, formats: Sequence[str] = FORMATS) -
         k = run.results.contrast()
         frame = spread_frame(k) if k is not None else None
         if k is not None and frame is not None and len(frame) >= 2:
-            panels.append((run, k.name, frame, pooled(k)))
+            spec = next((c for c in run.contrasts() if c["name"] == k.name), {"name": k.name})
+            panels.append((run, contrast_label(spec), frame, pooled(k)))
     groups = pages([0.6 + 0.2 * max(3, len(frame)) for _, _, frame, _ in panels], 0.3) if panels else []
     names = _paged("spread", part, len(groups))
     return {name: spread_figure([panels[i] for i in group], out, name, formats) for name, group in zip(names, groups)}
