@@ -256,10 +256,20 @@ def _expand_contrasts(raw: dict[str, Any], axes: dict[str, list[str]], where: st
         for combination in itertools.product(*(axes[a] for a in used)):
             mapping = dict(zip(used, combination))
             fill = lambda text: str(text).format_map(mapping)  # noqa: E731
-            words = {axis: value.replace("_", " ") for axis, value in mapping.items()}  # a label reads the values as words
-            label = {"label": str(spec["label"]).format_map(words)} if isinstance(spec.get("label"), str) else {}
+            label = {"label": _fill_label(spec["label"], mapping, name, where)} if isinstance(spec.get("label"), str) else {}
             expanded.append((fill(name), {**spec, "minuend": fill(spec.get("minuend", "")), "subtrahend": fill(spec.get("subtrahend", "")), **label}))
     return expanded
+
+
+def _fill_label(label: str, mapping: dict[str, str], name: str, where: str) -> str:
+    """A grid contrast's label with its axis values as words (``{deployment}`` -> ``public misuse``)."""
+    try:
+        return label.format_map({axis: value.replace("_", " ") for axis, value in mapping.items()})
+    except (KeyError, ValueError, IndexError) as exc:
+        raise ScenarioError(
+            f"{where}: contrast '{name}' has a label that names no axis of its name ({exc}); it may use "
+            f"{', '.join('{' + a + '}' for a in mapping)}"
+        ) from None
 
 
 def _default_queries(value: Any, where: str) -> int:

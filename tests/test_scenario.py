@@ -107,6 +107,14 @@ def test_a_grid_contrast_label_names_its_axis_value_in_words() -> None:
     assert contrast.label == "Goal-guarding gap, public misuse: RLHF training − rating only"
 
 
+def test_a_grid_contrast_label_naming_another_axis_is_rejected(tmp_path: Path) -> None:
+    data = yaml.safe_load((SCENARIO_DIR / "predeployment_v1.yaml").read_text(encoding="utf-8"))
+    data["contrasts"]["goal_guarding_gap_{deployment}"]["label"] = "Goal-guarding gap, {process}"
+    path = write_scenario(tmp_path, data, "predeployment_v1.yaml")
+    with pytest.raises(ScenarioError, match=r"contrast 'goal_guarding_gap_\{deployment\}' has a label that names no axis.*\{deployment\}"):
+        load_scenario(path)
+
+
 def test_a_contrast_without_a_label_reads_its_name() -> None:
     contrast = Contrast("my_gap", "compliance", "free", "paid")
     assert contrast.to_dict()["label"] == "my gap"
