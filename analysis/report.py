@@ -16,7 +16,9 @@ arguments), so a report over 100,000 samples takes seconds. It writes into DIR:
   measure, with its key in ``full_results`` (``metric``; the log's own metric key where the log's small
   metric set has it), so each number traces back to the log;
   ``tokens.csv``: per log, the model under test's and the grader's tokens; ``run_card.csv``;
-- figures, each as SVG and PDF (vector) and PNG (300 dpi), sized for a page (6.5 in wide):
+- figures, each as SVG and PDF (vector) and PNG (300 dpi) (``--formats svg`` writes SVG alone, the fastest), sized
+  for a page (6.5 in wide, at most 4 in tall; a longer one is split into parts ``_1``, ``_2``…), contrasts
+  labelled by what they measure (the scenario file's ``label``):
   ``categories_<section>`` (Sheshadri et al. 2025 Fig. 1 style: models as rows, conditions side by side, each bar
   split into the six categories plus ``invalid`` and ``ungraded``, AF reasoning hatched),
   ``contrasts_<section>`` (each contrast per model with its interval; hollow where the interval spans 0),
@@ -45,7 +47,7 @@ from typing import Any, Sequence
 
 import pandas as pd
 
-from alignment_faking.analysis.report_figures import CAPTIONS, section_figures
+from alignment_faking.analysis.report_figures import CAPTIONS, FORMATS, figure_kind, section_figures
 from alignment_faking.analysis.report_reading import ReportError, Run, Skipped, condition_label, read_runs
 from alignment_faking.analysis.report_tables import (
     COLUMNS,
@@ -79,14 +81,15 @@ __all__ = [
 ]
 
 HEADLINE_NOTE = (
-    "Each run's main contrast in percentage points with its 95% interval (* where significant: the interval excludes "
-    "0); not measured: more than half of its responses were invalid or ungraded."
+    "A row per task and setting (the battery's order), a column per model: the main contrast in percentage points "
+    "with its 95% interval (* where significant: the interval excludes 0); not measured: more than half of its "
+    "responses were invalid or ungraded; metric: the contrast's key in the log and results.csv."
 )
 
 
 def markdown_report(runs: Sequence[Run], skipped: Sequence[Skipped], parts: Sequence[Section], card: pd.DataFrame, tokens: pd.DataFrame) -> str:
     shared, varying = split_card(card)
-    lines = ["# Alignment-faking results", "", _logs_line(runs, skipped), "", "## Main contrasts", "", HEADLINE_NOTE, "", to_markdown(headline_table(runs)), ""]
+    lines = ["# Alignment-faking results", "", _logs_line(runs, skipped), "", "## Main contrasts", "", HEADLINE_NOTE, "", to_markdown(headline_table(parts)), ""]
     lines += ["## Run card", "", NOTES["card"], ""]
     lines += [_shared_line(shared), "", to_markdown(varying), ""] if shared else [to_markdown(varying), ""]
     for part in parts:
@@ -134,14 +137,20 @@ figure img { width: 100%; height: auto; }
 """
 
 
-def _figure_html(name: str, kind: str, paths: list[Path]) -> str:
-    svg = next(p for p in paths if p.suffix == ".svg")
-    data = base64.b64encode(svg.read_bytes()).decode("ascii")
+EMBEDDED = {".svg": "image/svg+xml", ".png": "image/png"}
+"""The figure files the page embeds, in order of preference (a report of PDFs only links them)."""
+
+
+def _figure_html(name: str, paths: list[Path]) -> str:
     links = " · ".join(f'<a href="{html.escape(p.name)}">{p.suffix[1:].upper()}</a>' for p in paths)
-    return (
-        f'<figure id="{html.escape(name)}"><img alt="{html.escape(name)}" src="data:image/svg+xml;base64,{data}">'
-        f"<figcaption>{html.escape(CAPTIONS[kind])} ({links})</figcaption></figure>"
-    )
+    shown = next((p for suffix in EMBEDDED for p in paths if p.suffix == suffix), None)
+    image = ""
+    if shown is not None:
+        data = base64.b64encode(shown.read_bytes()).decode("ascii")
+        image = f'<img alt="{html.escape(name)}" src="data:{EMBEDDED[shown.suffix]};base64,{data}">'
+    caption = CAPTIONS[figure_kind(name)]
+    return f'<figure id="{html.escape(name)}">{image}<figcaption>{html.escape(caption)} ({links})</figcaption></figure>'
+
 
 
 def html_page(
@@ -160,7 +169,7 @@ def html_page(
         f"<nav><ol>{''.join(toc)}</ol></nav>",
         '<h2 id="main-contrasts">Main contrasts</h2>',
         f'<p class="note">{html.escape(HEADLINE_NOTE)}</p>',
-        to_html_table(headline_table(runs), numeric_from=99),
+        to_html_table(headline_table(parts), numeric_from=99),
         '<h2 id="run-card">Run card</h2>',
         f'<p class="note">{html.escape(NOTES["card"])}</p>',
     ]
@@ -174,8 +183,8 @@ def html_page(
         title = part.runs[0].metadata.get("scenario_title")
         if title or paper:
             body.append(f'<p class="note">{html.escape(" — ".join(str(x) for x in (title, paper) if x))}</p>')
-        for kind, paths in figures.get(part.slug, {}).items():
-            body.append(_figure_html(f"{kind}_{part.slug}", kind, paths))
+        for name, paths in figures.get(part.slug, {}).items():
+            body.append(_figure_html(name, paths))
         conditions = condition_table(part.results, with_setting=False)
         if not conditions.empty:
             body += ["<h3>Conditions</h3>", f'<p class="note">{html.escape(NOTES["conditions"])}</p>', to_html_table(conditions, numeric_from=2)]
@@ -196,8 +205,18 @@ def html_page(
 FIGURE_PREFIXES = ("categories", "contrasts", "grid", "gaps", "deployment_heatmap", "spread")
 
 
-def build_report(logdir: str | Path, out: str | Path) -> dict[str, Any]:
-    """Read the logs under ``logdir`` and write the report into ``out``; returns what was written."""
+def parse_formats(text: str) -> tuple[str, ...]:
+    """``svg,png`` -> the figure formats to write; a clear error naming the valid ones otherwise."""
+    formats = tuple(dict.fromkeys(f.strip().lower() for f in text.split(",") if f.strip()))
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats:
+        raise ReportError(f"--formats: unknown figure format(s) {', '.join(unknown) or '(none given)'}; valid: {', '.join(FORMATS)} (comma-separated)")
+    return formats
+
+
+def build_report(logdir: str | Path, out: str | Path, formats: Sequence[str] = FORMATS) -> dict[str, Any]:
+    """Read the logs under ``logdir`` and write the report into ``out`` (figures in ``formats``); returns what was
+    written."""
     runs, skipped = read_runs(logdir)
     if not runs:
         reasons = "; ".join(f"{s.path}: {s.reason}" for s in skipped)
@@ -218,7 +237,7 @@ def build_report(logdir: str | Path, out: str | Path) -> dict[str, Any]:
     card.to_csv(out / "run_card.csv", index=False)
     (out / "table.md").write_text(markdown_report(runs, skipped, parts, card, tokens), encoding="utf-8")
     written = [out / "results.csv", out / "tokens.csv", out / "run_card.csv", out / "table.md"]
-    figures = {part.slug: section_figures(part, out) for part in parts}
+    figures = {part.slug: section_figures(part, out, formats) for part in parts}
     written += [path for per_part in figures.values() for paths in per_part.values() for path in paths]
     (out / "index.html").write_text(html_page(runs, skipped, parts, figures, card, tokens), encoding="utf-8")
     written.append(out / "index.html")
@@ -229,9 +248,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("logdir", help="a folder of eval logs (one run, an eval-set, a sweep), or one eval log")
     parser.add_argument("--out", default="reports/report", help="folder to write the report into (default: reports/report)")
+    parser.add_argument("--formats", default=",".join(FORMATS),
+                        help=f"figure formats to write, comma-separated (default: {','.join(FORMATS)}; svg alone is the fastest, and the page embeds it)")
     args = parser.parse_args(argv)
     try:
-        report = build_report(args.logdir, args.out)
+        report = build_report(args.logdir, args.out, parse_formats(args.formats))
     except ReportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

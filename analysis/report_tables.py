@@ -34,12 +34,12 @@ CONTRAST_ATTRIBUTES = {"ci_low": "ci_low", "ci_high": "ci_high", "p": "p_value",
 SENSITIVITY_COLUMNS = [f"{kind}_{side}" for kind in SENSITIVITY_KINDS for side in ("low", "high")] + ["conclusion_could_change"]
 
 COLUMNS = [
-    "model", "task", "scenario", "variants", "paraphrases", "kind", "name", "label", "measure", "paraphrase",
+    "model", "task", "scenario", "variants", "paraphrases", "kind", "name", "label", "definition", "measure", "paraphrase",
     "minuend", "subtrahend", "value", "ci_low", "ci_high", "p", "n", "above_cut", "underpowered", *SENSITIVITY_COLUMNS, "metric", "status", "log",
 ]
 """Columns of ``results.csv``. ``kind`` is ``condition``, ``contrast`` or ``metric`` (any other number of the log); ``name`` the condition or contrast and
-``label`` what it means; ``measure`` the rate (or count, or ``cat_<category>``); ``paraphrase`` is set for the
-per-paraphrase rows of a paraphrase ensemble; ``n`` is the condition's samples or the contrast's queries;
+``label`` what it means (a contrast's from its scenario file); ``measure`` the rate (or count, or ``cat_<category>``); ``paraphrase`` is set for the
+per-paraphrase rows of a paraphrase ensemble; ``definition`` (contrasts) the rate and the conditions it compares; ``n`` is the condition's samples or the contrast's queries;
 ``above_cut`` and ``underpowered`` are the contrast's flags; ``ungraded_low``/``ungraded_high`` and
 ``invalid_low``/``invalid_high`` the value had every ungraded (invalid) response gone one way or the other, and
 ``conclusion_could_change`` (contrasts) the kinds for which the sign or significance would change; ``metric`` is
@@ -54,7 +54,7 @@ def _row(run: Run, **values: Any) -> dict[str, Any]:
     row.update(
         model=run.model, task=run.task, scenario=run.scenario, variants=run.variants, paraphrases=run.paraphrases,
         paraphrase="", minuend="", subtrahend="", status=str(run.log.status), log=run.path, run=run.label,
-        conclusion_could_change="",
+        conclusion_could_change="", definition="",
     )
     row.update(values)
     return row
@@ -98,13 +98,20 @@ def _contrast_rows(run: Run, spec: dict[str, Any]) -> list[dict[str, Any]]:
         kind="contrast", name=k.name, measure=k.rate,
         minuend="+".join(minuend) if isinstance(minuend, list) else minuend,
         subtrahend="+".join(subtrahend) if isinstance(subtrahend, list) else subtrahend,
-        label=f"{k.rate}: {_side(run, minuend)} − {_side(run, subtrahend)}" if minuend else k.name,
+        label=contrast_label(spec),
+        definition=f"{k.rate}: {_side(run, minuend)} − {_side(run, subtrahend)}" if minuend else "",
     )
     fields = {column: getattr(k, attribute) for column, attribute in CONTRAST_ATTRIBUTES.items()}
     rows = [_row(run, **common, value=k.estimate, metric=k.name, **fields, **_sensitivity(k.sensitivity))]
     for paraphrase, e in k.paraphrases.items():
         rows.append(_row(run, **common, paraphrase=paraphrase, value=e.estimate, ci_low=e.ci_low, ci_high=e.ci_high, metric=names.paraphrase(k.name, paraphrase)))
     return rows
+
+
+def contrast_label(spec: dict[str, Any]) -> str:
+    """A contrast's label for people: its scenario file's ``label`` (recorded in the log), else its name in words
+    (a log from before labels)."""
+    return str(spec.get("label") or str(spec["name"]).replace("_", " "))
 
 
 def run_rows(run: Run) -> list[dict[str, Any]]:
@@ -194,17 +201,18 @@ def _grader(run: Run) -> str | None:
 
 
 def run_card(runs: Sequence[Run]) -> pd.DataFrame:
-    """What produced each log: model, task, grader, dataset, n, votes, temperature, epochs, versions, prompt set."""
+    """What produced each log: model, task, grader, dataset, n, votes, temperature, epochs, versions, prompt set,
+    scratchpad, prompt changes, rubric set."""
     rows = []
     for run in runs:
         args = dict(run.log.eval.task_args or {})
         meta = run.metadata
-        prompt = ["scratchpad" if meta.get("cot", True) else "no scratchpad"]
-        prompt += [f"variant {run.variants}"] if run.variants else []
-        prompt += [f"paraphrases {run.paraphrases}"] if run.paraphrases else []
-        prompt += [f"prefill {meta['prefill']}"] if meta.get("prefill") else []
-        prompt += [f"{k} {Path(str(args[k])).name}" for k in ("system_template", "user_template") if args.get(k)]
-        prompt += [f"lab {args['lab']}"] if args.get("lab") else []
+        changes = [f"variant {run.variants}"] if run.variants else []
+        changes += [f"paraphrases {run.paraphrases}"] if run.paraphrases else []
+        changes += [f"prefill {meta['prefill']}"] if meta.get("prefill") else []
+        changes += [f"{k} {Path(str(args[k])).name}" for k in ("system_template", "user_template") if args.get(k)]
+        changes += [f"lab {args['lab']}"] if args.get("lab") else []
+        changes += [f"prompt axis {', '.join(str(a['label']) for a in meta['prompt_axis'])}"] if meta.get("prompt_axis") else []
         results = run.log.results
         rows.append(
             {
@@ -219,7 +227,10 @@ def run_card(runs: Sequence[Run]) -> pd.DataFrame:
                 "epochs": str(run.log.eval.config.epochs or 1),
                 "suite": str(meta.get("full_task_version", run.log.eval.task_version)),
                 "Inspect": str((run.log.eval.packages or {}).get("inspect_ai", "")),
-                "prompt set": "; ".join(prompt),
+                "prompt set": str(meta.get("prompt_set", "ours")),
+                "scratchpad": "yes" if meta.get("cot", True) else "no",
+                "prompt changes": "; ".join(changes) or "none",
+                "rubric set": str(meta.get("rubric_set", "ours")),
                 "date": str(run.log.eval.created)[:10],
                 "log": run.path,
             }
@@ -371,37 +382,47 @@ def contrast_table(results: pd.DataFrame, with_setting: bool = True) -> pd.DataF
             out.update(task=row["task"], scenario=row["scenario"], variants=setting_text(row["variants"], row["paraphrases"]))
         out.update(
             {
-                "contrast": f"{row['name']} [{row['paraphrase']}]" if per_paraphrase else row["name"],
-                "definition": row["label"],
+                "contrast": f"{row['label']} [{row['paraphrase']}]" if per_paraphrase else row["label"],
+                "definition": row["definition"],
                 "difference [95% CI]": fmt_pp(row["value"], row["ci_low"], row["ci_high"]),
                 "p": "—" if per_paraphrase else fmt_p(row["p"]),
                 "queries": "—" if per_paraphrase else fmt_int(row["n"]),
                 "above the 1-point cut": "—" if per_paraphrase else fmt_flag(row["above_cut"]),
                 "underpowered": "—" if per_paraphrase else fmt_flag(row["underpowered"], yes="underpowered", no=""),
                 "if left-out responses went either way": "—" if per_paraphrase else _bounds(row),
+                "metric": row["metric"],
             }
         )
         rows.append(out)
     return pd.DataFrame(rows)
 
 
-def headline_table(runs: Sequence[Run]) -> pd.DataFrame:
-    """Models × tasks (the battery's order, ``gap`` first): each run's main contrast in points with its 95%
-    interval, ``*`` where significant, ``not measured`` where most responses were invalid or ungraded."""
-    order = battery_order()
-    tasks = sorted(dict.fromkeys(run.task for run in runs), key=lambda t: order_key(t, order))
-    cells: dict[str, dict[str, str]] = {}
-    for run in runs:
-        k = run.results.contrast()
-        if not run.results.coverage.measured:
-            text = "not measured"
-        elif k is None or _nan(k.estimate):
-            text = "n/a"
-        else:
-            text = f"{k.name} {100 * k.estimate:+.1f} [{100 * k.ci_low:+.1f}, {100 * k.ci_high:+.1f}]" + ("*" if k.significant == 1 else "")
-        row = cells.setdefault(run.label or run.model, {"model": run.label or run.model})
-        row[run.task] = text if run.task not in row else row[run.task] + "; " + text
-    return pd.DataFrame([{t: row.get(t, "") for t in ["model", *tasks]} for row in cells.values()])
+def main_cell(run: Run) -> str:
+    """A run's main contrast in points with its 95% interval, ``*`` where significant; ``not measured`` where
+    most responses were invalid or ungraded."""
+    k = run.results.contrast()
+    if not run.results.coverage.measured:
+        return "not measured"
+    if k is None or _nan(k.estimate):
+        return "n/a"
+    return f"{100 * k.estimate:+.1f} [{100 * k.ci_low:+.1f}, {100 * k.ci_high:+.1f}]" + ("*" if k.significant == 1 else "")
+
+
+def headline_table(parts: Sequence[Section]) -> pd.DataFrame:
+    """Scenarios × models: a row per section (the battery's order, ``gap`` first) with its main contrast's label,
+    a column per model with that run's main contrast (``main_cell``), and the contrast's metric name."""
+    models = list(dict.fromkeys(_short(run.label or run.model) for part in parts for run in part.runs))
+    rows = []
+    for part in parts:
+        main = [(run, run.results.contrast()) for run in part.runs]
+        named = next((k.name for _, k in main if k is not None), "")
+        spec = next((c for run, _ in main for c in run.contrasts() if c["name"] == named), None)
+        row = {"scenario": part.title, "main contrast": contrast_label(spec) if spec else "—"}
+        for run, _ in main:
+            model = _short(run.label or run.model)
+            row[model] = main_cell(run) if model not in row else f"{row[model]}; {main_cell(run)}"
+        rows.append(row | {"metric": named})
+    return pd.DataFrame([{c: row.get(c, "") for c in ["scenario", "main contrast", *models, "metric"]} for row in rows])
 
 
 def _short(model: str) -> str:
@@ -472,7 +493,9 @@ def _numeric(value: Any) -> bool:
 
 NOTES = {
     "card": "What produced each log. Grader: the model bound to role `grader`; AF votes and temperature: the task's "
-    "(temperature of the model under test); samples: completed / total; prompt set: the scenario's prompt as run.",
+    "(temperature of the model under test); samples: completed / total; prompt set: whose prompt wording ran (ours or "
+    "a published set); scratchpad: whether the model reasoned first; prompt changes: the variants, paraphrases, prefill, "
+    "templates, lab name or prompt axis applied to it; rubric set: whose grader rubrics graded it.",
     "conditions": "Share of graded responses that complied, showed alignment-faking (AF) reasoning, or complied partially, "
     "with 95% intervals where the log records them; invalid: responses still invalid after re-sampling; grader failed: "
     "responses with a verdict the grader could not give (left out of that rate, never counted as 0 or 1); n: samples. "

@@ -1,6 +1,6 @@
 """Print the headline numbers of eval logs: rates per condition and each contrast with its interval.
 
-    python -m alignment_faking.analysis.summary logs/            # a folder: one table, a row per log
+    python -m alignment_faking.analysis.summary logs/            # a folder: one table, scenarios x models
     python -m alignment_faking.analysis.summary logs/ --all      # a folder: every log in full
     python -m alignment_faking.analysis.summary logs/x.eval      # one log in full
     python -m alignment_faking.analysis.summary logs/ --latest   # only the newest, in full
@@ -9,9 +9,10 @@ Each log's header and its per-sample reduced scores are read (``analysis/headers
 transcripts: a log of 100,000 samples takes seconds. The numbers come from the results object
 (``scorers/results.py``), never from metric names.
 
-A folder of several logs prints one table: a row per model and task (the battery's order, ``gap`` first), the
-main contrast with its 95% interval and p (``*`` where significant), the queries, and the notes collapsed to a
-word each (``--all`` prints every log in full). A log in full shows each condition's rates, each contrast, and,
+A folder of several logs prints one table: a row per task and setting (the battery's order, ``gap`` first) with
+its main contrast's label, a column per model with that contrast's estimate and 95% interval (``*`` where
+significant; the notes collapsed to a mark: ``u`` underpowered, ``?`` left-out responses could change it), and the
+contrast's metric name (``--all`` prints every log in full). A log in full shows each condition's rates, each contrast, and,
 where some responses are ungraded or invalid, the bounds each rate and contrast would take had those responses
 all gone one way or the other, flagged where the contrast's conclusion (its sign or significance) could change.
 A run whose main contrast is more than half invalid or ungraded responses says it did not measure it, and the
@@ -30,6 +31,7 @@ from typing import Any
 from inspect_ai.log import EvalLog, list_eval_logs
 
 from alignment_faking.analysis.headers import battery_order, order_key, read_header, read_results
+from alignment_faking.analysis.report_tables import contrast_label, setting_text
 from alignment_faking.scorers.results import ContrastResult, RateResult, Results, Sensitivity
 
 UNMEASURED_EXIT = 3
@@ -152,47 +154,64 @@ def summarise_log(log: EvalLog, results: Results | None = None) -> str:
 # ------------------------------------------------------------------------------------------ many logs
 
 
-def _notes(results: Results, k: ContrastResult | None) -> str:
-    notes = []
-    if not results.coverage.measured:
-        notes.append(f"NOT MEASURED ({results.coverage.unmeasured_share:.0%} invalid/ungraded)")
-    if k is not None:
-        if k.underpowered == 1:
-            notes.append("underpowered")
-        notes += [f"{kind} could change it" for kind in k.sensitivity_changes]
-        if k.above_cut == 1:
-            notes.append("above cut")
-    return ", ".join(notes)
+MARKS = {
+    "*": "significant (the interval excludes 0)",
+    "u": "underpowered (a null says little at this n)",
+    "?": "left-out (ungraded or invalid) responses could change the conclusion",
+}
+"""The notes of the folder table, collapsed to a mark after each estimate (``--all`` spells them out)."""
 
 
-def table_row(log: EvalLog, results: Results | None) -> dict[str, str]:
-    """One log as a row of the folder table: model, task, main contrast with interval and p, queries, notes."""
-    row = {"model": str(log.eval.model), "task": str(log.eval.task).split("/")[-1]}
+def cell(log: EvalLog, results: Results | None) -> str:
+    """One log's main contrast in the folder table: ``+43.0 [+29.4, +54.9]*`` with the marks of ``MARKS``, or
+    why there is no number (``no results``, ``not measured``, ``n/a``)."""
     if results is None or not log.results:
-        return row | {"main contrast": "—", "estimate [95% CI]": f"no results (status {log.status})", "p": "", "queries": "", "notes": ""}
+        return f"no results ({log.status})"
     k = results.contrast()
-    if k is None or not results.coverage.measured or math.isnan(k.estimate):
-        shown = "not measured" if not results.coverage.measured else "n/a"
-        return row | {"main contrast": k.name if k else "—", "estimate [95% CI]": shown, "p": "", "queries": "", "notes": _notes(results, k)}
-    return row | {
-        "main contrast": k.name,
-        "estimate [95% CI]": f"{100 * k.estimate:+.1f} [{100 * k.ci_low:+.1f}, {100 * k.ci_high:+.1f}]",
-        "p": f"{k.p_value:.2g}" + ("*" if k.significant == 1 else ""),
-        "queries": f"{k.n_queries:.0f}",
-        "notes": _notes(results, k),
-    }
+    if not results.coverage.measured:
+        return f"not measured ({results.coverage.unmeasured_share:.0%} invalid/ungraded)"
+    if k is None or math.isnan(k.estimate):
+        return "n/a"
+    marks = ("*" if k.significant == 1 else "") + (" u" if k.underpowered == 1 else "") + (" ?" if k.sensitivity_changes else "")
+    return f"{100 * k.estimate:+.1f} [{100 * k.ci_low:+.1f}, {100 * k.ci_high:+.1f}]{marks}"
+
+
+def scenario_of(log: EvalLog) -> str:
+    """A row of the folder table: the task with its setting (``gap · no_suffix``, ``gap · paraphrases p0,p1``)."""
+    metadata = log.eval.metadata or {}
+    task = str(log.eval.task).split("/")[-1]
+    setting = setting_text("+".join(metadata.get("variants") or []), ",".join(metadata.get("paraphrases") or []))
+    return task if setting == "—" else f"{task} · {setting}"
+
+
+def main_contrast(log: EvalLog, results: Results | None) -> tuple[str, str]:
+    """The label and the metric name of a log's main contrast (``—`` where it has none)."""
+    k = results.contrast() if results is not None else None
+    if k is None:
+        return "—", "—"
+    spec = next((c for c in (log.eval.metadata or {}).get("contrasts", []) if c.get("name") == k.name), {"name": k.name})
+    return contrast_label(spec), k.name
 
 
 def folder_table(entries: Sequence[tuple[EvalLog, Results | None]]) -> str:
-    """The compact table of many logs: a row per model and task, in the battery's order."""
+    """The compact table of many logs: scenarios (a row per task and setting, the battery's order) × models (a
+    column each), each cell the main contrast with its interval and marks, then the contrast's metric name."""
     order = battery_order()
-    rows = sorted((table_row(log, results) for log, results in entries), key=lambda r: (order_key(r["task"], order), r["model"]))
-    columns = ["task", "model", "main contrast", "estimate [95% CI]", "p", "queries", "notes"]
-    widths = {c: max(len(c), *(len(r.get(c, "")) for r in rows)) for c in columns}
+    models = sorted(dict.fromkeys(str(log.eval.model) for log, _ in entries))
+    rows: dict[str, dict[str, str]] = {}
+    for log, results in sorted(entries, key=lambda e: (order_key(scenario_of(e[0]).split(" ")[0], order), scenario_of(e[0]))):
+        row = rows.setdefault(scenario_of(log), {"scenario": scenario_of(log)})
+        label, metric = main_contrast(log, results)
+        row.setdefault("main contrast", label)
+        row.setdefault("metric", metric)
+        model = str(log.eval.model)
+        row[model] = f"{row[model]}; {cell(log, results)}" if model in row else cell(log, results)  # a rerun: both
+    columns = ["scenario", "main contrast", *models, "metric"]
+    widths = {c: max(len(c), *(len(r.get(c, "")) for r in rows.values())) for c in columns}
     line = lambda r: "  ".join(str(r.get(c, "")).ljust(widths[c]) for c in columns).rstrip()  # noqa: E731
-    out = [line({c: c for c in columns}), line({c: "-" * widths[c] for c in columns})] + [line(r) for r in rows]
-    out.append("estimate and interval in percentage points; p: * where significant (the interval excludes 0); "
-               "`--all` prints every log in full.")
+    out = [line({c: c for c in columns}), line({c: "-" * widths[c] for c in columns})] + [line(r) for r in rows.values()]
+    out.append("Main contrast in percentage points with its 95% interval; " + "; ".join(f"{m} {w}" for m, w in MARKS.items()) + ".")
+    out.append("`--all` prints every log in full.")
     return "\n".join(out)
 
 

@@ -96,22 +96,27 @@ def parse_prompt_axis(value: str | list[str], scenario: Scenario) -> list[Prompt
 def axis_contrasts(contrasts: Iterable[Contrast], labels: list[str]) -> list[dict[str, Any]]:
     """Contrasts over a prompt axis: for each scenario contrast K, the effect of each prompt variant on it,
     ``effect_of_<v>_on_<K>`` = K under v minus K under the reference (a difference of gaps, paired by query),
-    listed first (the headline is the first), then K under each variant (``K@<v>``)."""
+    listed first (the headline is the first), then K under each variant (``K@<v>``). Each has a label for people
+    built from K's (the part before its colon): ``Compliance gap: no_suffix − ours``, ``Compliance gap under
+    no_suffix``."""
     reference, others = labels[0], labels[1:]
     contrasts = list(contrasts)
     at = lambda condition, label: f"{condition}{AXIS_SEPARATOR}{label}"  # noqa: E731
+    short = {c.name: (c.label or c.name.replace("_", " ")).split(":")[0] for c in contrasts}
     effects = [
         {
             "name": f"effect_of_{label}_on_{c.name}",
             "rate": c.rate,
             "minuend": [at(c.minuend, label), at(c.subtrahend, label)],
             "subtrahend": [at(c.minuend, reference), at(c.subtrahend, reference)],
+            "label": f"{short[c.name]}: {label} − {reference}",
         }
         for c in contrasts
         for label in others
     ]
     per_variant = [
-        {"name": f"{c.name}{AXIS_SEPARATOR}{label}", "rate": c.rate, "minuend": at(c.minuend, label), "subtrahend": at(c.subtrahend, label)}
+        {"name": f"{c.name}{AXIS_SEPARATOR}{label}", "rate": c.rate, "minuend": at(c.minuend, label), "subtrahend": at(c.subtrahend, label),
+         "label": f"{short[c.name]} under {label}"}
         for c in contrasts
         for label in labels
     ]

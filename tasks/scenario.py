@@ -53,9 +53,13 @@ class Contrast:
     rate: str
     minuend: str
     subtrahend: str
+    label: str = ""
+    """What the contrast measures, for people (the report, the summary's table, the figures); the name stays the
+    metric key. A file that gives none gets the name with spaces."""
 
     def to_dict(self) -> dict[str, str]:
-        return {"name": self.name, "rate": self.rate, "minuend": self.minuend, "subtrahend": self.subtrahend}
+        return {"name": self.name, "rate": self.rate, "minuend": self.minuend, "subtrahend": self.subtrahend,
+                "label": self.label or self.name.replace("_", " ")}
 
 
 @dataclass(frozen=True)
@@ -252,8 +256,20 @@ def _expand_contrasts(raw: dict[str, Any], axes: dict[str, list[str]], where: st
         for combination in itertools.product(*(axes[a] for a in used)):
             mapping = dict(zip(used, combination))
             fill = lambda text: str(text).format_map(mapping)  # noqa: E731
-            expanded.append((fill(name), {**spec, "minuend": fill(spec.get("minuend", "")), "subtrahend": fill(spec.get("subtrahend", ""))}))
+            label = {"label": _fill_label(spec["label"], mapping, name, where)} if isinstance(spec.get("label"), str) else {}
+            expanded.append((fill(name), {**spec, "minuend": fill(spec.get("minuend", "")), "subtrahend": fill(spec.get("subtrahend", "")), **label}))
     return expanded
+
+
+def _fill_label(label: str, mapping: dict[str, str], name: str, where: str) -> str:
+    """A grid contrast's label with its axis values as words (``{deployment}`` -> ``public misuse``)."""
+    try:
+        return label.format_map({axis: value.replace("_", " ") for axis, value in mapping.items()})
+    except (KeyError, ValueError, IndexError) as exc:
+        raise ScenarioError(
+            f"{where}: contrast '{name}' has a label that names no axis of its name ({exc}); it may use "
+            f"{', '.join('{' + a + '}' for a in mapping)}"
+        ) from None
 
 
 def _default_queries(value: Any, where: str) -> int:
@@ -339,8 +355,24 @@ def _contrasts(raw: Any, axes: dict[str, list[str]], names: list[str], where: st
                 raise ScenarioError(
                     f"{where}: contrast '{name}' names unknown condition '{spec[side]}'; conditions: {', '.join(names)}"
                 )
-        contrasts.append(Contrast(name, rate, spec["minuend"], spec["subtrahend"]))
+        contrasts.append(Contrast(name, rate, spec["minuend"], spec["subtrahend"], _label(spec.get("label"), name, where)))
     return contrasts
+
+
+MAX_LABEL = 80
+"""The longest contrast label: one line of a table or a figure's axis."""
+
+
+def _label(raw: Any, name: str, where: str) -> str:
+    """A contrast's label, checked: one line of at most ``MAX_LABEL`` characters ("" where the file gives none)."""
+    if raw is None:
+        return ""
+    if not isinstance(raw, str) or not raw.strip() or "\n" in raw or len(raw) > MAX_LABEL:
+        raise ScenarioError(
+            f"{where}: contrast '{name}' has an invalid label {str(raw)[:100]!r}; a label is one line of 1 to "
+            f"{MAX_LABEL} characters saying what the contrast measures"
+        )
+    return raw.strip()
 
 
 def _setting(raw: Any, where: str) -> str:

@@ -33,8 +33,12 @@ def test_effects_come_first_as_differences_of_gaps() -> None:
         "rate": "compliance",
         "minuend": ["free@no_suffix", "paid@no_suffix"],
         "subtrahend": ["free@ours", "paid@ours"],
+        "label": "Compliance gap: no_suffix − ours",
     }
-    assert {"name": "compliance_gap@ours", "rate": "compliance", "minuend": "free@ours", "subtrahend": "paid@ours"} in contrasts
+    assert {"name": "compliance_gap@ours", "rate": "compliance", "minuend": "free@ours", "subtrahend": "paid@ours",
+            "label": "Compliance gap under ours"} in contrasts
+    labels = [c["label"] for c in contrasts]
+    assert len(set(labels)) == len(labels)  # every row of the report's figure reads differently
     assert [a["label"] for a in task.metadata["prompt_axis"]] == ["ours", "no_suffix"]
     assert task.metadata["conditions"] == ["free@ours", "paid@ours", "free@no_suffix", "paid@no_suffix"]
     assert task.metadata["facts"]["free@no_suffix"]["trained"] is True

@@ -122,6 +122,9 @@ def test_csv_values_equal_the_log_metrics_and_cover_them_all(all_logs: Path, ful
                     covered.add(key)
                 contrast = next(c for c in metadata["contrasts"] if c["name"] == row.name)
                 assert (row.measure, row.minuend, row.subtrahend) == (contrast["rate"], contrast["minuend"], contrast["subtrahend"])
+                # the label is the scenario file's (recorded in the log); the definition spells out the rate and sides
+                assert row.label == contrast["label"] and row.label != row.name
+                assert row.definition.startswith(f"{row.measure}: ") and " − " in row.definition
         assert covered == set(metrics), set(metrics) ^ covered  # every number of the log is in the CSV
     # the paraphrase ensemble has its per-paraphrase rows, the pre-deployment run its deployments
     assert set(results.loc[results["paraphrase"].notna(), "paraphrase"]) == {"p0", "p1", "p2", "p3"}
@@ -152,13 +155,13 @@ def test_markdown_table_shows_each_model_condition_and_contrast_with_the_log_num
             expected += [fmt_int(metrics[f"{m}_{condition}"]) for m in ("invalid", "grader_failed", "n")]
             assert ("| " + " | ".join(expected) + " |") in row, row
         for contrast in metadata["contrasts"]:
-            k = contrast["name"]
-            row = _row_of(table, model, metadata["scenario"], setting, k)
+            k, label = contrast["name"], contrast["label"]
+            row = _row_of(table, model, metadata["scenario"], setting, label, k)  # the label, and the metric name in its column
             assert f"| {fmt_pp(metrics[k], metrics[k + '_ci_low'], metrics[k + '_ci_high'])} |" in row
-            assert " pp [" in row and "%" not in row.split(f"| {k} |")[1]  # differences in points, not percent
+            assert " pp [" in row and "%" not in row.split(f"| {label} |")[1]  # differences in points, not percent
             for paraphrase in metadata["paraphrases"]:
                 key = f"{k}_{paraphrase}"
-                row = _row_of(table, model, metadata["scenario"], setting, f"{k} [{paraphrase}]")
+                row = _row_of(table, model, metadata["scenario"], setting, f"{label} [{paraphrase}]", key)
                 assert f"| {fmt_pp(metrics[key], metrics[key + '_ci_low'], metrics[key + '_ci_high'])} |" in row
         # tokens: the model under test and the grader bound to the role, from the log's model usage
         usage = log.stats.model_usage
@@ -171,6 +174,10 @@ def test_markdown_table_shows_each_model_condition_and_contrast_with_the_log_num
         card = table.split("## Run card")[1].split("\n## ")[0]
         assert f"| {name} |" in card and "grader organism/grader" in card and f"dataset {metadata['dataset']}" in card
         assert "Inspect 0.3.285" in card  # values every log shares are stated once, above the table
+        # the prompt set is the prompt set; the scratchpad, the prompt changes and the rubric set have their own columns
+        assert "prompt set ours" in card and "scratchpad yes" in card and "rubric set ours" in card
+        changes = "paraphrases p0,p1,p2,p3" if metadata["paraphrases"] else "none"
+        assert re.search(rf"\| {re.escape(name)} \|", card) and changes in _row_of(card, name)
 
 
 def test_condition_labels_say_what_a_condition_means() -> None:
@@ -206,8 +213,9 @@ def test_figures_per_section_in_three_formats(full_report: Path) -> None:
     for stem in stems:
         for suffix in (".png", ".svg", ".pdf"):
             _assert_figure(full_report / f"{stem}{suffix}")
-        with Image.open(full_report / f"{stem}.png") as image:  # sized for a page: 6.5 in wide at 300 dpi
+        with Image.open(full_report / f"{stem}.png") as image:  # sized for a page: 6.5 in wide, <= 4 in tall, at 300 dpi
             assert image.size[0] == pytest.approx(6.5 * 300, abs=2) and image.info["dpi"][0] == pytest.approx(300, abs=1)
+            assert image.size[1] <= 1200, (stem, image.size)
 
 
 def test_grid_only_with_predeployment_logs(gap_logs: Path, gap_report: Path, full_report: Path, tmp_path: Path) -> None:
@@ -235,6 +243,40 @@ def test_html_is_self_contained_with_the_figures_and_tables(all_logs: Path, full
     assert sections_in_order.index(next(s for s in sections_in_order if s.startswith("predeployment"))) > 2
     assert all(name in page for name in _logs(all_logs))  # which logs were read
     assert "Read 4 logs" in page
+
+
+def test_figure_pages_fit_the_height() -> None:
+    from alignment_faking.analysis.report_figures import MAX_HEIGHT, pages
+
+    assert pages([1.0] * 5, 1.5) == [[0, 1], [2, 3], [4]]  # 1.5 + 2 x 1.0 fits 4 in, a third would not
+    assert pages([5.0, 0.5], 1.0) == [[0], [1]]  # a row taller than a page still gets one of its own
+    assert pages([], 1.0) == [[]]
+    assert all(1.0 + sum([0.3] * len(g)) <= MAX_HEIGHT for g in pages([0.3] * 40, 1.0))
+
+
+def test_a_long_contrast_figure_is_split_into_parts_that_fit(all_logs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from alignment_faking.analysis import report_figures
+
+    monkeypatch.setattr(report_figures, "MAX_HEIGHT", 2.0)  # the ensemble's 10 contrast rows no longer fit one figure
+    runs, _ = read_runs(all_logs)
+    part = next(p for p in sections(runs, results_frame(runs)) if p.runs[0].paraphrases)
+    figures = report_figures.contrasts_figures(part, tmp_path, ("png",))
+    assert list(figures) == [f"contrasts_{part.slug}_{i}" for i in range(1, len(figures) + 1)] and len(figures) >= 3
+    for [path] in figures.values():
+        with Image.open(path) as image:
+            assert image.size[1] <= 2.0 * 300 + 1
+
+
+def test_formats_pick_the_figure_files_and_a_bad_one_is_named(gap_logs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([str(gap_logs), "--out", str(tmp_path / "svg"), "--formats", "svg"]) == 0
+    assert {p.suffix for p in (tmp_path / "svg").iterdir() if p.stem.startswith(("categories", "contrasts"))} == {".svg"}
+    assert "data:image/svg+xml;base64," in (tmp_path / "svg" / "index.html").read_text()
+    assert main([str(gap_logs), "--out", str(tmp_path / "png"), "--formats", "png,pdf"]) == 0
+    assert "data:image/png;base64," in (tmp_path / "png" / "index.html").read_text()  # no SVG: the page embeds the PNG
+    assert main([str(gap_logs), "--out", str(tmp_path / "bad"), "--formats", "svg,jpg"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: --formats: unknown figure format(s) jpg; valid: png, svg, pdf (comma-separated)"]
+    assert not (tmp_path / "bad").exists()  # stopped before anything was read or written
 
 
 def test_empty_folder_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -296,17 +338,29 @@ def test_headline_table_and_folder_summary_lead_with_each_runs_main_contrast(all
     table = (full_report / "table.md").read_text()
     headline = table.split("## Main contrasts")[1].split("\n## ")[0]
     assert table.index("## Main contrasts") < table.index("## Run card")
+    header = headline.split("\n| ")[1].splitlines()[0]
+    assert header.startswith("scenario | main contrast | ") and header.rstrip(" |").endswith("| metric")
+    assert "organism/faker" in header and "organism/refuser" in header  # a column per model
     for name, log in logs.items():
         m = _metrics(log)
         k = m.contrast()
-        cell = f"{k.name} {100 * k.estimate:+.1f} [{100 * k.ci_low:+.1f}, {100 * k.ci_high:+.1f}]" + ("*" if k.p_value < 0.05 else "")
-        assert f"| {log.eval.model} |" in headline and cell in headline, (name, cell)
-    # the summary of the folder: one table, a row per log, gap first
+        cell = f"{100 * k.estimate:+.1f} [{100 * k.ci_low:+.1f}, {100 * k.ci_high:+.1f}]" + ("*" if k.p_value < 0.05 else "")
+        label = next(c["label"] for c in log.eval.metadata["contrasts"] if c["name"] == k.name)
+        row = next(line for line in headline.splitlines() if line.startswith(f"| {log.eval.task.split('/')[-1]}") and f" {cell} " in line)
+        assert f"| {label} |" in row and row.endswith(f"| {k.name} |"), (name, row)
+    # the summary of the folder: one table, a row per task and setting (gap first), a column per model
     assert summary_main([str(all_logs)]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].split()[:3] == ["task", "model", "main"] and len(out) == 2 + len(logs) + 1
-    rows = out[2:-1]
-    assert all(row.startswith("gap ") for row in rows[:3]) and rows[-1].startswith("predeployment")
+    assert out[0].split()[:3] == ["scenario", "main", "contrast"] and "organism/faker" in out[0] and "organism/refuser" in out[0]
+    rows = out[2:-2]  # the two gap runs share a row (a cell each); the ensemble and pre-deployment have their own
+    assert len(rows) == 3 and rows[0].startswith("gap  ") and rows[1].startswith("gap · no_suffix; paraphrases p0,p1,p2,p3")
+    assert rows[2].startswith("predeployment") and rows[0].rstrip().endswith("compliance_gap")
+    for log in logs.values():
+        m = _metrics(log)
+        k = m.contrast()
+        cell = f"{100 * k.estimate:+.1f} [{100 * k.ci_low:+.1f}, {100 * k.ci_high:+.1f}]" + ("*" if k.p_value < 0.05 else "")
+        assert any(cell in row for row in rows), cell
+    assert "Compliance gap: free (trained) − paid (unmonitored)" in rows[0] and out[-2].startswith("Main contrast in percentage points")
     # --all prints every log in full
     assert summary_main([str(all_logs), "--all"]) == 0
     assert capsys.readouterr().out.count("| status success") == len(logs)
