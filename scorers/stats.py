@@ -160,6 +160,7 @@ class Moments:
     n: np.ndarray  # (..., K) graded responses
     clusters: np.ndarray  # (..., K) queries with at least one graded response
     n_eff: np.ndarray  # (..., K) effective sample size: clusters / deff (deff on the query scale)
+    df: np.ndarray  # (..., K) degrees of freedom of the rate's t quantile (:func:`cluster_df`; inf: normal)
 
 
 def _shrunk_deff(v_cluster: np.ndarray, v_unit: np.ndarray, G: np.ndarray, m: np.ndarray, informative: np.ndarray, floor: float = 1.0) -> np.ndarray:
@@ -173,6 +174,46 @@ def _shrunk_deff(v_cluster: np.ndarray, v_unit: np.ndarray, G: np.ndarray, m: np
         d = np.where(estimable, v_cluster / np.where(estimable, v_unit, 1.0), m)
         w = np.where(estimable, informative, 0.0)
         return np.maximum((w * d + KAPPA * m) / (w + KAPPA), floor)
+
+
+def cluster_df(deff: np.ndarray, m: np.ndarray, G: np.ndarray) -> np.ndarray:
+    """Degrees of freedom of the t quantile (and p) for clustered data: ``(G - 1) / s``, s the between-query
+    share of the variance, ``m (deff - 1) / ((m - 1) deff)`` (the one-way model deff = 1 + (m - 1) rho), a
+    conservative Satterthwaite (1946) approximation (Cameron & Miller 2015, Sec. VI; Bester, Conley & Hansen
+    2011): the query-level part of the variance is estimated from G - 1 degrees of freedom, the rest from many.
+    The design effect is taken at its median-unbiased value, ``deff (G - 1) / median(chi2_{G-1})`` (the value
+    whose chi-square estimate from G queries would have the observed one as its median), at most m. inf (the
+    normal quantile) where m <= 1 (one response per query and condition: unchanged) or s = 0."""
+    from scipy.stats import chi2
+
+    deff, m, G = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (deff, m, G)))
+    g1 = np.maximum(G - 1.0, 1.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        d = np.minimum(deff * g1 / chi2.median(g1), m)
+        s = np.where((m > 1.0) & (d > 0), m * (d - 1.0) / ((m - 1.0) * d), 0.0)
+        s = np.clip(np.nan_to_num(s), 0.0, 1.0)
+        return np.where(s > 0, g1 / np.where(s > 0, s, 1.0), np.inf)
+
+
+def t_quantile(level: float, df: np.ndarray) -> np.ndarray:
+    """The two-sided ``level`` quantile of Student's t on ``df`` degrees of freedom; exactly ``z_of(level)``
+    where df is inf."""
+    from scipy.stats import t as student_t
+
+    df = np.asarray(df, dtype=float)
+    finite = np.isfinite(df)
+    return np.where(finite, student_t.ppf((1.0 + level) / 2.0, np.where(finite, df, 1.0)), z_of(level))
+
+
+def t_two_sided_p(stat: np.ndarray, df: np.ndarray) -> np.ndarray:
+    """Two-sided p of ``|stat|`` on Student's t with ``df`` degrees of freedom (the normal where df is inf),
+    at least ``2 Phi(-Z_MAX)`` (never 0)."""
+    from scipy.stats import t as student_t
+
+    stat, df = np.broadcast_arrays(np.abs(np.asarray(stat, dtype=float)), np.asarray(df, dtype=float))
+    finite = np.isfinite(df)
+    p = np.where(finite, 2.0 * student_t.sf(stat, np.where(finite, df, 1.0)), _two_sided_p(stat))
+    return np.maximum(p, _two_sided_p(Z_MAX))
 
 
 def _cluster_values(S: np.ndarray, M: np.ndarray, coef: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -199,7 +240,7 @@ def moments(S: np.ndarray, M: np.ndarray) -> Moments:
     S = np.asarray(S, dtype=float)
     M = np.asarray(M, dtype=float)
     K = S.shape[-1]
-    rate, G, n_eff = [], [], []
+    rate, G, n_eff, df = [], [], [], []
     for k in range(K):
         Sk, Mk = S[..., k : k + 1], M[..., k : k + 1]
         theta, x, present, Gk = _cluster_values(Sk, Mk, np.ones(1))
@@ -213,7 +254,8 @@ def moments(S: np.ndarray, M: np.ndarray) -> Moments:
             rate.append(theta)
             G.append(Gk)
             n_eff.append(np.where(Gk > 0, Nk / deff, 0.0))
-    return Moments(rate=np.stack(rate, -1), n=M.sum(axis=-2), clusters=np.stack(G, -1), n_eff=np.stack(n_eff, -1))
+            df.append(cluster_df(deff, Nk / Gk, Gk))
+    return Moments(rate=np.stack(rate, -1), n=M.sum(axis=-2), clusters=np.stack(G, -1), n_eff=np.stack(n_eff, -1), df=np.stack(df, -1))
 
 
 def tango_statistic(b: np.ndarray, c: np.ndarray, n: np.ndarray, d0: np.ndarray | float, cc: float = 0.0) -> np.ndarray:
@@ -286,7 +328,8 @@ def _contrast_counts(S: np.ndarray, M: np.ndarray, coef: np.ndarray) -> dict[str
         y = x / U
         v_cluster = np.where(present, (y - d[..., None]) ** 2, 0.0).sum(axis=-1) / (G * (G - 1))
         deff = _shrunk_deff(v_cluster, v_unit, G, n / G, (np.abs(y) > 1e-12).sum(axis=-1).astype(float), 0.0)
-    return {"theta": theta, "b": b / deff, "c": c / deff, "n": np.where(G > 0, n / deff, 0.0), "U": np.float64(U)}
+    df = cluster_df(deff, n / G, G)
+    return {"theta": theta, "b": b / deff, "c": c / deff, "n": np.where(G > 0, n / deff, 0.0), "U": np.float64(U), "df": df}
 
 
 # ------------------------------------------------------------------------------------------ results
@@ -348,11 +391,11 @@ def contrast_arrays(S: np.ndarray, M: np.ndarray, coef: Sequence[float], level: 
     M = np.asarray(M, dtype=float)
     c = np.asarray(coef, dtype=float)
     t = _contrast_counts(S, M, c)
-    lo, hi = tango_limits(t["b"], t["c"], t["n"], z_of(level), CONTINUITY)
+    lo, hi = tango_limits(t["b"], t["c"], t["n"], t_quantile(level, t["df"]), CONTINUITY)
     low, high = _range(c)
     lo, hi = np.clip(lo * t["U"], low, high), np.clip(hi * t["U"], low, high)
-    # p from the same statistic at 0: |T(0)| > z exactly when 0 is outside {d0 : |T(d0)| <= z}
-    p = np.maximum(_two_sided_p(np.abs(tango_statistic(t["b"], t["c"], t["n"], 0.0, CONTINUITY))), _two_sided_p(Z_MAX))
+    # p from the same statistic at 0 and the same t: |T(0)| > q exactly when 0 is outside {d0 : |T(d0)| <= q}
+    p = t_two_sided_p(tango_statistic(t["b"], t["c"], t["n"], 0.0, CONTINUITY), t["df"])
     m = moments(S, M)
     out = {"estimate": t["theta"], "ci_low": lo, "ci_high": hi, "p_value": p, "mdg": minimum_detectable(m, c, level)}
     empty = ~np.all(m.n > 0, axis=-1)
@@ -427,7 +470,7 @@ def population_arrays(S: np.ndarray, M: np.ndarray, coef: Sequence[float], level
 def rate_arrays(S: np.ndarray, M: np.ndarray, level: float = LEVEL) -> dict[str, np.ndarray]:
     """Batched rates with cluster-adjusted Wilson limits: ``S``, ``M`` of shape (..., G, K) -> arrays (..., K)."""
     m = moments(S, M)
-    lo, hi = wilson_cc_limits(m.rate * m.n_eff, m.n_eff, z_of(level))
+    lo, hi = wilson_cc_limits(m.rate * m.n_eff, m.n_eff, t_quantile(level, m.df))
     return {"estimate": m.rate, "ci_low": lo, "ci_high": hi, "n": m.n, "n_eff": m.n_eff}
 
 
@@ -439,7 +482,7 @@ def rate(S: np.ndarray, M: np.ndarray, level: float = LEVEL) -> Interval:
     n = float(m.n[0])
     if not n > 0:
         return Interval(NAN, NAN, NAN, NAN, 0, 0, (NAN,), (NAN,), NAN)
-    lo, hi = wilson_cc_limits(m.rate * m.n_eff, m.n_eff, z_of(level))
+    lo, hi = wilson_cc_limits(m.rate * m.n_eff, m.n_eff, t_quantile(level, m.df))
     return Interval(float(m.rate[0]), float(lo[0]), float(hi[0]), NAN, int(n), int(m.clusters[0]), (float(m.rate[0]),), (float(m.n_eff[0]),), NAN)
 
 

@@ -1,10 +1,12 @@
 """Tests for alignment_faking.scorers.stats: rates and contrasts with intervals and p from one procedure."""
 
 import math
+from statistics import NormalDist
 
 import numpy as np
 import pytest
-from scipy.stats import binom, multinomial, multivariate_normal, norm
+from scipy.stats import binom, chi2, multinomial, multivariate_normal, norm
+from scipy.stats import t as student_t
 
 from alignment_faking.scorers.stats import (
     PAPER_CUT,
@@ -24,11 +26,15 @@ from alignment_faking.scorers.stats import (
     tango_statistic,
     underpowered,
 )
+from alignment_faking.scorers import stats
 from alignment_faking.scorers.stats import (
     CONTINUITY,
+    cluster_df,
+    t_quantile,
     wilson_cc_limits,
     wilson_interval,
     wilson_limits,
+    z_of,
 )
 
 Z = 1.959963984540054
@@ -177,11 +183,15 @@ def test_identical_epochs_count_as_one_response_per_query():
     one = contrast(S1, np.ones_like(S1), (1, -1))
     tripled = contrast(3 * S1, np.full_like(S1, 3.0), (1, -1))  # three epochs that always agree: deff about 3
     assert tripled.n_eff == pytest.approx((40, 40), rel=0.02)  # (119 vs 39 degrees of freedom: a little under 40)
-    assert (tripled.ci_low, tripled.ci_high) == pytest.approx((one.ci_low, one.ci_high), abs=0.01)
-    assert tripled.p_value == pytest.approx(one.p_value, rel=0.1)
-    # a rate of 0 over 3 epochs of 100 queries is read as 0 of 100, not 0 of 300
+    # the same statistic, read on t with G - 1 = 39 degrees of freedom (every response varies between queries)
+    statistic = NormalDist().inv_cdf(1 - one.p_value / 2)
+    assert tripled.p_value == pytest.approx(2 * student_t.sf(statistic, 39), rel=0.1)  # (n_eff a little under 40)
+    assert tripled.p_value > one.p_value * 1.2
+    assert one.ci_low - 0.02 < tripled.ci_low < one.ci_low and one.ci_high < tripled.ci_high < one.ci_high + 0.02
+    # a rate of 0 over 3 epochs of 100 queries is read as 0 of 100 (on t with 99 degrees of freedom), not 0 of 300
     zero = rate(np.zeros(100), np.full(100, 3.0))
-    assert zero.ci_high == pytest.approx(rate(np.zeros(100), np.ones(100)).ci_high)
+    assert zero.ci_high == pytest.approx(float(wilson_cc_limits(0.0, 100.0, student_t.ppf(0.975, 99))[1]))
+    assert rate(np.zeros(100), np.ones(100)).ci_high < zero.ci_high < 1.03 * rate(np.zeros(100), np.ones(100)).ci_high
 
 
 def test_independent_epochs_add_information():
@@ -317,3 +327,28 @@ def test_rare_outcome_with_near_identical_epochs_covers():
     rr = rate_arrays(S, M)
     covered = float(np.mean((rr["ci_low"][..., 0] <= 0.05) & (0.05 <= rr["ci_high"][..., 0])))
     assert covered >= 0.94 - 2 * math.sqrt(0.94 * 0.06 / 4000)
+
+
+def test_cluster_degrees_of_freedom_are_the_between_query_share():
+    m = np.array([10.0])
+    assert cluster_df(m, m, 3.0)[0] == pytest.approx(2.0)  # every response varies between queries: G - 1
+    assert np.isinf(cluster_df(1.0, 1.0, 40.0))  # one response per query and condition: the normal, unchanged
+    assert np.isinf(cluster_df(0.5, 10.0, 5.0))  # less variance than independent responses: no query share
+    d = 3.0 * 4.0 / chi2.median(4.0)  # median-unbiased design effect of an estimate of 3 from 5 queries
+    assert cluster_df(3.0, 10.0, 5.0) == pytest.approx(4.0 / (10.0 * (d - 1.0) / (9.0 * d)))
+    assert z_of(0.95) == t_quantile(0.95, np.inf)  # exactly the normal quantile where df is inf
+
+
+def test_three_queries_with_several_epochs_hold_the_level(monkeypatch):
+    # three queries x five epochs at a true gap of 0: with the normal quantile the test rejected about 7%
+    S, M = _latent(np.random.default_rng(23), 4000, 3, np.array([0.3, 0.3]), 5, 0.1)
+    r = contrast_arrays(S, M, (1, -1))
+    level = np.mean(r["p_value"] < 0.05)
+    assert 0.01 < level <= 0.05 + 2 * math.sqrt(0.05 * 0.95 / 4000)
+    assert np.array_equal(r["p_value"] < 0.05, (r["ci_low"] > 0) | (r["ci_high"] < 0))  # interval and p agree
+    assert np.all((r["ci_low"] >= -1) & (r["ci_high"] <= 1) & (r["ci_high"] > r["ci_low"]))
+    rates = rate_arrays(S, M)
+    assert np.all((rates["ci_low"] >= 0) & (rates["ci_high"] <= 1) & (rates["ci_high"] > rates["ci_low"]))
+    monkeypatch.setattr(stats, "cluster_df", lambda deff, m, G: np.full(np.shape(deff), np.inf))
+    normal = np.mean(contrast_arrays(S, M, (1, -1))["p_value"] < 0.05)
+    assert normal > 0.06  # the same data read with the normal quantile
