@@ -14,7 +14,8 @@ exactly p while responses of one query (across conditions, epochs and paraphrase
 correlation rho.
 
 Designs: a gap A - B with 1 or 3 epochs; near-identical conditions (one epoch, rho 0.8-0.95, n = 15, 20);
-few queries with several responses each (10-20 queries x 3-5 epochs x 1-3 paraphrases); rates near 0 with
+few queries with several responses each (10-20 queries x 3-5 epochs x 1-3 paraphrases); few clusters (3-8
+queries x 3-10 epochs, or 3 epochs x 2 paraphrases, rho 0.1 and 0.4); rates near 0 with
 near-identical epochs (rho 0.9, 5 epochs); grading that fails only on compliant responses (a share of the
 responses with outcome 1 is ungraded: the interval is for the graded-response estimand, and the coverage
 of the true, all-response gap is printed as information, "true"); a paraphrase ensemble (4 paraphrases)
@@ -232,10 +233,28 @@ def hard_cells(quick: bool) -> list[Cell]:
         out.append(Cell("few_queries", (0.3, 0.3), gap, n, epochs, 0.4, paraphrases=paraphrases, tau=tau))
         if pick and epochs == 3:
             out.append(Cell("few_queries", (0.4, 0.2), gap, n, epochs, 0.4, paraphrases=paraphrases, tau=tau))
+    out += few_clusters(quick)
     sparse = ([(0.05, 0.05), (0.05, 0.0)], [(0.05, 0.05), (0.05, 0.0), (0.02, 0.02), (0.1, 0.02)])[pick]
     out += [Cell("sparse_epochs", rates, gap, n, 5, 0.9) for rates in sparse for n in ((50,), (50, 100))[pick]]
     ungraded = ([(0.3, 0.15)], [(0.3, 0.15), (0.5, 0.5), (0.8, 0.6)])[pick]
     out += [Cell("ungraded_if_1", rates, gap, n, 3, 0.5, ungraded=0.3) for rates in ungraded for n in ((50,), (50, 200))[pick]]
+    return out
+
+
+def few_clusters(quick: bool) -> list[Cell]:
+    """3-8 queries with several responses each (10 epochs; 5 epochs; 3 epochs x 2 paraphrases), where the
+    cluster variance rests on G - 1 degrees of freedom: at a true gap of 0 (latent correlation 0.4, and 0.1,
+    where the normal quantile rejected 7% with 3 queries) and at a gap of 0.2."""
+    gap = (1.0, -1.0)
+    if quick:
+        return [Cell("few_clusters", (0.3, 0.3), gap, 3, 5, 0.1), Cell("few_clusters", (0.3, 0.3), gap, 3, 10, 0.4)]
+    out = []
+    for n in (3, 4, 5, 6, 8):
+        out.append(Cell("few_clusters", (0.3, 0.3), gap, n, 5, 0.1))
+        for epochs, paraphrases in ((10, 1), (5, 1), (3, 2)):
+            tau = 0.2 if paraphrases > 1 else 0.0
+            out.append(Cell("few_clusters", (0.3, 0.3), gap, n, epochs, 0.4, paraphrases=paraphrases, tau=tau))
+        out.append(Cell("few_clusters", (0.4, 0.2), gap, n, 5, 0.4))
     return out
 
 

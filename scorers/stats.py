@@ -163,36 +163,36 @@ class Moments:
     df: np.ndarray  # (..., K) degrees of freedom of the rate's t quantile (:func:`cluster_df`; inf: normal)
 
 
-def _shrunk_deff(v_cluster: np.ndarray, v_unit: np.ndarray, G: np.ndarray, m: np.ndarray, informative: np.ndarray, floor: float = 1.0) -> np.ndarray:
+def _shrunk_deff(v_cluster: np.ndarray, v_unit: np.ndarray, G: np.ndarray, m: np.ndarray, informative: np.ndarray, floor: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Design effect (Kish 1965): the cluster-robust variance, with the small-sample factor G/(G-1), over the
     variance if every response (or pair) were independent, at least ``floor``. Where the data cannot estimate it
     (fewer than 2 queries, or no spread) it is ``m``, the mean number of responses (pairs) per query, its
     largest value (a query counts as one response); and it is shrunk toward ``m`` with weight
-    ``KAPPA / (informative + KAPPA)``, so a few scattered positives cannot make it collapse to 1."""
+    ``KAPPA / (informative + KAPPA)``, so a few scattered positives cannot make it collapse to 1.
+
+    Returns the design effect and the share of it that the cluster variance estimates (the rest is the fixed
+    prior part ``KAPPA m / (w + KAPPA)``, or the floor), for :func:`cluster_df`."""
     with np.errstate(invalid="ignore", divide="ignore"):
         estimable = (G >= 2) & (v_unit > 1e-15)
         d = np.where(estimable, v_cluster / np.where(estimable, v_unit, 1.0), m)
         w = np.where(estimable, informative, 0.0)
-        return np.maximum((w * d + KAPPA * m) / (w + KAPPA), floor)
+        data = w * d / (w + KAPPA)
+        deff = np.maximum(data + KAPPA * m / (w + KAPPA), floor)
+        share = np.where(deff > 0, np.clip(np.nan_to_num(data / np.where(deff > 0, deff, 1.0)), 0.0, 1.0), 0.0)
+        return deff, share
 
 
-def cluster_df(deff: np.ndarray, m: np.ndarray, G: np.ndarray) -> np.ndarray:
-    """Degrees of freedom of the t quantile (and p) for clustered data: ``(G - 1) / s``, s the between-query
-    share of the variance, ``m (deff - 1) / ((m - 1) deff)`` (the one-way model deff = 1 + (m - 1) rho), a
-    conservative Satterthwaite (1946) approximation (Cameron & Miller 2015, Sec. VI; Bester, Conley & Hansen
-    2011): the query-level part of the variance is estimated from G - 1 degrees of freedom, the rest from many.
-    The design effect is taken at its median-unbiased value, ``deff (G - 1) / median(chi2_{G-1})`` (the value
-    whose chi-square estimate from G queries would have the observed one as its median), at most m. inf (the
-    normal quantile) where m <= 1 (one response per query and condition: unchanged) or s = 0."""
-    from scipy.stats import chi2
-
-    deff, m, G = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (deff, m, G)))
-    g1 = np.maximum(G - 1.0, 1.0)
+def cluster_df(share: np.ndarray, m: np.ndarray, G: np.ndarray) -> np.ndarray:
+    """Degrees of freedom of the t quantile (and of p) for clustered data: Satterthwaite's (1946)
+    approximation for the variance the interval uses. A share ``a`` (``share``) of the design effect is the
+    cluster-robust variance, estimated from G - 1 degrees of freedom (Cameron & Miller 2015, Sec. VI.D;
+    Bester, Conley & Hansen 2011: t on G - 1), the rest is fixed (the prior part, or the floor), so
+    df = (G - 1) / a^2, at least G - 1. inf (the normal quantile) where m <= 1 (one response per query and condition: Tango's
+    score interval, unchanged) or a = 0 (nothing estimated from the queries' spread)."""
+    share, m, G = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (share, m, G)))
+    finite = (m > 1.0) & (share > 0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        d = np.minimum(deff * g1 / chi2.median(g1), m)
-        s = np.where((m > 1.0) & (d > 0), m * (d - 1.0) / ((m - 1.0) * d), 0.0)
-        s = np.clip(np.nan_to_num(s), 0.0, 1.0)
-        return np.where(s > 0, g1 / np.where(s > 0, s, 1.0), np.inf)
+        return np.where(finite, np.maximum(G - 1.0, 1.0) / np.where(finite, share, 1.0) ** 2, np.inf)
 
 
 def t_quantile(level: float, df: np.ndarray) -> np.ndarray:
@@ -250,11 +250,11 @@ def moments(S: np.ndarray, M: np.ndarray) -> Moments:
             v_unit = np.where(Nk > 1, theta * (1.0 - theta) / (Nk - 1.0), 0.0)  # unbiased, as v_cluster is
             positive = ((Sk[..., 0] > 0) & present).sum(axis=-1)
             negative = ((Sk[..., 0] < Mk[..., 0]) & present).sum(axis=-1)
-            deff = _shrunk_deff(v_cluster, v_unit, Gk, Nk / Gk, np.minimum(positive, negative).astype(float))
+            deff, share = _shrunk_deff(v_cluster, v_unit, Gk, Nk / Gk, np.minimum(positive, negative).astype(float))
             rate.append(theta)
             G.append(Gk)
             n_eff.append(np.where(Gk > 0, Nk / deff, 0.0))
-            df.append(cluster_df(deff, Nk / Gk, Gk))
+            df.append(cluster_df(share, Nk / Gk, Gk))
     return Moments(rate=np.stack(rate, -1), n=M.sum(axis=-2), clusters=np.stack(G, -1), n_eff=np.stack(n_eff, -1), df=np.stack(df, -1))
 
 
@@ -327,8 +327,8 @@ def _contrast_counts(S: np.ndarray, M: np.ndarray, coef: np.ndarray) -> dict[str
         v_unit = np.where(n > 1, (D / n - d**2) / (n - 1.0), 0.0)  # unbiased, as the cluster variance is
         y = x / U
         v_cluster = np.where(present, (y - d[..., None]) ** 2, 0.0).sum(axis=-1) / (G * (G - 1))
-        deff = _shrunk_deff(v_cluster, v_unit, G, n / G, (np.abs(y) > 1e-12).sum(axis=-1).astype(float), 0.0)
-    df = cluster_df(deff, n / G, G)
+        deff, share = _shrunk_deff(v_cluster, v_unit, G, n / G, (np.abs(y) > 1e-12).sum(axis=-1).astype(float), 0.0)
+    df = cluster_df(share, n / G, G)
     return {"theta": theta, "b": b / deff, "c": c / deff, "n": np.where(G > 0, n / deff, 0.0), "U": np.float64(U), "df": df}
 
 
