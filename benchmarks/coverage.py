@@ -25,9 +25,10 @@ with and without a paraphrase effect; 4 paraphrases drawn afresh for every datas
 Printed per cell: coverage of the 95% interval of the contrast, the lowest coverage of the per-condition
 rate intervals, the share of datasets where the test rejects (p < 0.05; at a true gap of 0 the false-positive
 rate), the share flagged "above the paper's 1-point cut", the number of datasets where the interval and the
-p-value disagree, have zero width or leave the contrast's range (each must be 0), and, for gaps, the mean
-width over the mean width of Tango's (1998) interval (one epoch) and of a cluster-robust Wald interval with
-the G/(G-1) factor and a t quantile on G - 1 degrees of freedom, with those intervals' coverage. Targets:
+p-value disagree, or an interval (the contrast's or a rate's) has zero width or leaves its range (each must
+be 0), and, for gaps, the mean width over the mean width of Tango's (1998) interval (one epoch) and of a
+cluster-robust Wald interval with the G/(G-1) factor and a t quantile on G - 1 degrees of freedom, with
+those intervals' coverage. Targets:
 every coverage >= 0.94, rejection at true 0 <= 0.05. Exit status 1 if a target is missed beyond the cell's
 own Monte Carlo error (the observed value is more than two of its standard errors on the wrong side), or
 if any interval disagrees with its p, has zero width or leaves its range.
@@ -191,6 +192,8 @@ def run_cell(cell: Cell, reps: int, rng: np.random.Generator) -> dict[str, float
                 add(f"{name}_zero_width", np.sum(~(hi - lo > 0)))
         rr = rate_arrays(S, M)
         add("rate_coverage", np.sum(_covers(rr["ci_low"], rr["ci_high"], true_rates), axis=0))
+        add("zero_width", np.sum(~(rr["ci_high"] - rr["ci_low"] > 0)))
+        add("out_of_range", np.sum((rr["ci_low"] < -1e-12) | (rr["ci_high"] > 1 + 1e-12)))
         done += batch
     out = {k: float(np.min(v)) / reps for k, v in tally.items()}
     for key in ("disagree", "zero_width", "out_of_range"):

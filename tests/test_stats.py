@@ -1,6 +1,9 @@
 """Tests for alignment_faking.scorers.stats: rates and contrasts with intervals and p from one procedure."""
 
+import importlib.util
 import math
+import sys
+from pathlib import Path
 from statistics import NormalDist
 
 import numpy as np
@@ -355,3 +358,28 @@ def test_three_queries_with_several_epochs_hold_the_level(monkeypatch):
     monkeypatch.setattr(stats, "cluster_df", lambda deff, m, G: np.full(np.shape(deff), np.inf))
     normal = np.mean(contrast_arrays(S, M, (1, -1))["p_value"] < 0.05)
     assert normal > 0.06  # the same data read with the normal quantile
+
+
+def _coverage_benchmark():
+    spec = importlib.util.spec_from_file_location("coverage_benchmark", Path(__file__).resolve().parents[1] / "benchmarks" / "coverage.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_coverage_benchmark_fails_a_target_missed_beyond_its_monte_carlo_error(monkeypatch):
+    cov = _coverage_benchmark()
+    cell = cov.Cell("few_clusters", (0.3, 0.3), (1.0, -1.0), 3, 5, 0.1)
+    held = {"truth": 0.0, "coverage": 0.95, "rate_coverage": 0.95, "reject": 0.04, "disagree": 0, "zero_width": 0, "out_of_range": 0}
+    assert cov.misses_of(cell, held, 2000) == []
+    assert cov.misses_of(cell, held | {"reject": 0.055}, 2000) == []  # within two standard errors (0.0049)
+    assert cov.misses_of(cell, held | {"reject": 0.055}, 20000)  # beyond them (0.0015)
+    assert cov.misses_of(cell, held | {"coverage": 0.93}, 20000)
+    assert cov.misses_of(cell, held | {"zero_width": 1}, 2000)
+    r = cov.run_cell(cell, 20000, np.random.default_rng(1))
+    assert cov.misses_of(cell, r, 20000) == [] and r["reject"] > 0.01
+    monkeypatch.setattr(stats, "cluster_df", lambda share, m, G: np.full(np.shape(share), np.inf))
+    normal = cov.run_cell(cell, 20000, np.random.default_rng(1))
+    assert cov.misses_of(cell, normal, 20000)  # the normal quantile rejects too often here, and the benchmark says so
