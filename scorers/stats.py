@@ -376,17 +376,19 @@ def minimum_detectable(m: Moments, coef: Sequence[float], level: float = LEVEL, 
     """The smallest |contrast| the test detects with probability ``power`` at this n (normal approximation),
     or ``inf`` where no value in the contrast's range is detectable at this n ("not detectable").
 
-    ``(z_{1-alpha/2} + z_power) * sqrt(sum_k c_k^2 v_k / n_eff_k)``, with ``v_k = q(1 - q)`` at the value q
+    ``(q_{1-alpha/2} + z_power) * sqrt(sum_k c_k^2 v_k / n_eff_k)``, with ``v_k = q(1 - q)`` at the value q
     of p_k's Wilson interval nearest 1/2 (so a rate of 0 observed on few responses still counts as uncertain),
-    ignoring the (usually positive) correlation between conditions, which makes it conservative. Where this
-    exceeds the largest |value| the contrast can take (1 for a gap, 2 for a difference of gaps) it is inf.
+    ignoring the (usually positive) correlation between conditions, which makes it conservative; the quantile
+    is the rates' t (the fewest degrees of freedom among them; the normal with one response per query). Where
+    this exceeds the largest |value| the contrast can take (1 for a gap, 2 for a difference of gaps) it is inf.
     """
     c = np.asarray(coef, dtype=float)
-    lo, hi = wilson_cc_limits(m.rate * m.n_eff, m.n_eff, z_of(level))
+    crit = t_quantile(level, np.min(m.df, axis=-1))
+    lo, hi = wilson_cc_limits(m.rate * m.n_eff, m.n_eff, crit[..., None])
     q = np.clip(0.5, lo, hi)
     with np.errstate(invalid="ignore", divide="ignore"):
         var = np.einsum("...k,k->...", q * (1.0 - q) / m.n_eff, c * c)
-    mdg = (z_of(level) + NormalDist().inv_cdf(power)) * np.sqrt(var)
+    mdg = (crit + NormalDist().inv_cdf(power)) * np.sqrt(var)
     low, high = _range(c)
     return np.where(mdg > max(-low, high), np.inf, mdg)
 

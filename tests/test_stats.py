@@ -1,5 +1,6 @@
 """Tests for alignment_faking.scorers.stats: rates and contrasts with intervals and p from one procedure."""
 
+import dataclasses
 import importlib.util
 import math
 import sys
@@ -383,3 +384,13 @@ def test_coverage_benchmark_fails_a_target_missed_beyond_its_monte_carlo_error(m
     monkeypatch.setattr(stats, "cluster_df", lambda share, m, G: np.full(np.shape(share), np.inf))
     normal = cov.run_cell(cell, 20000, np.random.default_rng(1))
     assert cov.misses_of(cell, normal, 20000)  # the normal quantile rejects too often here, and the benchmark says so
+
+
+def test_minimum_detectable_gap_reads_the_same_t():
+    S, M = _latent(np.random.default_rng(24), 1, 5, np.array([0.4, 0.2]), 10, 0.4)
+    m = moments(S[0], M[0])
+    assert np.all(np.isfinite(m.df)) and np.all(m.df < 100)
+    normal = dataclasses.replace(m, df=np.full_like(m.df, np.inf))
+    assert stats.minimum_detectable(m, (1, -1)) > 1.05 * stats.minimum_detectable(normal, (1, -1))
+    one = moments(S[0] > 0, np.ones_like(M[0]))  # one response per query and condition: the normal
+    assert np.all(np.isinf(one.df))
