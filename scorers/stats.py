@@ -339,7 +339,7 @@ def _contrast_counts(S: np.ndarray, M: np.ndarray, coef: np.ndarray) -> dict[str
         y = x / U
         v_cluster = np.where(present, (y - d[..., None]) ** 2, 0.0).sum(axis=-1) / (G * (G - 1))
         deff, share = _shrunk_deff(v_cluster, v_unit, G, n / G, (np.abs(y) > 1e-12).sum(axis=-1).astype(float), 0.0)
-    df = cluster_df(share, n / G, G)
+        df = cluster_df(share, n / G, G)
     return {"theta": theta, "b": b / deff, "c": c / deff, "n": np.where(G > 0, n / deff, 0.0), "U": np.float64(U), "df": df}
 
 
