@@ -15,7 +15,9 @@ correlation rho.
 
 Designs: a gap A - B with 1 or 3 epochs; near-identical conditions (one epoch, rho 0.8-0.95, n = 15, 20);
 few queries with several responses each (10-20 queries x 3-5 epochs x 1-3 paraphrases); few clusters (3-8
-queries x 3-10 epochs, or 3 epochs x 2 paraphrases, rho 0.1 and 0.4); rates near 0 with
+queries x 3-10 epochs, or 3 epochs x 2 paraphrases, rho 0.1 and 0.4, and "+het": a gap that varies by query,
+each query's probit thresholds shifted by het * w, w ~ N(0, 1), the minuend's up and the others' down, so the
+rates are Phi(t / sqrt(1 + het^2)) and the gap averages 0 at equal rates); rates near 0 with
 near-identical epochs (rho 0.9, 5 epochs); grading that fails only on compliant responses (a share of the
 responses with outcome 1 is ungraded: the interval is for the graded-response estimand, and the coverage
 of the true, all-response gap is printed as information, "true"); a paraphrase ensemble (4 paraphrases)
@@ -67,6 +69,7 @@ class Cell:
     tau: float = 0.0
     effect: float = 0.0  # probit shift of the extreme paraphrases (minuend up, others down)
     ungraded: float = 0.0  # probability that a response with outcome 1 is not graded (left out of its rate)
+    het: float = 0.0  # sd of a per-query probit shift, minuend up and others down: the gap varies by query
 
 
 def thresholds(cell: Cell) -> np.ndarray:
@@ -82,7 +85,7 @@ def thresholds(cell: Cell) -> np.ndarray:
 def truth(cell: Cell) -> tuple[float, np.ndarray, float]:
     """The estimand (the contrast of the graded-response rates averaged over the paraphrases used), the
     true graded-response rates, and the contrast over all responses (ungraded ones included)."""
-    per_paraphrase = ndtr(thresholds(cell))
+    per_paraphrase = ndtr(thresholds(cell) / math.sqrt(1.0 + cell.het**2))  # E_w Phi(t + het w), w ~ N(0, 1)
     graded = per_paraphrase * (1 - cell.ungraded) / (per_paraphrase * (1 - cell.ungraded) + 1 - per_paraphrase)
     rates = graded.mean(axis=1)
     return float(np.dot(cell.coef, rates)), rates, float(np.dot(cell.coef, per_paraphrase.mean(axis=1)))
@@ -92,6 +95,9 @@ def simulate(cell: Cell, reps: int, rng: np.random.Generator) -> tuple[np.ndarra
     """``reps`` datasets: per-query sums S and counts M, shape (reps, n, K)."""
     K, P, E = len(cell.rates), cell.paraphrases, cell.epochs
     thr = thresholds(cell)[None, None, :, :, None]  # (1, 1, K, P, 1)
+    if cell.het > 0:
+        sign = np.where(np.arange(K) == 0, 1.0, -1.0)[None, None, :, None, None]
+        thr = thr + sign * cell.het * rng.standard_normal((reps, cell.n, 1, 1, 1))
     u = rng.standard_normal((reps, cell.n, 1, 1, 1))
     v = rng.standard_normal((reps, cell.n, 1, P, 1)) if cell.tau > 0 else 0.0
     e = rng.standard_normal((reps, cell.n, K, P, E))
@@ -246,17 +252,19 @@ def hard_cells(quick: bool) -> list[Cell]:
 
 def few_clusters(quick: bool) -> list[Cell]:
     """3-8 queries with several responses each (10 epochs; 5 epochs; 3 epochs x 2 paraphrases), where the
-    cluster variance rests on G - 1 degrees of freedom: at a true gap of 0 (latent correlation 0.4, and 0.1,
-    where the normal quantile rejected 7% with 3 queries) and at a gap of 0.2."""
+    cluster variance rests on G - 1 degrees of freedom: at a true gap of 0 (latent correlation 0.4, and 0.1), a
+    gap that varies by query around a mean of 0 (probit shift sd 0.5, rho 0.2: the normal quantile rejected
+    6.3% with 3 queries x 10 epochs) and a gap of 0.2."""
     gap = (1.0, -1.0)
     if quick:
-        return [Cell("few_clusters", (0.3, 0.3), gap, 3, 5, 0.1), Cell("few_clusters", (0.3, 0.3), gap, 3, 10, 0.4)]
+        return [Cell("few_clusters", (0.3, 0.3), gap, 3, 5, 0.1), Cell("few_clusters+het", (0.3, 0.3), gap, 3, 10, 0.2, het=0.5)]
     out = []
     for n in (3, 4, 5, 6, 8):
         out.append(Cell("few_clusters", (0.3, 0.3), gap, n, 5, 0.1))
         for epochs, paraphrases in ((10, 1), (5, 1), (3, 2)):
             tau = 0.2 if paraphrases > 1 else 0.0
             out.append(Cell("few_clusters", (0.3, 0.3), gap, n, epochs, 0.4, paraphrases=paraphrases, tau=tau))
+            out.append(Cell("few_clusters+het", (0.3, 0.3), gap, n, epochs, 0.2, paraphrases=paraphrases, tau=tau, het=0.5))
         out.append(Cell("few_clusters", (0.4, 0.2), gap, n, 5, 0.4))
     return out
 
