@@ -370,9 +370,10 @@ def _coverage_benchmark():
     return module
 
 
-def test_coverage_benchmark_fails_a_target_missed_beyond_its_monte_carlo_error(monkeypatch):
+@pytest.mark.parametrize("epochs,rho,het", [(5, 0.1, 0.0), (10, 0.2, 0.5)])  # (het: the gap varies by query around 0)
+def test_coverage_benchmark_fails_a_target_missed_beyond_its_monte_carlo_error(monkeypatch, epochs, rho, het):
     cov = _coverage_benchmark()
-    cell = cov.Cell("few_clusters", (0.3, 0.3), (1.0, -1.0), 3, 5, 0.1)
+    cell = cov.Cell("few_clusters", (0.3, 0.3), (1.0, -1.0), 3, epochs, rho, het=het)
     held = {"truth": 0.0, "coverage": 0.95, "rate_coverage": 0.95, "reject": 0.04, "disagree": 0, "zero_width": 0, "out_of_range": 0}
     assert cov.misses_of(cell, held, 2000) == []
     assert cov.misses_of(cell, held | {"reject": 0.055}, 2000) == []  # within two standard errors (0.0049)
