@@ -254,7 +254,7 @@ def few_clusters(quick: bool) -> list[Cell]:
     """3-8 queries with several responses each (10 epochs; 5 epochs; 3 epochs x 2 paraphrases), where the
     cluster variance rests on G - 1 degrees of freedom: at a true gap of 0 (latent correlation 0.4, and 0.1), a
     gap that varies by query around a mean of 0 (probit shift sd 0.5, rho 0.2: the normal quantile rejected
-    6.3% with 3 queries x 10 epochs) and a gap of 0.2."""
+    6.7% with 3 queries x 10 epochs) and a gap of 0.2."""
     gap = (1.0, -1.0)
     if quick:
         return [Cell("few_clusters", (0.3, 0.3), gap, 3, 5, 0.1), Cell("few_clusters+het", (0.3, 0.3), gap, 3, 10, 0.2, het=0.5)]

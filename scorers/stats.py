@@ -34,7 +34,8 @@ responses). A rate is ``p_k = sum_g S[g, k] / sum_g M[g, k]``; a contrast is a l
    cluster variance estimates (the rest, its prior part, is fixed): :func:`cluster_df`. At most G - 1 would be
    the plain cluster-robust t (Cameron & Miller 2015; Bester, Conley & Hansen 2011); a share near 0 (the
    design effect is its prior) is the normal. One response per query and condition: the normal, exactly as
-   before. With the normal quantile, 3 queries x 5 epochs (rho 0.1) at a true gap of 0 rejected 6.4%.
+   before. With the normal quantile, 3 queries x 5 epochs (rho 0.1) at a true gap of 0 rejected 6.5%, and 3
+   queries x 10 epochs whose gap varies by query 6.7% (``benchmarks/coverage.py``, 20,000 datasets).
 5. **p-value**: the same statistic at 0 (McNemar's, corrected, with one epoch), read on the same t; it
    decreases in the hypothesised gap, so the interval excludes 0 exactly when p < 0.05; p is never 0 (at
    least ``2 Phi(-37)``) and is 1 only where b - c is within the continuity correction of 0. Every interval

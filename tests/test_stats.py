@@ -347,7 +347,7 @@ def test_cluster_degrees_of_freedom_are_satterthwaites():
 
 
 def test_three_queries_with_several_epochs_hold_the_level(monkeypatch):
-    # three queries x five epochs at a true gap of 0: with the normal quantile the test rejected 6.4%
+    # three queries x five epochs at a true gap of 0: with the normal quantile the test rejected 6.5%
     S, M = _latent(np.random.default_rng(23), 4000, 3, np.array([0.3, 0.3]), 5, 0.1)
     r = contrast_arrays(S, M, (1, -1))
     level = np.mean(r["p_value"] < 0.05)
