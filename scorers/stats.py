@@ -197,10 +197,10 @@ def _shrunk_deff(v_cluster: np.ndarray, v_unit: np.ndarray, G: np.ndarray, m: np
 def cluster_df(share: np.ndarray, m: np.ndarray, G: np.ndarray) -> np.ndarray:
     """Degrees of freedom of the t quantile (and of p) for clustered data: Satterthwaite's (1946)
     approximation for the variance the interval uses. A share ``a`` (``share``) of the design effect is the
-    cluster-robust variance, estimated from G - 1 degrees of freedom (Cameron & Miller 2015, Sec. VI.D;
+    cluster-robust variance, estimated from G - 1 degrees of freedom (Cameron & Miller 2015, Sec. VI;
     Bester, Conley & Hansen 2011: t on G - 1), the rest is fixed (the prior part, or the floor), so
-    df = (G - 1) / a^2, at least G - 1. inf (the normal quantile) where m <= 1 (one response per query and condition: Tango's
-    score interval, unchanged) or a = 0 (nothing estimated from the queries' spread)."""
+    df = (G - 1) / a^2, at least G - 1. inf (the normal quantile) where m <= 1 (one response per query and
+    condition: Tango's score interval, unchanged) or a = 0 (nothing estimated from the queries' spread)."""
     share, m, G = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (share, m, G)))
     finite = (m > 1.0) & (share > 0)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -399,7 +399,8 @@ def contrast_arrays(S: np.ndarray, M: np.ndarray, coef: Sequence[float], level: 
 
     The single code path behind every contrast the suite reports (and what ``benchmarks/coverage.py``
     simulates): estimate, Tango score limits on the design-effect-adjusted paired counts (t quantile on
-    :func:`cluster_df`), p from the same statistic at 0 on the same t, minimum detectable gap. NaN where a component has no graded response.
+    :func:`cluster_df`), p from the same statistic at 0 on the same t, minimum detectable gap. NaN where a
+    component has no graded response.
     """
     S = np.asarray(S, dtype=float)
     M = np.asarray(M, dtype=float)
