@@ -162,7 +162,8 @@ def _checks(r: dict[str, np.ndarray], coef: tuple[float, ...]) -> dict[str, int]
     low, high = sum(min(x, 0.0) for x in coef), sum(max(x, 0.0) for x in coef)
     return {
         "disagree": int(np.sum(significant != excludes)),
-        "zero_width": int(np.sum(~(r["ci_high"] - r["ci_low"] > 0))),
+        # (NaN, no graded response in a condition, is not an interval: it counts as not covering)
+        "zero_width": int(np.sum(r["ci_high"] - r["ci_low"] <= 0)),
         "out_of_range": int(np.sum((r["ci_low"] < low - 1e-12) | (r["ci_high"] > high + 1e-12))),
     }
 
@@ -198,7 +199,7 @@ def run_cell(cell: Cell, reps: int, rng: np.random.Generator) -> dict[str, float
                 add(f"{name}_zero_width", np.sum(~(hi - lo > 0)))
         rr = rate_arrays(S, M)
         add("rate_coverage", np.sum(_covers(rr["ci_low"], rr["ci_high"], true_rates), axis=0))
-        add("zero_width", np.sum(~(rr["ci_high"] - rr["ci_low"] > 0)))
+        add("zero_width", np.sum(rr["ci_high"] - rr["ci_low"] <= 0))
         add("out_of_range", np.sum((rr["ci_low"] < -1e-12) | (rr["ci_high"] > 1 + 1e-12)))
         done += batch
     out = {k: float(np.min(v)) / reps for k, v in tally.items()}
