@@ -14,7 +14,10 @@ exactly p while responses of one query (across conditions, epochs and paraphrase
 correlation rho.
 
 Designs: a gap A - B with 1 or 3 epochs; near-identical conditions (one epoch, rho 0.8-0.95, n = 15, 20);
-few queries with several responses each (10-20 queries x 3-5 epochs x 1-3 paraphrases); rates near 0 with
+few queries with several responses each (10-20 queries x 3-5 epochs x 1-3 paraphrases); few clusters (3-8
+queries x 3-10 epochs, or 3 epochs x 2 paraphrases, rho 0.1 and 0.4, and "+het": a gap that varies by query,
+each query's probit thresholds shifted by het * w, w ~ N(0, 1), the minuend's up and the others' down, so the
+rates are Phi(t / sqrt(1 + het^2)) and the gap averages 0 at equal rates); rates near 0 with
 near-identical epochs (rho 0.9, 5 epochs); grading that fails only on compliant responses (a share of the
 responses with outcome 1 is ungraded: the interval is for the graded-response estimand, and the coverage
 of the true, all-response gap is printed as information, "true"); a paraphrase ensemble (4 paraphrases)
@@ -24,9 +27,10 @@ with and without a paraphrase effect; 4 paraphrases drawn afresh for every datas
 Printed per cell: coverage of the 95% interval of the contrast, the lowest coverage of the per-condition
 rate intervals, the share of datasets where the test rejects (p < 0.05; at a true gap of 0 the false-positive
 rate), the share flagged "above the paper's 1-point cut", the number of datasets where the interval and the
-p-value disagree, have zero width or leave the contrast's range (each must be 0), and, for gaps, the mean
-width over the mean width of Tango's (1998) interval (one epoch) and of a cluster-robust Wald interval with
-the G/(G-1) factor and a t quantile on G - 1 degrees of freedom, with those intervals' coverage. Targets:
+p-value disagree, or an interval (the contrast's or a rate's) has zero width or leaves its range (each must
+be 0), and, for gaps, the mean width over the mean width of Tango's (1998) interval (one epoch) and of a
+cluster-robust Wald interval with the G/(G-1) factor and a t quantile on G - 1 degrees of freedom, with
+those intervals' coverage. Targets:
 every coverage >= 0.94, rejection at true 0 <= 0.05. Exit status 1 if a target is missed beyond the cell's
 own Monte Carlo error (the observed value is more than two of its standard errors on the wrong side), or
 if any interval disagrees with its p, has zero width or leaves its range.
@@ -65,6 +69,7 @@ class Cell:
     tau: float = 0.0
     effect: float = 0.0  # probit shift of the extreme paraphrases (minuend up, others down)
     ungraded: float = 0.0  # probability that a response with outcome 1 is not graded (left out of its rate)
+    het: float = 0.0  # sd of a per-query probit shift, minuend up and others down: the gap varies by query
 
 
 def thresholds(cell: Cell) -> np.ndarray:
@@ -80,7 +85,7 @@ def thresholds(cell: Cell) -> np.ndarray:
 def truth(cell: Cell) -> tuple[float, np.ndarray, float]:
     """The estimand (the contrast of the graded-response rates averaged over the paraphrases used), the
     true graded-response rates, and the contrast over all responses (ungraded ones included)."""
-    per_paraphrase = ndtr(thresholds(cell))
+    per_paraphrase = ndtr(thresholds(cell) / math.sqrt(1.0 + cell.het**2))  # E_w Phi(t + het w), w ~ N(0, 1)
     graded = per_paraphrase * (1 - cell.ungraded) / (per_paraphrase * (1 - cell.ungraded) + 1 - per_paraphrase)
     rates = graded.mean(axis=1)
     return float(np.dot(cell.coef, rates)), rates, float(np.dot(cell.coef, per_paraphrase.mean(axis=1)))
@@ -90,6 +95,9 @@ def simulate(cell: Cell, reps: int, rng: np.random.Generator) -> tuple[np.ndarra
     """``reps`` datasets: per-query sums S and counts M, shape (reps, n, K)."""
     K, P, E = len(cell.rates), cell.paraphrases, cell.epochs
     thr = thresholds(cell)[None, None, :, :, None]  # (1, 1, K, P, 1)
+    if cell.het > 0:
+        sign = np.where(np.arange(K) == 0, 1.0, -1.0)[None, None, :, None, None]
+        thr = thr + sign * cell.het * rng.standard_normal((reps, cell.n, 1, 1, 1))
     u = rng.standard_normal((reps, cell.n, 1, 1, 1))
     v = rng.standard_normal((reps, cell.n, 1, P, 1)) if cell.tau > 0 else 0.0
     e = rng.standard_normal((reps, cell.n, K, P, E))
@@ -154,7 +162,8 @@ def _checks(r: dict[str, np.ndarray], coef: tuple[float, ...]) -> dict[str, int]
     low, high = sum(min(x, 0.0) for x in coef), sum(max(x, 0.0) for x in coef)
     return {
         "disagree": int(np.sum(significant != excludes)),
-        "zero_width": int(np.sum(~(r["ci_high"] - r["ci_low"] > 0))),
+        # (NaN, no graded response in a condition, is not an interval: it counts as not covering)
+        "zero_width": int(np.sum(r["ci_high"] - r["ci_low"] <= 0)),
         "out_of_range": int(np.sum((r["ci_low"] < low - 1e-12) | (r["ci_high"] > high + 1e-12))),
     }
 
@@ -190,6 +199,8 @@ def run_cell(cell: Cell, reps: int, rng: np.random.Generator) -> dict[str, float
                 add(f"{name}_zero_width", np.sum(~(hi - lo > 0)))
         rr = rate_arrays(S, M)
         add("rate_coverage", np.sum(_covers(rr["ci_low"], rr["ci_high"], true_rates), axis=0))
+        add("zero_width", np.sum(rr["ci_high"] - rr["ci_low"] <= 0))
+        add("out_of_range", np.sum((rr["ci_low"] < -1e-12) | (rr["ci_high"] > 1 + 1e-12)))
         done += batch
     out = {k: float(np.min(v)) / reps for k, v in tally.items()}
     for key in ("disagree", "zero_width", "out_of_range"):
@@ -232,10 +243,30 @@ def hard_cells(quick: bool) -> list[Cell]:
         out.append(Cell("few_queries", (0.3, 0.3), gap, n, epochs, 0.4, paraphrases=paraphrases, tau=tau))
         if pick and epochs == 3:
             out.append(Cell("few_queries", (0.4, 0.2), gap, n, epochs, 0.4, paraphrases=paraphrases, tau=tau))
+    out += few_clusters(quick)
     sparse = ([(0.05, 0.05), (0.05, 0.0)], [(0.05, 0.05), (0.05, 0.0), (0.02, 0.02), (0.1, 0.02)])[pick]
     out += [Cell("sparse_epochs", rates, gap, n, 5, 0.9) for rates in sparse for n in ((50,), (50, 100))[pick]]
     ungraded = ([(0.3, 0.15)], [(0.3, 0.15), (0.5, 0.5), (0.8, 0.6)])[pick]
     out += [Cell("ungraded_if_1", rates, gap, n, 3, 0.5, ungraded=0.3) for rates in ungraded for n in ((50,), (50, 200))[pick]]
+    return out
+
+
+def few_clusters(quick: bool) -> list[Cell]:
+    """3-8 queries with several responses each (10 epochs; 5 epochs; 3 epochs x 2 paraphrases), where the
+    cluster variance rests on G - 1 degrees of freedom: at a true gap of 0 (latent correlation 0.4, and 0.1), a
+    gap that varies by query around a mean of 0 (probit shift sd 0.5, rho 0.2: the normal quantile rejected
+    6.7% with 3 queries x 10 epochs) and a gap of 0.2."""
+    gap = (1.0, -1.0)
+    if quick:
+        return [Cell("few_clusters", (0.3, 0.3), gap, 3, 5, 0.1), Cell("few_clusters+het", (0.3, 0.3), gap, 3, 10, 0.2, het=0.5)]
+    out = []
+    for n in (3, 4, 5, 6, 8):
+        out.append(Cell("few_clusters", (0.3, 0.3), gap, n, 5, 0.1))
+        for epochs, paraphrases in ((10, 1), (5, 1), (3, 2)):
+            tau = 0.2 if paraphrases > 1 else 0.0
+            out.append(Cell("few_clusters", (0.3, 0.3), gap, n, epochs, 0.4, paraphrases=paraphrases, tau=tau))
+            out.append(Cell("few_clusters+het", (0.3, 0.3), gap, n, epochs, 0.2, paraphrases=paraphrases, tau=tau, het=0.5))
+        out.append(Cell("few_clusters", (0.4, 0.2), gap, n, 5, 0.4))
     return out
 
 

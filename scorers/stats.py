@@ -28,10 +28,18 @@ responses). A rate is ``p_k = sum_g S[g, k] / sum_g M[g, k]``; a contrast is a l
    under each hypothesised gap, keeps near-identical conditions honest: a table whose pairs all agree gets
    the pairs' Wilson limits, not [0, 0]. (Newcombe's 1998 hybrid interval, used before, covered 0.86 with 15
    queries at latent correlation 0.95.)
-4. **p-value**: the same statistic at 0 (McNemar's, corrected, with one epoch); it decreases in the
-   hypothesised gap, so the interval excludes 0 exactly when p < 0.05; p is never 0 (at least
-   ``2 Phi(-37)``) and is 1 only where b - c is within the continuity correction of 0. Every interval is clipped to the range of
-   its quantity (a rate [0, 1], a gap [-1, 1], a difference of gaps [-2, 2]).
+4. **Few queries**: with several responses per query the design effect is estimated from the queries' spread,
+   on G - 1 degrees of freedom, so rates and contrasts use a t quantile (and p the same t) on Satterthwaite's
+   (1946) degrees of freedom for that variance, ``(G - 1) / a^2``, a the share of the design effect the
+   cluster variance estimates (the rest, its prior part, is fixed): :func:`cluster_df`. At most G - 1 would be
+   the plain cluster-robust t (Cameron & Miller 2015; Bester, Conley & Hansen 2011); a share near 0 (the
+   design effect is its prior) is the normal. One response per query and condition: the normal, exactly as
+   before. With the normal quantile, 3 queries x 5 epochs (rho 0.1) at a true gap of 0 rejected 6.5%, and 3
+   queries x 10 epochs whose gap varies by query 6.7% (``benchmarks/coverage.py``, 20,000 datasets).
+5. **p-value**: the same statistic at 0 (McNemar's, corrected, with one epoch), read on the same t; it
+   decreases in the hypothesised gap, so the interval excludes 0 exactly when p < 0.05; p is never 0 (at
+   least ``2 Phi(-37)``) and is 1 only where b - c is within the continuity correction of 0. Every interval
+   is clipped to the range of its quantity (a rate [0, 1], a gap [-1, 1], a difference of gaps [-2, 2]).
 
 Measured in ``benchmarks/coverage.py`` (every cell >= 0.94, rejection at a true 0 <= 0.05).
 
@@ -52,6 +60,10 @@ References:
         paired-sample design. Stat Med 17:891-908.
     Cameron AC, Miller DL (2015). A practitioner's guide to cluster-robust inference. J Hum Resour
         50:317-372.
+    Bester CA, Conley TG, Hansen CB (2011). Inference with dependent data using cluster covariance
+        estimators. J Econometrics 165:137-151.
+    Satterthwaite FE (1946). An approximate distribution of estimates of variance components. Biometrics
+        Bulletin 2:110-114.
     Holm S (1979). A simple sequentially rejective multiple test procedure. Scand J Stat 6:65-70.
 """
 
@@ -160,19 +172,60 @@ class Moments:
     n: np.ndarray  # (..., K) graded responses
     clusters: np.ndarray  # (..., K) queries with at least one graded response
     n_eff: np.ndarray  # (..., K) effective sample size: clusters / deff (deff on the query scale)
+    df: np.ndarray  # (..., K) degrees of freedom of the rate's t quantile (:func:`cluster_df`; inf: normal)
 
 
-def _shrunk_deff(v_cluster: np.ndarray, v_unit: np.ndarray, G: np.ndarray, m: np.ndarray, informative: np.ndarray, floor: float = 1.0) -> np.ndarray:
+def _shrunk_deff(v_cluster: np.ndarray, v_unit: np.ndarray, G: np.ndarray, m: np.ndarray, informative: np.ndarray, floor: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Design effect (Kish 1965): the cluster-robust variance, with the small-sample factor G/(G-1), over the
     variance if every response (or pair) were independent, at least ``floor``. Where the data cannot estimate it
     (fewer than 2 queries, or no spread) it is ``m``, the mean number of responses (pairs) per query, its
     largest value (a query counts as one response); and it is shrunk toward ``m`` with weight
-    ``KAPPA / (informative + KAPPA)``, so a few scattered positives cannot make it collapse to 1."""
+    ``KAPPA / (informative + KAPPA)``, so a few scattered positives cannot make it collapse to 1.
+
+    Returns the design effect and the share of it that the cluster variance estimates (the rest is the fixed
+    prior part ``KAPPA m / (w + KAPPA)``, or the floor), for :func:`cluster_df`."""
     with np.errstate(invalid="ignore", divide="ignore"):
         estimable = (G >= 2) & (v_unit > 1e-15)
         d = np.where(estimable, v_cluster / np.where(estimable, v_unit, 1.0), m)
         w = np.where(estimable, informative, 0.0)
-        return np.maximum((w * d + KAPPA * m) / (w + KAPPA), floor)
+        data = w * d / (w + KAPPA)
+        deff = np.maximum(data + KAPPA * m / (w + KAPPA), floor)
+        share = np.where(deff > 0, np.clip(np.nan_to_num(data / np.where(deff > 0, deff, 1.0)), 0.0, 1.0), 0.0)
+        return deff, share
+
+
+def cluster_df(share: np.ndarray, m: np.ndarray, G: np.ndarray) -> np.ndarray:
+    """Degrees of freedom of the t quantile (and of p) for clustered data: Satterthwaite's (1946)
+    approximation for the variance the interval uses. A share ``a`` (``share``) of the design effect is the
+    cluster-robust variance, estimated from G - 1 degrees of freedom (Cameron & Miller 2015, Sec. VI;
+    Bester, Conley & Hansen 2011: t on G - 1), the rest is fixed (the prior part, or the floor), so
+    df = (G - 1) / a^2, at least G - 1. inf (the normal quantile) where m <= 1 (one response per query and
+    condition: Tango's score interval, unchanged) or a = 0 (nothing estimated from the queries' spread)."""
+    share, m, G = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (share, m, G)))
+    finite = (m > 1.0) & (share > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(finite, np.maximum(G - 1.0, 1.0) / np.where(finite, share, 1.0) ** 2, np.inf)
+
+
+def t_quantile(level: float, df: np.ndarray) -> np.ndarray:
+    """The two-sided ``level`` quantile of Student's t on ``df`` degrees of freedom; exactly ``z_of(level)``
+    where df is inf."""
+    from scipy.stats import t as student_t
+
+    df = np.asarray(df, dtype=float)
+    finite = np.isfinite(df)
+    return np.where(finite, student_t.ppf((1.0 + level) / 2.0, np.where(finite, df, 1.0)), z_of(level))
+
+
+def t_two_sided_p(stat: np.ndarray, df: np.ndarray) -> np.ndarray:
+    """Two-sided p of ``|stat|`` on Student's t with ``df`` degrees of freedom (the normal where df is inf),
+    at least ``2 Phi(-Z_MAX)`` (never 0)."""
+    from scipy.stats import t as student_t
+
+    stat, df = np.broadcast_arrays(np.abs(np.asarray(stat, dtype=float)), np.asarray(df, dtype=float))
+    finite = np.isfinite(df)
+    p = np.where(finite, 2.0 * student_t.sf(stat, np.where(finite, df, 1.0)), _two_sided_p(stat))
+    return np.maximum(p, _two_sided_p(Z_MAX))
 
 
 def _cluster_values(S: np.ndarray, M: np.ndarray, coef: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -199,7 +252,7 @@ def moments(S: np.ndarray, M: np.ndarray) -> Moments:
     S = np.asarray(S, dtype=float)
     M = np.asarray(M, dtype=float)
     K = S.shape[-1]
-    rate, G, n_eff = [], [], []
+    rate, G, n_eff, df = [], [], [], []
     for k in range(K):
         Sk, Mk = S[..., k : k + 1], M[..., k : k + 1]
         theta, x, present, Gk = _cluster_values(Sk, Mk, np.ones(1))
@@ -209,11 +262,12 @@ def moments(S: np.ndarray, M: np.ndarray) -> Moments:
             v_unit = np.where(Nk > 1, theta * (1.0 - theta) / (Nk - 1.0), 0.0)  # unbiased, as v_cluster is
             positive = ((Sk[..., 0] > 0) & present).sum(axis=-1)
             negative = ((Sk[..., 0] < Mk[..., 0]) & present).sum(axis=-1)
-            deff = _shrunk_deff(v_cluster, v_unit, Gk, Nk / Gk, np.minimum(positive, negative).astype(float))
+            deff, share = _shrunk_deff(v_cluster, v_unit, Gk, Nk / Gk, np.minimum(positive, negative).astype(float))
             rate.append(theta)
             G.append(Gk)
             n_eff.append(np.where(Gk > 0, Nk / deff, 0.0))
-    return Moments(rate=np.stack(rate, -1), n=M.sum(axis=-2), clusters=np.stack(G, -1), n_eff=np.stack(n_eff, -1))
+            df.append(cluster_df(share, Nk / Gk, Gk))
+    return Moments(rate=np.stack(rate, -1), n=M.sum(axis=-2), clusters=np.stack(G, -1), n_eff=np.stack(n_eff, -1), df=np.stack(df, -1))
 
 
 def tango_statistic(b: np.ndarray, c: np.ndarray, n: np.ndarray, d0: np.ndarray | float, cc: float = 0.0) -> np.ndarray:
@@ -285,8 +339,9 @@ def _contrast_counts(S: np.ndarray, M: np.ndarray, coef: np.ndarray) -> dict[str
         v_unit = np.where(n > 1, (D / n - d**2) / (n - 1.0), 0.0)  # unbiased, as the cluster variance is
         y = x / U
         v_cluster = np.where(present, (y - d[..., None]) ** 2, 0.0).sum(axis=-1) / (G * (G - 1))
-        deff = _shrunk_deff(v_cluster, v_unit, G, n / G, (np.abs(y) > 1e-12).sum(axis=-1).astype(float), 0.0)
-    return {"theta": theta, "b": b / deff, "c": c / deff, "n": np.where(G > 0, n / deff, 0.0), "U": np.float64(U)}
+        deff, share = _shrunk_deff(v_cluster, v_unit, G, n / G, (np.abs(y) > 1e-12).sum(axis=-1).astype(float), 0.0)
+        df = cluster_df(share, n / G, G)
+    return {"theta": theta, "b": b / deff, "c": c / deff, "n": np.where(G > 0, n / deff, 0.0), "U": np.float64(U), "df": df}
 
 
 # ------------------------------------------------------------------------------------------ results
@@ -322,17 +377,19 @@ def minimum_detectable(m: Moments, coef: Sequence[float], level: float = LEVEL, 
     """The smallest |contrast| the test detects with probability ``power`` at this n (normal approximation),
     or ``inf`` where no value in the contrast's range is detectable at this n ("not detectable").
 
-    ``(z_{1-alpha/2} + z_power) * sqrt(sum_k c_k^2 v_k / n_eff_k)``, with ``v_k = q(1 - q)`` at the value q
+    ``(q_{1-alpha/2} + z_power) * sqrt(sum_k c_k^2 v_k / n_eff_k)``, with ``v_k = q(1 - q)`` at the value q
     of p_k's Wilson interval nearest 1/2 (so a rate of 0 observed on few responses still counts as uncertain),
-    ignoring the (usually positive) correlation between conditions, which makes it conservative. Where this
-    exceeds the largest |value| the contrast can take (1 for a gap, 2 for a difference of gaps) it is inf.
+    ignoring the (usually positive) correlation between conditions, which makes it conservative; the quantile
+    is the rates' t (the fewest degrees of freedom among them; the normal with one response per query). Where
+    this exceeds the largest |value| the contrast can take (1 for a gap, 2 for a difference of gaps) it is inf.
     """
     c = np.asarray(coef, dtype=float)
-    lo, hi = wilson_cc_limits(m.rate * m.n_eff, m.n_eff, z_of(level))
+    crit = t_quantile(level, np.min(m.df, axis=-1))
+    lo, hi = wilson_cc_limits(m.rate * m.n_eff, m.n_eff, crit[..., None])
     q = np.clip(0.5, lo, hi)
     with np.errstate(invalid="ignore", divide="ignore"):
         var = np.einsum("...k,k->...", q * (1.0 - q) / m.n_eff, c * c)
-    mdg = (z_of(level) + NormalDist().inv_cdf(power)) * np.sqrt(var)
+    mdg = (crit + NormalDist().inv_cdf(power)) * np.sqrt(var)
     low, high = _range(c)
     return np.where(mdg > max(-low, high), np.inf, mdg)
 
@@ -341,18 +398,19 @@ def contrast_arrays(S: np.ndarray, M: np.ndarray, coef: Sequence[float], level: 
     """Batched :func:`contrast`: ``S`` and ``M`` of shape (..., G, K); every entry has shape (...).
 
     The single code path behind every contrast the suite reports (and what ``benchmarks/coverage.py``
-    simulates): estimate, Tango score limits on the design-effect-adjusted paired counts, p from the same
-    statistic at 0, minimum detectable gap. NaN where a component has no graded response.
+    simulates): estimate, Tango score limits on the design-effect-adjusted paired counts (t quantile on
+    :func:`cluster_df`), p from the same statistic at 0 on the same t, minimum detectable gap. NaN where a
+    component has no graded response.
     """
     S = np.asarray(S, dtype=float)
     M = np.asarray(M, dtype=float)
     c = np.asarray(coef, dtype=float)
     t = _contrast_counts(S, M, c)
-    lo, hi = tango_limits(t["b"], t["c"], t["n"], z_of(level), CONTINUITY)
+    lo, hi = tango_limits(t["b"], t["c"], t["n"], t_quantile(level, t["df"]), CONTINUITY)
     low, high = _range(c)
     lo, hi = np.clip(lo * t["U"], low, high), np.clip(hi * t["U"], low, high)
-    # p from the same statistic at 0: |T(0)| > z exactly when 0 is outside {d0 : |T(d0)| <= z}
-    p = np.maximum(_two_sided_p(np.abs(tango_statistic(t["b"], t["c"], t["n"], 0.0, CONTINUITY))), _two_sided_p(Z_MAX))
+    # p from the same statistic at 0 and the same t: |T(0)| > q exactly when 0 is outside {d0 : |T(d0)| <= q}
+    p = t_two_sided_p(tango_statistic(t["b"], t["c"], t["n"], 0.0, CONTINUITY), t["df"])
     m = moments(S, M)
     out = {"estimate": t["theta"], "ci_low": lo, "ci_high": hi, "p_value": p, "mdg": minimum_detectable(m, c, level)}
     empty = ~np.all(m.n > 0, axis=-1)
@@ -425,9 +483,10 @@ def population_arrays(S: np.ndarray, M: np.ndarray, coef: Sequence[float], level
 
 
 def rate_arrays(S: np.ndarray, M: np.ndarray, level: float = LEVEL) -> dict[str, np.ndarray]:
-    """Batched rates with cluster-adjusted Wilson limits: ``S``, ``M`` of shape (..., G, K) -> arrays (..., K)."""
+    """Batched rates with cluster-adjusted Wilson limits (t quantile on :func:`cluster_df`): ``S``, ``M`` of
+    shape (..., G, K) -> arrays (..., K)."""
     m = moments(S, M)
-    lo, hi = wilson_cc_limits(m.rate * m.n_eff, m.n_eff, z_of(level))
+    lo, hi = wilson_cc_limits(m.rate * m.n_eff, m.n_eff, t_quantile(level, m.df))
     return {"estimate": m.rate, "ci_low": lo, "ci_high": hi, "n": m.n, "n_eff": m.n_eff}
 
 
@@ -439,7 +498,7 @@ def rate(S: np.ndarray, M: np.ndarray, level: float = LEVEL) -> Interval:
     n = float(m.n[0])
     if not n > 0:
         return Interval(NAN, NAN, NAN, NAN, 0, 0, (NAN,), (NAN,), NAN)
-    lo, hi = wilson_cc_limits(m.rate * m.n_eff, m.n_eff, z_of(level))
+    lo, hi = wilson_cc_limits(m.rate * m.n_eff, m.n_eff, t_quantile(level, m.df))
     return Interval(float(m.rate[0]), float(lo[0]), float(hi[0]), NAN, int(n), int(m.clusters[0]), (float(m.rate[0]),), (float(m.n_eff[0]),), NAN)
 
 

@@ -1,10 +1,16 @@
 """Tests for alignment_faking.scorers.stats: rates and contrasts with intervals and p from one procedure."""
 
+import dataclasses
+import importlib.util
 import math
+import sys
+from pathlib import Path
+from statistics import NormalDist
 
 import numpy as np
 import pytest
-from scipy.stats import binom, multinomial, multivariate_normal, norm
+from scipy.stats import binom, chi2, multinomial, multivariate_normal, norm
+from scipy.stats import t as student_t
 
 from alignment_faking.scorers.stats import (
     PAPER_CUT,
@@ -24,11 +30,15 @@ from alignment_faking.scorers.stats import (
     tango_statistic,
     underpowered,
 )
+from alignment_faking.scorers import stats
 from alignment_faking.scorers.stats import (
     CONTINUITY,
+    cluster_df,
+    t_quantile,
     wilson_cc_limits,
     wilson_interval,
     wilson_limits,
+    z_of,
 )
 
 Z = 1.959963984540054
@@ -177,9 +187,12 @@ def test_identical_epochs_count_as_one_response_per_query():
     one = contrast(S1, np.ones_like(S1), (1, -1))
     tripled = contrast(3 * S1, np.full_like(S1, 3.0), (1, -1))  # three epochs that always agree: deff about 3
     assert tripled.n_eff == pytest.approx((40, 40), rel=0.02)  # (119 vs 39 degrees of freedom: a little under 40)
-    assert (tripled.ci_low, tripled.ci_high) == pytest.approx((one.ci_low, one.ci_high), abs=0.01)
-    assert tripled.p_value == pytest.approx(one.p_value, rel=0.1)
-    # a rate of 0 over 3 epochs of 100 queries is read as 0 of 100, not 0 of 300
+    # the same statistic, read on t with G - 1 = 39 degrees of freedom (every response varies between queries)
+    statistic = NormalDist().inv_cdf(1 - one.p_value / 2)
+    assert tripled.p_value == pytest.approx(2 * student_t.sf(statistic, 39), rel=0.1)  # (n_eff a little under 40)
+    assert tripled.p_value > one.p_value * 1.2
+    assert one.ci_low - 0.02 < tripled.ci_low < one.ci_low and one.ci_high < tripled.ci_high < one.ci_high + 0.02
+    # a rate of 0 over 3 epochs of 100 queries is read as 0 of 100, not 0 of 300 (no spread to estimate: normal)
     zero = rate(np.zeros(100), np.full(100, 3.0))
     assert zero.ci_high == pytest.approx(rate(np.zeros(100), np.ones(100)).ci_high)
 
@@ -317,3 +330,68 @@ def test_rare_outcome_with_near_identical_epochs_covers():
     rr = rate_arrays(S, M)
     covered = float(np.mean((rr["ci_low"][..., 0] <= 0.05) & (0.05 <= rr["ci_high"][..., 0])))
     assert covered >= 0.94 - 2 * math.sqrt(0.94 * 0.06 / 4000)
+
+
+def test_cluster_degrees_of_freedom_are_satterthwaites():
+    assert cluster_df(1.0, 10.0, 3.0) == pytest.approx(2.0)  # the whole variance from 3 queries: G - 1
+    assert cluster_df(0.5, 10.0, 5.0) == pytest.approx(16.0)  # half of it fixed: (G - 1) / 0.5^2
+    assert np.isinf(cluster_df(1.0, 1.0, 40.0))  # one response per query and condition: the normal, unchanged
+    assert np.isinf(cluster_df(0.0, 10.0, 5.0))  # nothing estimated from the queries' spread
+    assert z_of(0.95) == t_quantile(0.95, np.inf)  # exactly the normal quantile where df is inf
+    # one positive in 250 responses: the design effect is mostly its prior part, so df is far above G - 1 = 49
+    m = moments(np.r_[1.0, np.zeros(49)][:, None], np.full((50, 1), 5.0))
+    assert 49 * 4 < m.df[0] < np.inf
+    # identical epochs of 40 queries: all from the queries' spread, so G - 1 (or a little more)
+    S = (np.random.default_rng(3).random((40, 2)) < [0.4, 0.15]).astype(float)
+    assert 39 <= moments(3 * S, np.full_like(S, 3.0)).df[0] < 45
+
+
+def test_three_queries_with_several_epochs_hold_the_level(monkeypatch):
+    # three queries x five epochs at a true gap of 0: with the normal quantile the test rejected 6.5%
+    S, M = _latent(np.random.default_rng(23), 4000, 3, np.array([0.3, 0.3]), 5, 0.1)
+    r = contrast_arrays(S, M, (1, -1))
+    level = np.mean(r["p_value"] < 0.05)
+    assert 0.01 < level <= 0.05 + 2 * math.sqrt(0.05 * 0.95 / 4000)
+    assert np.array_equal(r["p_value"] < 0.05, (r["ci_low"] > 0) | (r["ci_high"] < 0))  # interval and p agree
+    assert np.all((r["ci_low"] >= -1) & (r["ci_high"] <= 1) & (r["ci_high"] > r["ci_low"]))
+    rates = rate_arrays(S, M)
+    assert np.all((rates["ci_low"] >= 0) & (rates["ci_high"] <= 1) & (rates["ci_high"] > rates["ci_low"]))
+    monkeypatch.setattr(stats, "cluster_df", lambda deff, m, G: np.full(np.shape(deff), np.inf))
+    normal = np.mean(contrast_arrays(S, M, (1, -1))["p_value"] < 0.05)
+    assert normal > 0.06  # the same data read with the normal quantile
+
+
+def _coverage_benchmark():
+    spec = importlib.util.spec_from_file_location("coverage_benchmark", Path(__file__).resolve().parents[1] / "benchmarks" / "coverage.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("epochs,rho,het", [(5, 0.1, 0.0), (10, 0.2, 0.5)])  # (het: the gap varies by query around 0)
+def test_coverage_benchmark_fails_a_target_missed_beyond_its_monte_carlo_error(monkeypatch, epochs, rho, het):
+    cov = _coverage_benchmark()
+    cell = cov.Cell("few_clusters", (0.3, 0.3), (1.0, -1.0), 3, epochs, rho, het=het)
+    held = {"truth": 0.0, "coverage": 0.95, "rate_coverage": 0.95, "reject": 0.04, "disagree": 0, "zero_width": 0, "out_of_range": 0}
+    assert cov.misses_of(cell, held, 2000) == []
+    assert cov.misses_of(cell, held | {"reject": 0.055}, 2000) == []  # within two standard errors (0.0049)
+    assert cov.misses_of(cell, held | {"reject": 0.055}, 20000)  # beyond them (0.0015)
+    assert cov.misses_of(cell, held | {"coverage": 0.93}, 20000)
+    assert cov.misses_of(cell, held | {"zero_width": 1}, 2000)
+    r = cov.run_cell(cell, 20000, np.random.default_rng(1))
+    assert cov.misses_of(cell, r, 20000) == [] and r["reject"] > 0.01
+    monkeypatch.setattr(stats, "cluster_df", lambda share, m, G: np.full(np.shape(share), np.inf))
+    normal = cov.run_cell(cell, 20000, np.random.default_rng(1))
+    assert cov.misses_of(cell, normal, 20000)  # the normal quantile rejects too often here, and the benchmark says so
+
+
+def test_minimum_detectable_gap_reads_the_same_t():
+    S, M = _latent(np.random.default_rng(24), 1, 5, np.array([0.4, 0.2]), 10, 0.4)
+    m = moments(S[0], M[0])
+    assert np.all(np.isfinite(m.df)) and np.all(m.df < 100)
+    normal = dataclasses.replace(m, df=np.full_like(m.df, np.inf))
+    assert stats.minimum_detectable(m, (1, -1)) > 1.05 * stats.minimum_detectable(normal, (1, -1))
+    one = moments(S[0] > 0, np.ones_like(M[0]))  # one response per query and condition: the normal
+    assert np.all(np.isinf(one.df))
