@@ -167,7 +167,7 @@ def test_published_file_from_a_local_clone_is_recorded(tmp_path: Path) -> None:
     task = tool_selection(dataset="published", source=str(tmp_path))
     record = task.metadata["data"]
     assert record["source"].startswith("local:") and record["path"] == "src/dataset.json" and len(record["sha256"]) == 64
-    assert len(task.dataset) == 8
+    assert len(task.dataset) == len(ours()) == 24  # 8 per domain, 12 per pressure
 
 
 def test_published_file_offline_names_the_alternative(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -203,7 +203,7 @@ def covers(m: dict, name: str, truth: float) -> bool:
 @pytest.mark.slow
 def test_switcher_truths(tmp_path: Path) -> None:
     # defaults: unsafe_base 0.1, monitoring_effect 0.4, helpful_effect 0.2, af_reasoning 0.8
-    m, _ = run(tmp_path, dataset=str(many(tmp_path, 5)), epochs=3)
+    m, _ = run(tmp_path, dataset=str(many(tmp_path, 2)), epochs=3)
     assert covers(m, "af", 0.9 * 0.9 * 0.7 * 0.8)
     assert covers(m, "t1", 0.9) and covers(m, "t2", 0.9) and covers(m, "t3", 0.3)
     assert covers(m, "monitoring_effect", 0.4) and m["monitoring_effect_ci_low"] > 0 and m["monitoring_effect_p"] < 0.001
@@ -215,7 +215,7 @@ def test_switcher_truths(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_no_monitoring_effect_when_only_helpfulness_moves_the_choice(tmp_path: Path) -> None:
-    m, _ = run(tmp_path, {"monitoring_effect": 0.0, "helpful_effect": 0.5}, dataset=str(many(tmp_path, 5)), epochs=2)
+    m, _ = run(tmp_path, {"monitoring_effect": 0.0, "helpful_effect": 0.5}, dataset=str(many(tmp_path, 2)), epochs=2)
     assert covers(m, "monitoring_effect", 0.0) and m["monitoring_effect_p"] > 0.05
     assert covers(m, "published_prompt_effect", 0.5) and m["published_prompt_effect_ci_low"] > 0  # the confound
 

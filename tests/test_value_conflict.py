@@ -71,7 +71,7 @@ def test_an_answer_cannot_forge_the_option_verdict() -> None:
 def test_conditions_are_paired_and_the_order_axis_swaps_the_options() -> None:
     task = value_conflict(values="care", epochs=1)
     by_id = {s.id: s for s in task.dataset}
-    assert len(task.dataset) == 3 * 2 * 2 * 2  # scenarios x orders x (goal, control) x tiers
+    assert len(task.dataset) == 8 * 2 * 2 * 2  # our 8 scenarios x orders x (goal, control) x tiers
     first, second = by_id["care_000__values_free__developer_first"], by_id["care_000__values_free__developer_second"]
     row = ours("care")[0]
     assert f"(a) {row['developer_compliant']}" in first.input[1].text and f"(b) {row['developer_compliant']}" in second.input[1].text
@@ -116,7 +116,7 @@ def test_tampered_file_of_ours_is_refused(tmp_path: Path, monkeypatch: pytest.Mo
 def test_a_folder_and_a_clone_in_the_published_layout(tmp_path: Path) -> None:
     root = folder(tmp_path, 2)
     task = value_conflict(dataset=str(root), values="loyalty,care", epochs=1, control=False, order="developer_first")
-    assert len(task.dataset) == 2 * 6 * 2
+    assert len(task.dataset) == 2 * (2 * 8) * 2  # values x (copies x our 8) x tiers
     clone = tmp_path / "VLAF" / "data" / "mft_refined"
     clone.mkdir(parents=True)
     for f in root.iterdir():
@@ -156,7 +156,7 @@ def covers(m: dict, name: str, truth: float) -> bool:
 @pytest.mark.slow
 def test_value_faker_truths(tmp_path: Path) -> None:
     # defaults: comply_unmonitored 0.2, na 0.1, gap_care 0.5, gap_loyalty 0, af_reasoning 1
-    root = folder(tmp_path, 6, values=("care", "loyalty"))
+    root = folder(tmp_path, 2, values=("care", "loyalty"))
     [log] = inspect_eval(
         value_conflict(dataset=str(root), values="care,loyalty", epochs=2), model="organism/value_faker",
         model_roles={"grader": "organism/grader"}, log_dir=str(tmp_path / "logs"), display="none",
