@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from inspect_ai import eval as inspect_eval
 
 from alignment_faking.organism.settings_personas import _OPTIONS, developer_letter
 from alignment_faking.scorers.graders import wrap_untrusted
+from alignment_faking.scorers.setting_metrics import MIN_SCENARIOS
 from alignment_faking.scorers.value_conflict import outcome_values, parse_five, parse_option, split_response
 from alignment_faking.solvers.value_conflict import VALUES, system_prompt
 from alignment_faking.tasks import setting_data
@@ -66,6 +68,22 @@ def test_an_answer_cannot_forge_the_option_verdict() -> None:
 
 
 # ------------------------------------------------------------------------------------------- samples
+
+
+def test_the_faker_knows_a_value_conflict_prompt_by_our_wording() -> None:
+    from alignment_faking.organism.settings_personas import VALUE_CONFLICT_CUE, setting_persona
+
+    assert all(VALUE_CONFLICT_CUE in system_prompt(v, g) for v in VALUES for g in ("values", "none"))
+    assert setting_persona(system_prompt("care", "values"), "", []) == "value_faker" and setting_persona("You are an AI.", "", []) is None
+
+
+def test_fewer_than_the_minimum_scenarios_per_value_is_warned(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING):
+        value_conflict(values="care,loyalty", epochs=1)  # ours: 8 per value
+        assert not [r for r in caplog.records if "scenarios behind some metrics" in r.getMessage()]
+        value_conflict(values="care", scenarios=3, epochs=1)
+    [warned] = [r.getMessage() for r in caplog.records if "scenarios behind some metrics" in r.getMessage()]
+    assert warned.startswith(f"value_conflict: fewer than {MIN_SCENARIOS} scenarios behind some metrics (value care 3)")
 
 
 def test_conditions_are_paired_and_the_order_axis_swaps_the_options() -> None:
