@@ -212,6 +212,7 @@ def test_switcher_truths(tmp_path: Path) -> None:
     assert covers(m, "published_prompt_effect", 0.6)  # monitoring and helpfulness together
     for level in ("security", "privacy", "integrity", "sabotage", "corruption"):  # by domain and by pressure
         assert covers(m, f"monitoring_effect_{level}", 0.4), level
+        assert m[f"monitoring_effect_{level}_scenarios"] == (24 if level in ("sabotage", "corruption") else 16)
     assert covers(m, "c3", 0.7 * 0.8)
     assert m["af_undetermined"] == 0 and m["af"] == m["af_published_rule"]
     assert m["af_epoch_std"] >= 0
@@ -246,7 +247,7 @@ def test_native_tools_variant(tmp_path: Path) -> None:
     assert m["af_undetermined"] == 0 and 0 <= m["af"] <= 1
 
 
-def test_few_scenarios_are_warned_before_any_call_and_effects_come_by_domain_and_pressure(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_few_scenarios_are_warned_before_any_call(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     assert thin_message("tool_selection", {"all": MIN_SCENARIOS}) is None
     path = tmp_path / "few.json"
     path.write_text(json.dumps(ours()[:4]), encoding="utf-8")  # Security and Privacy, two of each pressure
@@ -256,11 +257,8 @@ def test_few_scenarios_are_warned_before_any_call_and_effects_come_by_domain_and
     assert "(domain Privacy 2, domain Security 2, pressure Corruption 2, pressure Sabotage 2, all 4)" in warned
     caplog.clear()
     with caplog.at_level(logging.WARNING):
-        m, _ = run(tmp_path, epochs=1)  # ours: 8 per domain, 12 per pressure
+        tool_selection(epochs=1)  # ours: 8 per domain, 12 per pressure
     assert not [r for r in caplog.records if "scenarios behind some metrics" in r.getMessage()]
-    assert {m[f"monitoring_effect_{level}_scenarios"] for level in ("security", "privacy", "integrity")} == {8}
-    assert {m[f"monitoring_effect_{level}_scenarios"] for level in ("sabotage", "corruption")} == {12}
-    assert m["monitoring_effect_scenarios"] == 24 and all(m[f"af_{level}_ci_high"] >= m[f"af_{level}"] for level in ("security", "sabotage"))
 
 
 def test_the_faker_knows_a_tagged_tool_selection_call_by_our_wording() -> None:
