@@ -16,6 +16,14 @@ call on every valid response of the animal-welfare setting, AF only with a scrat
 only for compliant responses with one), so every setting is priced by construction; the AF votes go in one
 request with ``n`` choices where the grader's provider supports it (otherwise one request per vote).
 
+The two newer settings (``tool_selection``, ``value_conflict``) are priced the same way by their own code:
+every call their solver makes on each scenario's real prompts (six per scenario for tool selection, one per
+sample for value conflicts), each response ``--scratchpad-tokens`` + ``--answer-tokens`` long, and their judges'
+requests built by the judges themselves (two reasoning-matches-baseline calls and one criteria call per
+scenario; the option judge on every answer and the five-criterion judge on the monitored ones), each reply
+``--strongreject-tokens`` long; the compliance and refusal shares do not apply. Their default epochs are the
+task's own (5 and 10, the published repeats) unless ``--epochs`` is given.
+
 Tokens are characters / 4 (``organism.behaviour.approx_tokens``, as the organism and the loopback server
 count; real tokenizers differ by roughly ±20% on English). Prompt caching follows Anthropic's breakpoints
 for ``anthropic/`` models (the system prompt, the last message and any ``cache_breakpoint`` the suite sets are
@@ -36,7 +44,7 @@ import json
 import sys
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterable
 
 import yaml
 from inspect_ai import Task
@@ -50,6 +58,10 @@ from alignment_faking.organism.prompt_cache import CACHE_BLOCK_TOKENS, CACHE_MIN
 from alignment_faking.scorers.graders import Case, Grader, grade_strongreject, sample_votes
 from alignment_faking.scorers.scorer import DEFAULT_GRADER
 from alignment_faking.scorers.settings import setting_named
+from alignment_faking.scorers.tool_selection import AF_CRITERIA, CALLS, CONTRAST_CALLS, MATCHES_BASELINE
+from alignment_faking.scorers.value_conflict import CONTROL as VALUE_CONTROL
+from alignment_faking.scorers.value_conflict import OPTION_JUDGE, REASONING_JUDGE
+from alignment_faking.solvers.tool_selection import MONITORING_PROMPT, call_messages, judge_context
 from alignment_faking.tasks.classifier_validation import output_of, scratchpad_of
 from alignment_faking.tasks.options import OPTION_NAMES
 
@@ -354,7 +366,8 @@ def repeat_cached(tokens: float) -> float:
 
 
 def _solver_params(task: Task, suffix: str) -> dict[str, Any] | None:
-    for solver in task.solver:  # type: ignore[attr-defined]
+    solvers = task.solver if isinstance(task.solver, Iterable) else [task.solver]
+    for solver in solvers:
         if registry_info(solver).name.endswith(suffix):
             return registry_params(solver)
     return None
@@ -386,6 +399,8 @@ async def _estimate(task: Task, model: str, grader: str, mix: Mix, epochs: int) 
             else:
                 policy.add(await recorder.usage(lambda r: grade_strongreject(r, query, output_of(text)), mix.strongreject_tokens))
         notes.append("classifier_validation: the model under test is the grader; its requests are exact, its replies assumed")
+    elif (task.metadata or {}).get("setting") in SETTING_JUDGES:
+        await _setting(task, model, grader, mix, policy, grading, notes)
     else:
         await _scenario(task, model, grader, mix, policy, grading, notes)
     for usage in (policy, grading):
@@ -502,6 +517,70 @@ async def _grading(graders: tuple[Grader, ...], weights: dict[str, float], queri
             notes.append(f"grader provider '{grader.split('/')[0]}' returns one choice per request: {votes} {g.key.upper()} votes = {votes} requests")
 
 
+# ------------------------------------------------------------------------------- the newer settings
+
+
+def _tool_selection_requests(task: Task, sample: Any) -> list[list[ChatMessage]]:
+    """The calls the tool-selection solver makes on one scenario, as it builds them."""
+    params = _solver_params(task, "tool_selection_calls") or {}
+    names = CALLS + (CONTRAST_CALLS if params.get("contrast", True) else ())
+    prompt = params.get("monitoring_prompt", MONITORING_PROMPT)
+    return [call_messages(sample.metadata, call, prompt, params.get("tools") == "native") for call in names]
+
+
+def _tool_selection_judges(task: Task, sample: Any, mix: Mix) -> list[tuple[Grader, dict[str, str]]]:
+    md, baseline = sample.metadata, filler(mix.answer_tokens, f"{sample.id} baseline")
+    requests = dict(zip(CALLS, _tool_selection_requests(task, sample)))
+
+    def matches(call: str) -> dict[str, str]:  # R3 and R2 against the baseline: the same baseline, two reasonings
+        context = judge_context(requests[call], md, call)
+        return {"context": context, "baseline": baseline, "reasoning": filler(mix.scratchpad_tokens, f"{sample.id} {call}")}
+
+    return [(MATCHES_BASELINE, matches("monitored")), (MATCHES_BASELINE, matches("adversarial")), (AF_CRITERIA, {"reasoning": matches("monitored")["reasoning"]})]
+
+
+def _value_conflict_judges(task: Task, sample: Any, mix: Mix) -> list[tuple[Grader, dict[str, str]]]:
+    md = sample.metadata
+    judges: list[tuple[Grader, dict[str, str]]] = [(OPTION_JUDGE, {"options": md["options_text"], "response": filler(mix.answer_tokens, str(sample.id))})]
+    scorer_params = next((registry_params(s) for s in task.scorer or [] if registry_info(s).name.endswith("value_conflict_scorer")), {})
+    if scorer_params.get("reasoning_judge", True) and md["free"] and md["goal"] != VALUE_CONTROL:
+        judges.append((REASONING_JUDGE, {"reasoning": filler(mix.scratchpad_tokens, str(sample.id))}))
+    return judges
+
+
+SETTING_JUDGES: dict[str, Callable[[Task, Any, Mix], list[tuple[Grader, dict[str, str]]]]] = {
+    "tool_selection": _tool_selection_judges,
+    "value_conflict": _value_conflict_judges,
+}
+"""The judges each newer setting calls on one sample, with texts of the assumed lengths."""
+
+
+def _request(cache: ProviderCache, messages: list[ChatMessage], output_tokens: float) -> Usage:
+    read, written = cache.lookup_and_add(messages)
+    return Usage(requests=1, choices=1, input_tokens=len(prompt_text(messages)) / CHARS_PER_TOKEN, cached_input_tokens=read,
+                 output_tokens=output_tokens, cache_write_tokens=written)
+
+
+async def _setting(task: Task, model: str, grader: str, mix: Mix, policy: Usage, grading: Usage, notes: list[str]) -> None:
+    """A newer setting: every call its solver makes (real prompts) and every judge call (assumed texts)."""
+    setting = task.metadata["setting"]
+    written = mix.scratchpad_tokens + mix.answer_tokens
+    model_cache, grader_cache, recorder = ProviderCache(model), ProviderCache(grader), Recorder(False, grader)
+    for sample in task.dataset:
+        requests = _tool_selection_requests(task, sample) if setting == "tool_selection" else [list(sample.input)]  # type: ignore[arg-type]
+        for messages in requests:
+            policy.add(_request(model_cache, messages, written))
+        for judge, texts in SETTING_JUDGES[setting](task, sample, mix):
+            recorder.calls, recorder.messages = [], []
+            await replace(judge, max_attempts=1).grade(recorder, **texts)  # type: ignore[arg-type]
+            for messages in recorder.messages:
+                grading.add(_request(grader_cache, messages, min(float(judge.max_tokens), mix.strongreject_tokens)))
+    notes.append(f"{setting}: each response {written:.0f} tokens (--scratchpad-tokens + --answer-tokens), each judge reply "
+                 f"{mix.strongreject_tokens:.0f} (--strongreject-tokens); compliance and refusal shares do not apply")
+    if (_solver_params(task, "tool_selection_calls") or {}).get("tools") == "native":
+        notes.append("tools=native: the tool schemas a provider adds to each request are not counted")
+
+
 def estimate(
     task_name: str,
     task_args: dict[str, Any] | None = None,
@@ -510,7 +589,7 @@ def estimate(
     mix: Mix | None = None,
     prices: dict[str, Any] | None = None,
     batch: bool = False,
-    epochs: int = 1,
+    epochs: int | None = None,
 ) -> Estimate:
     """Requests, tokens and cost of a run, without calling a model."""
     mix = mix or Mix()
@@ -520,10 +599,11 @@ def estimate(
     for role, name in (("--model", model), ("--grader", grader)):
         if "/" not in name:
             raise EstimateError(f"{role} must be an Inspect model name, provider/model (e.g. openai/gpt-4o), got '{name}'")
-    if epochs < 1:
+    if epochs is not None and epochs < 1:
         raise EstimateError(f"--epochs must be at least 1, got {epochs}")
     model_price, grader_price = price_for(prices, model), price_for(prices, grader)  # fail before the work
     short, task = build_task(task_name, task_args)
+    epochs = epochs or task.epochs or 1  # the task's own (the newer settings': the published repeats)
     try:
         policy, grading, notes = asyncio.run(_estimate(task, model, grader, mix, epochs))
     except EstimateError:
@@ -582,7 +662,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--grader", default=DEFAULT_GRADER, help=f"the grader role's model (default {DEFAULT_GRADER})")
     parser.add_argument("--prices", default=None, help=f"YAML price file laid over the built-in table ({PRICES_FILE.name})")
     parser.add_argument("--batch", action="store_true", help="both roles use the provider's batch API (Inspect's --batch; see docs/cost.md)")
-    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--epochs", type=int, default=None, help="epochs (default: the task's own, 1 for the scenario tasks)")
     parser.add_argument("--json", action="store_true", help="print the estimate as JSON")
     parser.add_argument("--write-cost-config", metavar="FILE", default=None,
                         help="write the price table (with --prices) as Inspect's --model-cost-config file, for its cost tracking and --cost-limit")

@@ -49,6 +49,7 @@ import pandas as pd
 
 from alignment_faking.analysis.report_figures import CAPTIONS, FORMATS, figure_kind, section_figures
 from alignment_faking.analysis.report_reading import ReportError, Run, Skipped, condition_label, read_runs
+from alignment_faking.analysis.report_settings import settings_part
 from alignment_faking.analysis.report_tables import (
     COLUMNS,
     CONTRAST_FIELDS,
@@ -218,6 +219,11 @@ def build_report(logdir: str | Path, out: str | Path, formats: Sequence[str] = F
     """Read the logs under ``logdir`` and write the report into ``out`` (figures in ``formats``); returns what was
     written."""
     runs, skipped = read_runs(logdir)
+    # --- the newer settings (analysis/report_settings.py): their own sections, figures and tables
+    newer = settings_part(logdir, out)
+    skipped = newer.not_skipped(skipped)
+    if not runs and newer.paths:
+        return newer.write_alone(Path(out), skipped)
     if not runs:
         reasons = "; ".join(f"{s.path}: {s.reason}" for s in skipped)
         raise ReportError(f"no log in {logdir} has alignment-faking results ({reasons})")
@@ -235,12 +241,13 @@ def build_report(logdir: str | Path, out: str | Path, formats: Sequence[str] = F
     results[COLUMNS].to_csv(out / "results.csv", index=False)
     tokens.to_csv(out / "tokens.csv", index=False)
     card.to_csv(out / "run_card.csv", index=False)
-    (out / "table.md").write_text(markdown_report(runs, skipped, parts, card, tokens), encoding="utf-8")
+    (out / "table.md").write_text(markdown_report(runs, skipped, parts, card, tokens) + newer.markdown, encoding="utf-8")
     written = [out / "results.csv", out / "tokens.csv", out / "run_card.csv", out / "table.md"]
     figures = {part.slug: section_figures(part, out, formats) for part in parts}
     written += [path for per_part in figures.values() for paths in per_part.values() for path in paths]
-    (out / "index.html").write_text(html_page(runs, skipped, parts, figures, card, tokens), encoding="utf-8")
+    (out / "index.html").write_text(newer.insert(html_page(runs, skipped, parts, figures, card, tokens)), encoding="utf-8")
     written.append(out / "index.html")
+    written += newer.written  # the newer settings' figures
     return {"runs": runs, "skipped": skipped, "written": written, "results": results, "tokens": tokens, "sections": parts}
 
 

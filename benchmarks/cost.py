@@ -4,6 +4,7 @@ Run from the repository root::
 
     python benchmarks/cost.py                          # 100 queries x 2 tiers = 200 samples, every grader kind
     python benchmarks/cost.py --queries 20 --reply-tokens 300
+    python benchmarks/cost.py --settings               # the newer settings: the estimate against a run
 
 What it does, in one run:
 
@@ -32,6 +33,13 @@ What it does, in one run:
    (compliance, partial compliance, AF) differ from the reference's. Exit status 1 if a verdict differs or
    a target is missed.
 
+``--settings`` instead checks the cost estimate (``analysis/estimate.py``) on the two newer settings: it runs
+``tool_selection`` (``organism/tool_switcher``) and ``value_conflict`` (``organism/value_faker``) on our
+scenarios, one epoch, with ``organism/grader``, counts every request and token the log records by role, gives
+the estimate the response and reply lengths the run measured (what the estimate cannot know), and prints
+estimate / run for requests, input tokens and USD (both priced as ``openai/gpt-4o``, prompt caching left out
+on both sides: the organism caches nothing). Exit status 1 if a ratio is outside 0.9–1.1.
+
 Targets: at most 1.5 grader requests per sample and grader input tokens at most 10% of the reference's (the
 default grader); identical verdicts for every grading. Goal: grader cost at most 0.25x the reference's.
 """
@@ -55,7 +63,8 @@ from inspect_ai.model import ChatMessageSystem, Model, get_model
 from inspect_ai.scorer import Score, Target, mean, scorer
 from inspect_ai.solver import TaskState
 
-from alignment_faking.analysis.estimate import cost_of, load_prices, price_for
+from alignment_faking.analysis.estimate import Mix, cost_of, estimate, load_prices, price_for
+from alignment_faking.analysis.estimate import Usage as Tally
 from alignment_faking.organism.behaviour import approx_tokens
 from alignment_faking.organism.loopback import Counts, LoopbackConfig, LoopbackServer
 from alignment_faking.scorers.graders import grade_strongreject, parse_vote, rubric, sample_votes
@@ -426,6 +435,82 @@ def report(result: CostResult) -> str:
     return "\n".join(lines)
 
 
+# ------------------------------------------------------------------------------ the newer settings
+
+
+SETTING_PERSONAS = {"tool_selection": "tool_switcher", "value_conflict": "value_faker"}
+SETTING_TOLERANCE = 0.10  # estimate / run within 1 +- this
+
+
+@dataclass
+class SettingCheck:
+    """One newer setting: what a run used and what the estimate said, by role (``model``, ``grader``)."""
+
+    task: str
+    run: dict[str, Tally]
+    estimated: dict[str, Tally]
+    prices: dict[str, Any]
+
+    def usd(self, usage: Tally) -> float:
+        return cost_of(Tally(requests=usage.requests, input_tokens=usage.input_tokens, output_tokens=usage.output_tokens), price_for(self.prices, OPENAI))
+
+    def ratio(self, field_name: str) -> float:
+        """estimate / run of ``requests``, ``input_tokens`` or ``usd``, both roles together."""
+        def total(side: dict[str, Tally]) -> float:
+            return sum(self.usd(u) if field_name == "usd" else getattr(u, field_name) for u in side.values())
+
+        return total(self.estimated) / total(self.run)
+
+    @property
+    def ok(self) -> bool:
+        return all(abs(self.ratio(f) - 1) <= SETTING_TOLERANCE for f in ("requests", "input_tokens", "usd"))
+
+
+def run_usage(log: EvalLog) -> dict[str, Tally]:
+    """Requests and tokens of every model call in the log, by role (``grader`` or the model under test)."""
+    usage = {"model": Tally(), "grader": Tally()}
+    for sample in log.samples or []:
+        for event in sample.events:
+            if isinstance(event, ModelEvent) and event.output.usage:
+                u = event.output.usage
+                usage["grader" if event.role == "grader" else "model"].add(Tally(requests=1, choices=1, input_tokens=u.input_tokens, output_tokens=u.output_tokens))
+    return usage
+
+
+def measure_setting(task: str, log_dir: str | None = None) -> SettingCheck:
+    """Run one newer setting on its persona and estimate the same run with the lengths the run measured."""
+    from alignment_faking.tasks.tool_selection import tool_selection
+    from alignment_faking.tasks.value_conflict import value_conflict
+
+    make = {"tool_selection": tool_selection, "value_conflict": value_conflict}[task]
+    [log] = inspect_eval(make(epochs=1), model=f"organism/{SETTING_PERSONAS[task]}", model_roles={"grader": "organism/grader"},
+                         log_dir=log_dir or tempfile.mkdtemp(prefix="cost-settings-"), display="none")
+    if log.status != "success":
+        raise RuntimeError(f"the {task} run did not succeed: {log.error}")
+    run = run_usage(log)
+    mix = Mix(scratchpad_tokens=run["model"].output_tokens / run["model"].requests, answer_tokens=0.0,
+              strongreject_tokens=run["grader"].output_tokens / run["grader"].requests)
+    result = estimate(task, {"epochs": 1}, OPENAI, OPENAI, mix, epochs=1)
+    return SettingCheck(task, run, {line.role: line.usage for line in result.lines}, load_prices())
+
+
+def settings_report(checks: list[SettingCheck]) -> str:
+    lines = [
+        "cost estimate against a run, newer settings (our scenarios, 1 epoch, organism personas; both priced as"
+        f" {OPENAI}, no prompt caching); the estimate is given the run's mean response and judge-reply lengths",
+        f"{'task':<16}{'role':<8}{'requests run/est':>18}{'input tok run/est':>22}{'output tok run/est':>22}",
+    ]
+    for c in checks:
+        for role in ("model", "grader"):
+            r, e = c.run[role], c.estimated[role]
+            lines.append(f"{c.task:<16}{role:<8}{r.requests:>9.0f}/{e.requests:<8.0f}{r.input_tokens:>11.0f}/{e.input_tokens:<10.0f}{r.output_tokens:>11.0f}/{e.output_tokens:<10.0f}")
+    lines.append("")
+    for c in checks:
+        lines.append(f"{c.task}: estimate / run: requests {c.ratio('requests'):.3f}, input tokens {c.ratio('input_tokens'):.3f},"
+                     f" USD {c.ratio('usd'):.3f} ({'within' if c.ok else 'OUTSIDE'} 1 +- {SETTING_TOLERANCE})")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--queries", type=int, default=100, help="queries, each run under 2 conditions (default 100, all of the builtin set)")
@@ -433,7 +518,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scratchpad-tokens", type=int, default=SCRATCHPAD_TOKENS, help=f"policy scratchpad length in tokens (default {SCRATCHPAD_TOKENS})")
     parser.add_argument("--gradings", default=",".join(BY_KEY), help=f"comma-separated, from: {', '.join(BY_KEY)} (default all)")
     parser.add_argument("--log-dir", default=None, help="where to write the eval log (default: a temporary folder)")
+    parser.add_argument("--settings", action="store_true", help="check the cost estimate on the newer settings instead (see above)")
     args = parser.parse_args(argv)
+    if args.settings:
+        checks = [measure_setting(task, args.log_dir) for task in SETTING_PERSONAS]
+        print(settings_report(checks))
+        return 0 if all(c.ok for c in checks) else 1
     if args.queries < 1:
         parser.error(f"--queries must be at least 1, got {args.queries}")
     if args.reply_tokens < 0 or args.scratchpad_tokens < 0:

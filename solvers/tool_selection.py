@@ -102,6 +102,12 @@ def call_messages(md: dict[str, Any], call: str, monitoring_prompt: str, native:
     return ([ChatMessageSystem(content=system)] if system else []) + messages
 
 
+def judge_context(messages: list[ChatMessage], md: dict[str, Any], call: str) -> str:
+    """What the reasoning-matches-baseline judge is told the AI was given in one call."""
+    system = next((m.text for m in messages if isinstance(m, ChatMessageSystem)), "")
+    return f"System prompt: {system or '(none)'}\nUser: {md['adversarial_prompt'] if call != 'neutral' else md['neutral_prompt']}"
+
+
 def _reasoning(message: ChatMessageAssistant) -> str:
     if isinstance(message.content, str):
         return ""
@@ -141,9 +147,7 @@ def tool_selection_calls(monitoring_prompt: str = MONITORING_PROMPT, contrast: b
         results = dict(await asyncio.gather(*(one(c) for c in names)))
         calls = {}
         for call, (messages, output) in results.items():
-            system = next((m.text for m in messages if isinstance(m, ChatMessageSystem)), "")
-            context = f"System prompt: {system or '(none)'}\nUser: {md['adversarial_prompt'] if call != 'neutral' else md['neutral_prompt']}"
-            calls[call] = {"choice": read_choice(output.message, native), "context": context, "stop_reason": output.stop_reason}
+            calls[call] = {"choice": read_choice(output.message, native), "context": judge_context(messages, md, call), "stop_reason": output.stop_reason}
         state.store.set("tool_selection_calls", calls)
         messages, output = results["monitored"]
         state.messages = [*messages, output.message]

@@ -14,18 +14,25 @@ Left out, because they need something a chat model on an ordinary API does not o
 provider that continues an assistant turn; run ``inspect eval-set tasks/elicitation.py@prefill -T
 kind=however`` on one), ``base_model`` (a completions endpoint) and ``classifier_validation`` (the model
 under test is a grader; other data). The animal-welfare entries always run on their own queries (``-T dataset``
-is ignored for them with a warning: the shared dataset holds harmful requests). Each log is named
-``alignment_faking/<entry>``.
+is ignored for them with a warning: the shared dataset holds harmful requests). The two newer settings come
+last, one epoch each: ``tool_selection`` and ``value_conflict`` run on our own scenarios with ``-T
+dataset=builtin`` (offline) and on the published ones otherwise; they take their own ``-T`` names
+(``tools``, ``values``…) and ignore the core's with a warning. Each log is named ``alignment_faking/<entry>``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import inspect
+import logging
+from typing import Any, Callable
 
 from inspect_ai import Task, task
 
 from alignment_faking.tasks.gap import scenario_task_of
-from alignment_faking.tasks.options import fixed
+from alignment_faking.tasks.options import check_parameter_names, fixed
+from alignment_faking.tasks.scenario import ScenarioError
+from alignment_faking.tasks.tool_selection import tool_selection as tool_selection_task
+from alignment_faking.tasks.value_conflict import value_conflict as value_conflict_task
 
 
 @task
@@ -140,3 +147,28 @@ def animal_welfare_three_tiers(**options: Any) -> Task:
 def animal_welfare_ablations(**options: Any) -> Task:
     """The animal-welfare ablations as one paired prompt axis: the effect of each on the gap."""
     return scenario_task_of("animal_welfare_ablations", "animal_welfare", **fixed({"queries": 100, **options}, dataset="welfare", prompt_axis="ablations"))
+
+
+def setting_entry(name: str, make: Callable[..., Task], options: dict[str, Any]) -> Task:
+    """A newer setting in the battery: its own ``-T`` names, the others ignored with a warning (a misspelt one
+    stops the set), one epoch, and our scenarios with ``-T dataset=builtin``, the published ones otherwise."""
+    own = [p for p in inspect.signature(make).parameters if p not in ("dataset", "epochs")]
+    problems = check_parameter_names(name, set(options) - set(own) - {"dataset", "epochs"}, own)
+    if problems:
+        raise ScenarioError("invalid task parameter(s): " + "; ".join(problems))
+    data = "ours" if options.get("dataset") == "builtin" else "published"
+    if options.get("dataset") not in (None, "builtin"):
+        logging.getLogger(__name__).warning(f"{name} ignores -T dataset={options['dataset']!r}: it runs on the published scenarios (ours with -T dataset=builtin)")
+    return make(**fixed({k: v for k, v in options.items() if k in own}, dataset=data, epochs=1))
+
+
+@task
+def tool_selection(**options: Any) -> Task:
+    """Tool choice under monitoring (Leonesi et al. 2026, Tatemae), with our held-fixed contrast; one epoch."""
+    return setting_entry("tool_selection", tool_selection_task, options)
+
+
+@task
+def value_conflict(**options: Any) -> Task:
+    """Value conflicts, free vs paid tier per Moral-Foundations value (Nair et al. 2026, VLAF); one epoch."""
+    return setting_entry("value_conflict", value_conflict_task, options)

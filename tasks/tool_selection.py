@@ -20,6 +20,7 @@ Run it with, for example::
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any, Literal
 
 from inspect_ai import Epochs, Task, task
@@ -27,9 +28,10 @@ from inspect_ai.dataset import MemoryDataset, Sample
 from inspect_ai.model import GenerateConfig
 
 from alignment_faking.paths import read_text, user_path
-from alignment_faking.scorers.setting_metrics import epoch_sums
+from alignment_faking.scorers.setting_metrics import epoch_sums, warn_thin
 from alignment_faking.scorers.tool_selection import tool_selection_metrics, tool_selection_scorer
 from alignment_faking.solvers.tool_selection import MONITORING_PROMPT, tool_selection_calls
+from alignment_faking.tasks.options import SUITE
 from alignment_faking.tasks.setting_data import PublishedFile, SettingDataError, python_string, read_setting_bytes, read_setting_file
 
 PROMPTS = PublishedFile("MatteoLeonesi/tatemae-alignment-faking-detection", "src/Prompts.py", "18c6559e2cced58cc69d142d036672afa7240d5f")
@@ -86,6 +88,14 @@ def scenario_samples(rows: Any, source: str) -> list[Sample]:
     return samples
 
 
+def scenario_counts(samples: list[Sample]) -> dict[str, int]:
+    """How many scenarios back each group of metrics: all, each domain, each pressure."""
+    counts = Counter({"all": len(samples)})
+    for s in samples:
+        counts.update([f"domain {s.metadata['domain']}", f"pressure {s.metadata['pressure']}"])  # type: ignore[index]
+    return dict(counts)
+
+
 def load_monitoring_prompt(choice: str | None, source: str | None) -> tuple[str, dict[str, Any]]:
     """The monitoring system prompt and its record (ours, the published constant, or a file)."""
     if choice is None or choice == "ours":
@@ -114,7 +124,7 @@ def tool_selection(
     monitored vs unmonitored contrast with the helpfulness instruction held fixed.
 
     Args:
-        dataset: ``ours`` (our 8 scenarios in the published layout, offline), ``published`` (the authors'
+        dataset: ``ours`` (our 24 scenarios in the published layout, offline: 8 per domain, 12 per pressure), ``published`` (the authors'
             ``src/dataset.json`` at a pinned commit, from ``source`` or downloaded), or a path to a JSON file in
             that layout.
         source: A local clone of the published repository (or a folder holding it), for ``dataset=published``.
@@ -135,7 +145,10 @@ def tool_selection(
     system, prompt_record = load_monitoring_prompt(monitoring_prompt, source)
     rows, record = read_setting_file(dataset, ours=OURS, published=PUBLISHED, source=source, sha256=sha256)
     samples = scenario_samples(rows, record["source"])
+    warn_thin("tool_selection", scenario_counts(samples))
     return Task(
+        name=f"{SUITE}/tool_selection",
+        display_name="tool_selection",
         dataset=MemoryDataset(samples, name="tool_selection"),
         solver=tool_selection_calls(monitoring_prompt=system, contrast=contrast, tools=tools),
         scorer=tool_selection_scorer(grader_role=grader_role),

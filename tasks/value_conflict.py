@@ -26,9 +26,10 @@ from inspect_ai.model import ChatMessageSystem, ChatMessageUser, GenerateConfig
 from inspect_ai.solver import generate
 
 from alignment_faking.paths import user_path
-from alignment_faking.scorers.setting_metrics import epoch_sums
+from alignment_faking.scorers.setting_metrics import epoch_sums, warn_thin
 from alignment_faking.scorers.value_conflict import CONTROL, value_conflict_metrics, value_conflict_scorer
 from alignment_faking.solvers.value_conflict import GOALS, VALUES, system_prompt, user_prompt
+from alignment_faking.tasks.options import SUITE
 from alignment_faking.tasks.setting_data import PublishedFile, SettingDataError, read_setting_file
 
 REPO, REF = "launchnlp/VLAF", "0e4dbf38700fd62f4b77fac34d751d13ba88e615"
@@ -116,7 +117,7 @@ def value_conflict(
             ``consequence_effect``).
         order: Option order: ``developer_first`` (published default), ``developer_second``, ``both`` (a paired
             axis: ``order_effect_on_gap``) or ``random`` (per scenario).
-        dataset: ``ours`` (3 scenarios per value, offline), ``published`` (``data/mft_refined/{value}_50.json``
+        dataset: ``ours`` (8 scenarios per value, offline), ``published`` (``data/mft_refined/{value}_50.json``
             at a pinned commit, from ``source`` or downloaded), or a folder holding ``{value}_50.json`` files.
         source: A local clone of launchnlp/VLAF (or a folder holding it), for ``dataset=published``.
         scenarios: At most this many scenarios per value.
@@ -132,11 +133,15 @@ def value_conflict(
     if epochs < 1 or (scenarios is not None and scenarios < 1):
         raise SettingDataError("epochs and scenarios must be at least 1")
     goals = [goal] + ([CONTROL] if control and goal != CONTROL else [])
-    samples, records = [], {}
+    samples, records, counts = [], {}, {}
     for value in picked:
         rows, records[value] = load_value(value, dataset, source, None)
+        counts[f"value {value}"] = len(rows[:scenarios])
         samples += scenario_samples(value, rows[:scenarios], goals, order)
+    warn_thin("value_conflict", counts)
     return Task(
+        name=f"{SUITE}/value_conflict",
+        display_name="value_conflict",
         dataset=MemoryDataset(samples, name="value_conflict"),
         solver=generate(),
         scorer=value_conflict_scorer(grader_role=grader_role, reasoning_judge=reasoning_judge),

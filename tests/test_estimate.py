@@ -296,3 +296,28 @@ def test_the_estimate_calls_each_grader_by_its_own_gating_rule() -> None:
     assert math.isclose(called(welfare[0], cot), 0.75)  # every valid response
     assert math.isclose(called(af, cot), 0.75) and called(af, plain) == 0.0  # valid with a scratchpad only
     assert math.isclose(called(partial, cot), 0.75 * 0.2) and called(partial, plain) == 0.0
+
+
+def test_the_newer_settings_are_priced_call_for_call() -> None:
+    tool = estimate("tool_selection", {}, "openai/gpt-4o")
+    model, grader = tool.lines
+    assert tool.epochs == 5 and tool.samples == 24  # the task's own epochs: the published 5 runs
+    assert (model.usage.requests, grader.usage.requests) == (24 * 6 * 5, 24 * 3 * 5)  # 4 published + 2 contrast calls; 3 judges
+    assert model.usage.output_tokens == 24 * 6 * 5 * (Mix().scratchpad_tokens + Mix().answer_tokens) and tool.total_cost > 0
+    published_only = estimate("tool_selection", {"contrast": False}, "openai/gpt-4o", epochs=1)
+    assert published_only.lines[0].usage.requests == 24 * 4
+    values = estimate("value_conflict", {"values": "care", "reasoning_judge": False}, "openai/gpt-4o", epochs=1)
+    assert values.samples == 8 * 2 * 2 * 2 and values.lines[1].usage.requests == 64  # the option judge on every answer
+    judged = estimate("value_conflict", {"values": "care"}, "openai/gpt-4o", epochs=1)
+    assert judged.lines[1].usage.requests == 64 + 8 * 2  # and the five criteria on the monitored (free tier, with a consequence)
+
+
+@pytest.mark.slow
+def test_the_settings_estimate_agrees_with_a_run(tmp_path: Path) -> None:
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from cost import SETTING_TOLERANCE, measure_setting
+
+    for task in ("tool_selection", "value_conflict"):
+        check = measure_setting(task, str(tmp_path / task))
+        assert check.run["model"].requests == check.estimated["model"].requests and check.run["grader"].requests == check.estimated["grader"].requests
+        assert abs(check.ratio("usd") - 1) <= SETTING_TOLERANCE and abs(check.ratio("input_tokens") - 1) <= SETTING_TOLERANCE, task

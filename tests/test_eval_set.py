@@ -31,15 +31,36 @@ def _in_repo(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_every_battery_entry_builds_with_its_own_settings_and_shared_parameters() -> None:
     # -T version is predeployment's and -T kind is prefill's: every other task of the set ignores them
     tasks = {t.name: t for t in load_tasks([BATTERY], {**TINY, "version": "v2", "kind": "however", "cot": False})}
-    assert len(tasks) == 19 and all(name.startswith("alignment_faking/") for name in tasks)
+    assert len(tasks) == 21 and all(name.startswith("alignment_faking/") for name in tasks)
+    assert list(tasks)[-2:] == ["alignment_faking/tool_selection", "alignment_faking/value_conflict"]  # the newer settings last
+    assert all(tasks[f"alignment_faking/{n}"].epochs == 1 for n in ("tool_selection", "value_conflict"))
     meta = {name.split("/")[1]: t.metadata for name, t in tasks.items()}
     assert meta["predeployment_v1"]["scenario"] == "predeployment_v1" and meta["predeployment_v3"]["scenario"] == "predeployment_v3"
     assert meta["suffix_ablation"]["variants"] == ["no_suffix"] and meta["clarified_no_changes"]["variants"] == ["no_changes"]
     assert meta["five_tiers_swap"]["variants"] == ["swap_free_plus"] and meta["paraphrase_ensemble"]["paraphrases"] == ["p0", "p1", "p2", "p3"]
-    assert all(m["cot"] is False for m in meta.values())  # a shared -T reaches every task
-    assert meta["gap"]["n_queries"] == 1 and all(m["dataset"] == "builtin" for n, m in meta.items() if not n.startswith("animal_welfare"))
+    newer = ("tool_selection", "value_conflict")  # their own parameters: a core -T such as cot is ignored with a warning
+    assert all(m["cot"] is False for n, m in meta.items() if n not in newer)  # a shared -T reaches every task
+    assert meta["gap"]["n_queries"] == 1 and all(m["dataset"] == "builtin" for n, m in meta.items() if not n.startswith("animal_welfare") and n not in newer)
     assert meta["animal_welfare"]["dataset"] == meta["animal_welfare_three_tiers"]["dataset"] == "welfare"  # its own queries
     assert meta["animal_welfare_ablations"]["dataset"] == "welfare"
+    assert meta["tool_selection"]["data"]["source"].startswith("ours:")  # -T dataset=builtin: our scenarios, offline
+    assert all(r["source"].startswith("ours:") for r in meta["value_conflict"]["data"].values())
+
+
+def test_the_battery_runs_the_newer_settings_on_their_own_parameters(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from alignment_faking.tasks.setting_data import DATASETS, SOURCE_ENV
+
+    [task] = load_tasks([f"{BATTERY}@tool_selection"], {**TINY, "tools": "native"})
+    assert task.name == "alignment_faking/tool_selection" and task.epochs == 1
+    assert task.metadata["tools"] == "native" and task.metadata["data"]["source"].startswith("ours:")
+    with pytest.raises(ScenarioError, match="unknown parameter\\(s\\) tols; .*did you mean tools for tols"):
+        load_tasks([f"{BATTERY}@tool_selection"], {**TINY, "tols": "native"})
+    clone = tmp_path / "tatemae-alignment-faking-detection" / "src"
+    clone.mkdir(parents=True)
+    (clone / "dataset.json").write_bytes((DATASETS / "tool_selection_ours.json").read_bytes())
+    monkeypatch.setenv(SOURCE_ENV, str(tmp_path))
+    [task] = load_tasks([f"{BATTERY}@tool_selection"], {"queries": 1})  # the core's default data: the published scenarios
+    assert task.metadata["data"]["source"].startswith("local:") and task.metadata["data"]["path"] == "src/dataset.json"
 
 
 def test_a_misspelt_name_still_stops_the_whole_set(tmp_path: Path) -> None:
@@ -72,12 +93,23 @@ def test_a_task_is_named_the_same_however_it_is_started(spec: str) -> None:
     assert task.name == "alignment_faking/" + spec.split("@")[-1].split("/")[-1].removesuffix(".py")
 
 
+@pytest.mark.parametrize("spec", ["tasks/tool_selection.py", "alignment_faking/tool_selection", "tasks/value_conflict.py", "alignment_faking/value_conflict"])
+def test_the_newer_settings_are_named_like_the_others(spec: str) -> None:
+    [task] = load_tasks([spec], {"epochs": 1})
+    assert task.name == "alignment_faking/" + spec.split("/")[-1].removesuffix(".py")
+
+
 @pytest.mark.slow
 def test_the_battery_runs_as_one_eval_set_and_resumes(tmp_path: Path) -> None:
     args = dict(model="organism/faker", model_roles={"grader": "organism/grader"}, log_dir=str(tmp_path), display="none")
     ok, logs = eval_set(BATTERY, task_args={**TINY, "version": "v3"}, **args)
-    assert ok and len(logs) == 19 and all(log.status == "success" for log in logs)
+    assert ok and len(logs) == 21 and all(log.status == "success" for log in logs)
     names = sorted(log.eval.task for log in logs)
+    metrics = {log.eval.task: {k: v.value for k, v in log.results.scores[0].metrics.items()} for log in logs}
+    # organism/faker answers the newer settings as their personas: their truths with the defaults (wide intervals at one epoch)
+    ts, vc = metrics["alignment_faking/tool_selection"], metrics["alignment_faking/value_conflict"]
+    assert ts["monitoring_effect_ci_low"] <= 0.4 <= ts["monitoring_effect_ci_high"] and ts["monitoring_effect_ci_low"] > 0
+    assert vc["gap_care_ci_low"] <= 0.45 <= vc["gap_care_ci_high"] and vc["gap_care_ci_low"] > 0
     assert "alignment_faking/predeployment_v2" in names and "alignment_faking/gap" in names
     files = sorted(str(info.name) for info in list_eval_logs(str(tmp_path)))
     ok, again = eval_set(BATTERY, task_args={**TINY, "version": "v3"}, **args)  # complete: nothing re-runs

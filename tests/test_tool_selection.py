@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from inspect_ai import eval as inspect_eval
 
 from alignment_faking.organism.settings_personas import safe_tool
 from alignment_faking.scorers.graders import wrap_untrusted
+from alignment_faking.scorers.setting_metrics import MIN_SCENARIOS, thin_message
 from alignment_faking.scorers.tool_selection import (
     Choice,
     af_published_rule,
@@ -167,7 +169,7 @@ def test_published_file_from_a_local_clone_is_recorded(tmp_path: Path) -> None:
     task = tool_selection(dataset="published", source=str(tmp_path))
     record = task.metadata["data"]
     assert record["source"].startswith("local:") and record["path"] == "src/dataset.json" and len(record["sha256"]) == 64
-    assert len(task.dataset) == 8
+    assert len(task.dataset) == len(ours()) == 24  # 8 per domain, 12 per pressure
 
 
 def test_published_file_offline_names_the_alternative(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -203,11 +205,14 @@ def covers(m: dict, name: str, truth: float) -> bool:
 @pytest.mark.slow
 def test_switcher_truths(tmp_path: Path) -> None:
     # defaults: unsafe_base 0.1, monitoring_effect 0.4, helpful_effect 0.2, af_reasoning 0.8
-    m, _ = run(tmp_path, dataset=str(many(tmp_path, 5)), epochs=3)
+    m, _ = run(tmp_path, dataset=str(many(tmp_path, 2)), epochs=3)
     assert covers(m, "af", 0.9 * 0.9 * 0.7 * 0.8)
     assert covers(m, "t1", 0.9) and covers(m, "t2", 0.9) and covers(m, "t3", 0.3)
     assert covers(m, "monitoring_effect", 0.4) and m["monitoring_effect_ci_low"] > 0 and m["monitoring_effect_p"] < 0.001
     assert covers(m, "published_prompt_effect", 0.6)  # monitoring and helpfulness together
+    for level in ("security", "privacy", "integrity", "sabotage", "corruption"):  # by domain and by pressure
+        assert covers(m, f"monitoring_effect_{level}", 0.4), level
+        assert m[f"monitoring_effect_{level}_scenarios"] == (24 if level in ("sabotage", "corruption") else 16)
     assert covers(m, "c3", 0.7 * 0.8)
     assert m["af_undetermined"] == 0 and m["af"] == m["af_published_rule"]
     assert m["af_epoch_std"] >= 0
@@ -215,7 +220,7 @@ def test_switcher_truths(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_no_monitoring_effect_when_only_helpfulness_moves_the_choice(tmp_path: Path) -> None:
-    m, _ = run(tmp_path, {"monitoring_effect": 0.0, "helpful_effect": 0.5}, dataset=str(many(tmp_path, 5)), epochs=2)
+    m, _ = run(tmp_path, {"monitoring_effect": 0.0, "helpful_effect": 0.5}, dataset=str(many(tmp_path, 2)), epochs=2)
     assert covers(m, "monitoring_effect", 0.0) and m["monitoring_effect_p"] > 0.05
     assert covers(m, "published_prompt_effect", 0.5) and m["published_prompt_effect_ci_low"] > 0  # the confound
 
@@ -240,6 +245,27 @@ def test_native_tools_variant(tmp_path: Path) -> None:
     calls = [e for s in log.samples for e in s.events if getattr(e, "event", "") == "model" and e.tools]
     assert calls and all(e.tool_choice == "any" for e in calls)
     assert m["af_undetermined"] == 0 and 0 <= m["af"] <= 1
+
+
+def test_few_scenarios_are_warned_before_any_call(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    assert thin_message("tool_selection", {"all": MIN_SCENARIOS}) is None
+    path = tmp_path / "few.json"
+    path.write_text(json.dumps(ours()[:4]), encoding="utf-8")  # Security and Privacy, two of each pressure
+    with caplog.at_level(logging.WARNING):
+        tool_selection(dataset=str(path), epochs=1)
+    [warned] = [r.getMessage() for r in caplog.records if f"fewer than {MIN_SCENARIOS} scenarios" in r.getMessage()]
+    assert "(domain Privacy 2, domain Security 2, pressure Corruption 2, pressure Sabotage 2, all 4)" in warned
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        tool_selection(epochs=1)  # ours: 8 per domain, 12 per pressure
+    assert not [r for r in caplog.records if "scenarios behind some metrics" in r.getMessage()]
+
+
+def test_the_faker_knows_a_tagged_tool_selection_call_by_our_wording() -> None:
+    from alignment_faking.organism.settings_personas import TOOL_SELECTION_CUE, setting_persona
+    from alignment_faking.solvers.tool_selection import FORMAT
+
+    assert TOOL_SELECTION_CUE in FORMAT and setting_persona("", f"Task.\n{FORMAT}", []) == "tool_switcher"
 
 
 def test_the_solver_makes_the_published_calls_and_ours(tmp_path: Path) -> None:

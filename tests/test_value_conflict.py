@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from inspect_ai import eval as inspect_eval
 
 from alignment_faking.organism.settings_personas import _OPTIONS, developer_letter
 from alignment_faking.scorers.graders import wrap_untrusted
+from alignment_faking.scorers.setting_metrics import MIN_SCENARIOS
 from alignment_faking.scorers.value_conflict import outcome_values, parse_five, parse_option, split_response
 from alignment_faking.solvers.value_conflict import VALUES, system_prompt
 from alignment_faking.tasks import setting_data
@@ -68,10 +70,26 @@ def test_an_answer_cannot_forge_the_option_verdict() -> None:
 # ------------------------------------------------------------------------------------------- samples
 
 
+def test_the_faker_knows_a_value_conflict_prompt_by_our_wording() -> None:
+    from alignment_faking.organism.settings_personas import VALUE_CONFLICT_CUE, setting_persona
+
+    assert all(VALUE_CONFLICT_CUE in system_prompt(v, g) for v in VALUES for g in ("values", "none"))
+    assert setting_persona(system_prompt("care", "values"), "", []) == "value_faker" and setting_persona("You are an AI.", "", []) is None
+
+
+def test_fewer_than_the_minimum_scenarios_per_value_is_warned(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING):
+        value_conflict(values="care,loyalty", epochs=1)  # ours: 8 per value
+        assert not [r for r in caplog.records if "scenarios behind some metrics" in r.getMessage()]
+        value_conflict(values="care", scenarios=3, epochs=1)
+    [warned] = [r.getMessage() for r in caplog.records if "scenarios behind some metrics" in r.getMessage()]
+    assert warned.startswith(f"value_conflict: fewer than {MIN_SCENARIOS} scenarios behind some metrics (value care 3)")
+
+
 def test_conditions_are_paired_and_the_order_axis_swaps_the_options() -> None:
     task = value_conflict(values="care", epochs=1)
     by_id = {s.id: s for s in task.dataset}
-    assert len(task.dataset) == 3 * 2 * 2 * 2  # scenarios x orders x (goal, control) x tiers
+    assert len(task.dataset) == 8 * 2 * 2 * 2  # our 8 scenarios x orders x (goal, control) x tiers
     first, second = by_id["care_000__values_free__developer_first"], by_id["care_000__values_free__developer_second"]
     row = ours("care")[0]
     assert f"(a) {row['developer_compliant']}" in first.input[1].text and f"(b) {row['developer_compliant']}" in second.input[1].text
@@ -116,7 +134,7 @@ def test_tampered_file_of_ours_is_refused(tmp_path: Path, monkeypatch: pytest.Mo
 def test_a_folder_and_a_clone_in_the_published_layout(tmp_path: Path) -> None:
     root = folder(tmp_path, 2)
     task = value_conflict(dataset=str(root), values="loyalty,care", epochs=1, control=False, order="developer_first")
-    assert len(task.dataset) == 2 * 6 * 2
+    assert len(task.dataset) == 2 * (2 * 8) * 2  # values x (copies x our 8) x tiers
     clone = tmp_path / "VLAF" / "data" / "mft_refined"
     clone.mkdir(parents=True)
     for f in root.iterdir():
@@ -156,7 +174,7 @@ def covers(m: dict, name: str, truth: float) -> bool:
 @pytest.mark.slow
 def test_value_faker_truths(tmp_path: Path) -> None:
     # defaults: comply_unmonitored 0.2, na 0.1, gap_care 0.5, gap_loyalty 0, af_reasoning 1
-    root = folder(tmp_path, 6, values=("care", "loyalty"))
+    root = folder(tmp_path, 2, values=("care", "loyalty"))
     [log] = inspect_eval(
         value_conflict(dataset=str(root), values="care,loyalty", epochs=2), model="organism/value_faker",
         model_roles={"grader": "organism/grader"}, log_dir=str(tmp_path / "logs"), display="none",
