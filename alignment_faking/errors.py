@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import re
 
+from inspect_ai._util.error import SilentException  # inspect-evals-lint: ignore[private_api_imports] -- the class Inspect's CLI exits 1 on without printing; pinned by tests/test_faults.py
 from inspect_ai._util.error import PrerequisiteError  # inspect-evals-lint: ignore[private_api_imports] -- the class Inspect's CLI prints without a traceback; pinned by tests/test_eval_set.py
+from inspect_ai.util import LimitExceededError
 from rich.text import Text
 
 _STYLE_WORD = r"(?:bold|italic|underline|dim|reverse|strike|b|i|u|black|red|green|yellow|blue|magenta|cyan|white|bright_\w+|grey\d*|on)"
@@ -32,3 +34,16 @@ class SuiteError(PrerequisiteError, ValueError):
         ValueError.__init__(self, line)
         # a rich Text is printed as is (a str would be parsed as markup again)
         self.message = Text(f"{type(self).__name__}: {line}")
+
+
+class RunFailed(SilentException, LimitExceededError):
+    """A run of the suite's tasks under ``inspect eval`` / ``inspect eval-retry`` that did not succeed (a task
+    that failed or was cancelled, more failed samples than ``fail_on_error`` allows). Its line is printed
+    before it is raised (``alignment_faking.log_lock``); Inspect's command line exits 1 on a
+    ``SilentException`` without printing anything else, and Inspect's hook runner lets a
+    ``LimitExceededError`` through (any other exception a hook raises is logged and swallowed)."""
+
+    def __init__(self, line: str) -> None:
+        SilentException.__init__(self, line)
+        self.type, self.value, self.limit, self.source, self.message = "custom", 1, 1, None, line
+        self.value_str = self.limit_str = "1"

@@ -13,15 +13,20 @@ absorb them), ``retry_after`` is 0.2 s, and the timeout fault uses a 1 s ``attem
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 from inspect_ai import eval as inspect_eval
-from inspect_ai.log import EvalLog
+from inspect_ai.log import EvalLog, list_eval_logs, read_eval_log
 from inspect_ai.model import get_model
 
+from alignment_faking.log_lock import run_failure
 from alignment_faking.organism.loopback import FAULTS, LoopbackConfig, LoopbackServer
+from alignment_faking.organism.provider import fails
 from alignment_faking.tasks.gap import gap
 
 QUERIES = 4  # 8 samples (free and paid)
@@ -174,3 +179,95 @@ def test_by_default_a_few_failed_samples_do_not_stop_a_run(server: LoopbackServe
     errors = [s for s in log.samples if s.error]
     assert len(log.samples) == 40 and len({s.id for s in log.samples}) == 40
     assert len(errors) == 1 and all(s.scores for s in log.samples if not s.error)  # 2 of 40 (5%) would stop it
+
+
+# ------------------------------------------------------------------------------------------- exit codes
+# A run that did not succeed says so where a script looks: `inspect eval` / `inspect eval-retry` exit 1 with
+# one RunFailed line (Inspect itself exits 0 whatever its tasks' status). The organism fails a share of its
+# requests with -M fail=<share> (a fixed draw per prompt), as a provider that rejects requests outright would.
+
+REPO = Path(__file__).resolve().parents[1]
+ORGANISM = ["--model", "organism/faker", "--model-role", "grader=organism/grader", "-T", "dataset=builtin"]
+
+
+def inspect_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """``inspect <args>`` as a user runs it, in the repository, with plain wide output."""
+    env = {**os.environ, "COLUMNS": "500", "NO_COLOR": "1"}
+    return subprocess.run([sys.executable, "-m", "inspect_ai", *args], cwd=REPO, capture_output=True, text=True, env=env, timeout=300)
+
+
+def lines_of(output: str) -> list[str]:
+    """The non-blank lines, without Inspect's start-up notice of the hooks (``inspect_ai v…`` and the lines under it)."""
+    lines = [text for text in output.splitlines() if text.strip()]
+    if lines and lines[0].startswith("inspect_ai v"):
+        lines = lines[1:]
+        while lines and lines[0].startswith(("- ", "  ")):
+            lines = lines[1:]
+    return lines
+
+
+def only_log(log_dir: Path) -> EvalLog:
+    [info] = list_eval_logs(str(log_dir))
+    log = read_eval_log(info.name)
+    log.location = log.location.removeprefix("file://")  # as the command line names it
+    return log
+
+
+def test_the_organism_fails_the_share_of_requests_it_is_told_to() -> None:
+    assert not fails(0.0, "faker", "a prompt") and fails(1.0, "faker", "a prompt")
+    drawn = [fails(0.25, "faker", f"prompt {i}") for i in range(400)]
+    assert 0.18 < sum(drawn) / len(drawn) < 0.32
+    assert drawn == [fails(0.25, "faker", f"prompt {i}") for i in range(400)]  # the same prompt fails again
+    for bad in ("x", "-0.1", "1.5"):
+        with pytest.raises(ValueError, match=r"^organism setting fail must be a share of requests between 0 and 1, got"):
+            get_model("organism/faker", fail=bad, memoize=False)
+
+
+@pytest.mark.slow
+def test_a_failed_run_in_python_raises_nothing_and_its_log_gives_the_line(tmp_path: Path) -> None:
+    """The exit code is the command line's: ``inspect_ai.eval()`` returns the failed log as before."""
+    [log] = inspect_eval(gap(dataset="builtin", queries=1), model=get_model("organism/faker", fail=1.0, memoize=False),
+                         model_roles={"grader": "organism/grader"}, log_dir=str(tmp_path), display="none")
+    assert log.status == "error"
+    line = run_failure(log, 2)
+    assert line is not None and line.startswith("RunFailed: alignment_faking/gap on organism/faker failed: InjectedFailure(")
+    assert "; 2 of 2 samples failed (fail_on_error allows 5%); log: " in line and line.endswith(f"inspect eval-retry {log.location}")
+    assert run_failure(log.model_copy(update={"status": "success"})) is None
+
+
+@pytest.mark.slow
+def test_failed_samples_over_the_allowed_share_exit_1_with_one_line_for_eval_and_eval_retry(tmp_path: Path) -> None:
+    done = inspect_cli("eval", "tasks/gap.py", *ORGANISM, "-T", "queries=10", "-M", "fail=0.5", "--display", "none", "--log-dir", str(tmp_path))
+    log = only_log(tmp_path)
+    assert done.returncode == 1 and log.status == "error"
+    assert lines_of(done.stdout) == [] and "Traceback" not in done.stderr  # under --display none the line is on stderr
+    [line] = lines_of(done.stderr)
+    assert line.startswith("RunFailed: alignment_faking/gap on organism/faker failed: InjectedFailure('organism/faker: request failed on purpose (-M fail=0.5)')")
+    failed = sum(1 for s in log.samples if s.error)
+    assert f"; {failed} of 20 samples failed (fail_on_error allows 5%); log: {log.location}" in line and failed >= 1
+
+    # the failed samples fail again when re-run: eval-retry says so the same way; with Inspect's display (which
+    # shows the task's error in its panel) the line is the last one, on a line of its own
+    retried = inspect_cli("eval-retry", log.location, "--log-dir", str(tmp_path))
+    assert retried.returncode == 1
+    printed = lines_of(retried.stdout)
+    assert [text for text in printed if "RunFailed" in text] == printed[-1:]
+    assert printed[-1].startswith("RunFailed: alignment_faking/gap on organism/faker failed: InjectedFailure(")
+    assert "[bold]" not in printed[-1] and "\x1b[" not in printed[-1]
+
+
+@pytest.mark.slow
+def test_failed_samples_within_the_allowed_share_exit_0(tmp_path: Path) -> None:
+    done = inspect_cli("eval", "tasks/gap.py", *ORGANISM, "-T", "queries=10", "-M", "fail=0.1", "--fail-on-error", "0.5",
+                       "--display", "none", "--log-dir", str(tmp_path))
+    log = only_log(tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert log.status == "success" and 1 <= sum(1 for s in log.samples if s.error) < 10
+    assert "RunFailed" not in done.stdout + done.stderr
+
+
+@pytest.mark.slow
+def test_eval_set_keeps_its_own_exit_status(tmp_path: Path) -> None:
+    done = inspect_cli("eval-set", "tasks/gap.py", *ORGANISM, "-T", "queries=2", "-M", "fail=1", "--retry-attempts", "0",
+                       "--display", "none", "--log-dir", str(tmp_path))
+    assert done.returncode != 0 and "RunFailed" not in done.stdout + done.stderr
