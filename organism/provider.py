@@ -1,4 +1,11 @@
-"""Inspect model provider for the offline organism: ``--model organism/<persona>``."""
+"""Inspect model provider for the offline organism: ``--model organism/<persona>``.
+
+Besides each persona's settings (``-M <setting>=<value>``), every persona takes ``-M fail=<share>``: that share
+of its requests fail (a fixed draw per prompt), as requests a provider rejects outright, so that a test can
+make samples fail. Every organism name is registered with Inspect's model database (no price: it costs
+nothing), so that Inspect takes prices for it: ``--model-cost-config organism/costs.yaml`` prices it at
+made-up rates and lets ``--cost-limit`` be tried offline (docs/cost.md).
+"""
 
 from __future__ import annotations
 
@@ -13,14 +20,17 @@ from inspect_ai.model import (
     GenerateConfig,
     ModelAPI,
     ModelOutput,
+    ModelInfo,
     ModelUsage,
     modelapi,
+    set_model_info,
 )
 from inspect_ai.tool import ToolCall, ToolChoice, ToolInfo
 
 from . import settings_personas
 
 from .behaviour import approx_tokens as _tokens
+from .behaviour import PERSONAS as PERSONA_BEHAVIOURS
 from .behaviour import organism_reply, persona_settings, uniform
 from .realistic import PERSONAS as REALISTIC
 from .realistic import realistic_reply, settings_of
@@ -124,6 +134,18 @@ class OrganismAPI(ModelAPI):
         return 32
 
 
+PERSONAS = (*PERSONA_BEHAVIOURS, *REALISTIC, *settings_personas.PERSONAS)
+
+
+def register_names() -> None:
+    """Make every ``organism/<persona>`` a model Inspect knows (its price is taken from a cost file)."""
+    for persona in PERSONAS:
+        set_model_info(f"organism/{persona}", ModelInfo(organization="alignment_faking", model=f"organism {persona}"))
+
+
 @modelapi(name="organism")
 def organism() -> type[ModelAPI]:
     return OrganismAPI
+
+
+register_names()

@@ -229,3 +229,31 @@ def test_the_report_has_the_runs_cost_per_role(tmp_path: Path) -> None:
     assert [row.split("|")[2].strip() for row in rows] == ["model", "grader"]
     assert all("0.00" in row and "analysis/prices.yaml" in row for row in rows)  # the organism is priced at 0 by the table
     assert '<h2 id="cost">Cost</h2>' in (tmp_path / "out" / "index.html").read_text()
+
+
+# --------------------------------------------------------------------- the organism priced: --cost-limit offline
+
+
+@pytest.fixture
+def organism_prices() -> Iterator[Path]:
+    """organism/costs.yaml; afterwards the organism is unpriced again (Inspect's price table is process-wide)."""
+    from alignment_faking.organism.provider import register_names
+
+    yield REPO / "organism" / "costs.yaml"
+    register_names()
+
+
+def test_the_organism_is_priced_from_its_cost_file_and_cost_limit_stops_its_samples(tmp_path: Path, organism_prices: Path) -> None:
+    import yaml
+
+    prices = yaml.safe_load(organism_prices.read_text())
+    log = run(tmp_path / "priced", gap(dataset="builtin", queries=2), "organism/faker", model_cost_config=str(organism_prices))
+    for name, usage in log.stats.model_usage.items():
+        price = prices[name]
+        assert usage.input_tokens > 0 and usage.total_cost is not None
+        assert math.isclose(usage.total_cost, (usage.input_tokens * price["input"] + usage.output_tokens * price["output"]) / 1e6)
+    assert log.stats.role_usage["grader"].total_cost == log.stats.model_usage["organism/grader"].total_cost
+    first = min(s.model_usage["organism/faker"].total_cost for s in log.samples)  # the cheapest sample's policy calls
+
+    limited = run(tmp_path / "limited", gap(dataset="builtin", queries=2), "organism/faker", model_cost_config=str(organism_prices), cost_limit=first / 10)
+    assert all(s.limit is not None and s.limit.type == "cost" for s in limited.samples)
