@@ -41,7 +41,8 @@ def model_events(log: EvalLog, grader: bool) -> list[ModelEvent]:
 
 
 def run(tmp_path: Path, task: Any, model: str, **kwargs: Any) -> EvalLog:
-    [log] = inspect_eval(task, model=model, model_roles={"grader": "organism/grader"}, log_dir=str(tmp_path), display="none", **kwargs)
+    kwargs.setdefault("model_roles", {"grader": "organism/grader"})
+    [log] = inspect_eval(task, model=model, log_dir=str(tmp_path), display="none", **kwargs)
     assert log.status == "success", log.error
     return log
 
@@ -257,3 +258,23 @@ def test_the_organism_is_priced_from_its_cost_file_and_cost_limit_stops_its_samp
 
     limited = run(tmp_path / "limited", gap(dataset="builtin", queries=2), "organism/faker", model_cost_config=str(organism_prices), cost_limit=first / 10)
     assert all(s.limit is not None and s.limit.type == "cost" for s in limited.samples)
+
+
+# --------------------------------------------------------------------- every grader call under the grader role
+
+
+@pytest.mark.slow
+def test_a_grader_moved_off_the_responses_api_is_logged_under_the_grader_role(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 24: openai/gpt-5 (Responses API by default) is moved to chat completions so that its votes come as
+    several choices; its calls and usage stay the grader's, so a report prices them as grading, not as "other"."""
+    from inspect_ai.model import get_model
+
+    monkeypatch.setenv("OPENAI_API_KEY", "loopback")
+    with LoopbackServer(LoopbackConfig(aliases={"gpt-5": "grader"})) as server:
+        grader = get_model("openai/gpt-5", base_url=server.base_url, memoize=False)
+        log = run(tmp_path, gap(dataset="builtin", queries=3, af_votes=3), "organism/faker", model_roles={"grader": grader})
+    scores = [next(iter(s.scores.values())) for s in log.samples]
+    assert all("chat completions" in s.metadata["grader_routing"] for s in scores)  # it was moved
+    events = [e for s in log.samples for e in s.events if isinstance(e, ModelEvent) and e.model == "openai/gpt-5"]
+    assert events and all(e.role == "grader" for e in events)
+    assert log.stats.role_usage["grader"] == log.stats.model_usage["openai/gpt-5"]
