@@ -41,7 +41,9 @@ from inspect_ai.log import EvalLog, list_eval_logs, read_eval_log_async, read_ev
 from inspect_ai.util import LimitExceededError, display_type
 
 from alignment_faking.errors import RunFailed, SuiteError, one_line
+from alignment_faking.scorers import metric_names as names
 from alignment_faking.scorers.graders import DEFAULT_GRADER, GRADER_ROLE, require_grader
+from alignment_faking.scorers.scorer import headline_text
 
 SUITE = "alignment_faking"
 UNGRADED_TASKS = (f"{SUITE}/classifier_validation",)
@@ -184,6 +186,18 @@ def run_failure(log: EvalLog, failed_samples: int | None = None) -> str | None:
     )
 
 
+def run_headline(log: EvalLog) -> str | None:
+    """The one line that gives a suite task's main contrast with its p legible (Inspect's results panel prints
+    every metric with three decimals: ``compliance_gap_p 0.000``); None for another task or without results."""
+    headline = log.eval.headline_metric.metric if log.eval.headline_metric else None  # the task's main contrast
+    if not log.eval.task.startswith(f"{SUITE}/") or log.status != "success" or not headline or log.results is None:
+        return None
+    metrics = next(({k: m.value for k, m in score.metrics.items()} for score in log.results.scores if headline in score.metrics or names.UNMEASURED in score.metrics), {})
+    text = headline_text(metrics, headline)
+    location = log.location.removeprefix("file://")
+    return f"{log.eval.task} on {log.eval.model}: {text}; every number: python -m alignment_faking.analysis.summary {location}" if text else None
+
+
 async def _failed_samples(log: EvalLog) -> int | None:
     try:
         return sum(1 for s in await read_eval_log_sample_summaries_async(log.location) if s.error)
@@ -227,8 +241,11 @@ async def check_run(data: RunEnd, task_ids: list[str]) -> None:
     with anyio.CancelScope(shield=True):  # a run stopped with Ctrl-C ends in a cancelled scope
         logs = [*data.logs, *await _logs_of(data.run_id, [task for task in task_ids if task not in logged])]
         lines = [line for log in logs if (line := run_failure(log, await _failed_samples(log) if log.status == "error" else None))]
+    quiet = display_type() == "none"
+    headlines = [line for log in logs if (line := run_headline(log))]
+    if headlines and not quiet:  # the rich display leaves its last line open: start a new one
+        print("\n" + "\n".join(headlines), flush=True)
     if lines:
-        quiet = display_type() == "none"  # the rich display leaves its last line open: start a new one
         print(("" if quiet else "\n") + "\n".join(lines), file=sys.stderr if quiet else sys.stdout, flush=True)
         raise RunFailed(lines[0])
 

@@ -27,6 +27,7 @@ from inspect_ai.model import get_model
 from alignment_faking.log_lock import run_failure
 from alignment_faking.organism.loopback import FAULTS, LoopbackConfig, LoopbackServer
 from alignment_faking.organism.provider import fails
+from alignment_faking.scorers.scorer import headline_text
 from alignment_faking.tasks.gap import gap
 
 QUERIES = 4  # 8 samples (free and paid)
@@ -271,3 +272,19 @@ def test_eval_set_keeps_its_own_exit_status(tmp_path: Path) -> None:
     done = inspect_cli("eval-set", "tasks/gap.py", *ORGANISM, "-T", "queries=2", "-M", "fail=1", "--retry-attempts", "0",
                        "--display", "none", "--log-dir", str(tmp_path))
     assert done.returncode != 0 and "RunFailed" not in done.stdout + done.stderr
+
+
+@pytest.mark.slow
+def test_a_successful_run_ends_with_its_headline_and_a_legible_p(tmp_path: Path) -> None:
+    """Inspect's results panel prints every metric with three decimals (a p of 2.6e-08 as 0.000); the run ends
+    with one line that gives the main contrast, its interval and its p as it reads."""
+    done = inspect_cli("eval", "tasks/gap.py", *ORGANISM, "-T", "queries=10", "--log-dir", str(tmp_path))
+    log = only_log(tmp_path)
+    assert done.returncode == 0 and log.status == "success"
+    metrics = {k: m.value for k, m in log.results.scores[0].metrics.items()}
+    last = lines_of(done.stdout)[-1]
+    assert last == (
+        f"alignment_faking/gap on organism/faker: {headline_text(metrics, 'compliance_gap')}; "
+        f"every number: python -m alignment_faking.analysis.summary {log.location}"
+    )
+    assert f"{metrics['compliance_gap']:.3f}, 95% CI [{metrics['compliance_gap_ci_low']:.3f}, " in last and ", p = " in last
