@@ -9,10 +9,13 @@ removed and line breaks are folded, so the terminal shows exactly what the error
 from __future__ import annotations
 
 import re
+import sys
+from types import TracebackType
+from typing import Any, Callable
 
 from inspect_ai._util.error import SilentException  # inspect-evals-lint: ignore[private_api_imports] -- the class Inspect's CLI exits 1 on without printing; pinned by tests/test_faults.py
 from inspect_ai._util.error import PrerequisiteError  # inspect-evals-lint: ignore[private_api_imports] -- the class Inspect's CLI prints without a traceback; pinned by tests/test_eval_set.py
-from inspect_ai.util import LimitExceededError
+from inspect_ai.util import LimitExceededError, display_type
 from rich.text import Text
 
 _STYLE_WORD = r"(?:bold|italic|underline|dim|reverse|strike|b|i|u|black|red|green|yellow|blue|magenta|cyan|white|bright_\w+|grey\d*|on)"
@@ -47,3 +50,17 @@ class RunFailed(SilentException, LimitExceededError):
         SilentException.__init__(self, line)
         self.type, self.value, self.limit, self.source, self.message = "custom", 1, 1, None, line
         self.value_str = self.limit_str = "1"
+
+
+def print_when_quiet(previous: Callable[..., Any]) -> Callable[..., Any]:
+    """``sys.excepthook`` that prints a ``SuiteError`` to stderr, as one line, under ``--display none``, where
+    Inspect's own hook prints nothing (it prints through rich's console, which that display silences), and
+    leaves every other exception, and every other display, to ``previous``."""
+
+    def handler(kind: type[BaseException], error: BaseException, traceback: TracebackType | None) -> None:
+        if isinstance(error, SuiteError) and display_type() == "none":
+            print(str(error.message), file=sys.stderr, flush=True)
+            sys.exit(1)
+        previous(kind, error, traceback)
+
+    return handler

@@ -40,7 +40,7 @@ from inspect_ai.hooks import EvalSetEnd, EvalSetStart, Hooks, RunEnd, RunStart, 
 from inspect_ai.log import EvalLog, list_eval_logs, read_eval_log_async, read_eval_log_sample_summaries_async
 from inspect_ai.util import LimitExceededError, display_type
 
-from alignment_faking.errors import RunFailed, SuiteError, one_line
+from alignment_faking.errors import RunFailed, SuiteError, one_line, print_when_quiet
 from alignment_faking.scorers import metric_names as names
 from alignment_faking.scorers.graders import DEFAULT_GRADER, GRADER_ROLE, require_grader
 from alignment_faking.scorers.scorer import headline_text
@@ -55,6 +55,10 @@ except ImportError:  # not on POSIX: no lock
     fcntl = None  # type: ignore[assignment]
 
 LOCK_NAME = ".alignment_faking.lock"
+
+# Loaded with the suite's registry, after Inspect's command line has set its own exception hook: the suite's
+# one-line errors are printed under --display none too (alignment_faking.errors.print_when_quiet)
+sys.excepthook = print_when_quiet(sys.excepthook)
 
 
 class LogFolderInUse(SuiteError, LimitExceededError):

@@ -288,3 +288,23 @@ def test_a_successful_run_ends_with_its_headline_and_a_legible_p(tmp_path: Path)
         f"every number: python -m alignment_faking.analysis.summary {log.location}"
     )
     assert f"{metrics['compliance_gap']:.3f}, 95% CI [{metrics['compliance_gap_ci_low']:.3f}, " in last and ", p = " in last
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "args, start",
+    [
+        (["-T", "cot=maybe", "--model-role", "grader=organism/grader"], "ScenarioError: invalid task parameter(s): cot must be true or false, got 'maybe'"),
+        (["-T", "dataset=builtin"], "GraderUnavailable: the graders cannot start: no model is bound to --model-role grader"),
+    ],
+    ids=["bad parameter", "no grader"],
+)
+def test_under_display_none_a_bad_input_is_still_one_line_on_stderr(args: list[str], start: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inspect prints such errors through rich's console, which --display none silences: the exit code was the
+    only sign. The suite's errors are printed to stderr there."""
+    for name in [k for k in os.environ if k.startswith(("OPENAI_", "AZUREAI_"))]:
+        monkeypatch.delenv(name)
+    done = inspect_cli("eval", "tasks/gap.py", "--model", "organism/faker", *args, "--display", "none", "--log-dir", str(tmp_path))
+    assert done.returncode == 1 and lines_of(done.stdout) == [] and "Traceback" not in done.stderr
+    [line] = lines_of(done.stderr)
+    assert line.startswith(start) and "[bold]" not in line
