@@ -53,13 +53,14 @@ class RunFailed(SilentException, LimitExceededError):
 
 
 def print_when_quiet(previous: Callable[..., Any]) -> Callable[..., Any]:
-    """``sys.excepthook`` that prints a ``SuiteError`` to stderr, as one line, under ``--display none``, where
-    Inspect's own hook prints nothing (it prints through rich's console, which that display silences), and
-    leaves every other exception, and every other display, to ``previous``."""
+    """``sys.excepthook`` that prints a ``PrerequisiteError`` (the suite's errors, and Inspect's own such as a
+    missing API key) to stderr, as one line, under ``--display none``, where Inspect's own hook prints nothing
+    (it prints through rich's console, which that display silences); every other exception, and every other
+    display, goes to ``previous``."""
 
     def handler(kind: type[BaseException], error: BaseException, traceback: TracebackType | None) -> None:
-        if isinstance(error, SuiteError) and display_type() == "none":
-            print(str(error.message), file=sys.stderr, flush=True)
+        if isinstance(error, PrerequisiteError) and display_type() == "none":
+            print(one_line(str(error.message)), file=sys.stderr, flush=True)
             sys.exit(1)
         previous(kind, error, traceback)
 

@@ -296,15 +296,19 @@ def test_a_successful_run_ends_with_its_headline_and_a_legible_p(tmp_path: Path)
     [
         (["-T", "cot=maybe", "--model-role", "grader=organism/grader"], "ScenarioError: invalid task parameter(s): cot must be true or false, got 'maybe'"),
         (["-T", "dataset=builtin"], "GraderUnavailable: the graders cannot start: no model is bound to --model-role grader"),
+        # Inspect's own error for the model under test, folded to one line
+        (["-T", "dataset=builtin", "--model", "openai/gpt-4o", "--model-role", "grader=organism/grader"],
+         "ERROR: Unable to initialise OpenAI client No OPENAI_API_KEY"),
     ],
-    ids=["bad parameter", "no grader"],
+    ids=["bad parameter", "no grader", "no key"],
 )
 def test_under_display_none_a_bad_input_is_still_one_line_on_stderr(args: list[str], start: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Inspect prints such errors through rich's console, which --display none silences: the exit code was the
     only sign. The suite's errors are printed to stderr there."""
     for name in [k for k in os.environ if k.startswith(("OPENAI_", "AZUREAI_"))]:
         monkeypatch.delenv(name)
-    done = inspect_cli("eval", "tasks/gap.py", "--model", "organism/faker", *args, "--display", "none", "--log-dir", str(tmp_path))
+    model = [] if "--model" in args else ["--model", "organism/faker"]
+    done = inspect_cli("eval", "tasks/gap.py", *model, *args, "--display", "none", "--log-dir", str(tmp_path))
     assert done.returncode == 1 and lines_of(done.stdout) == [] and "Traceback" not in done.stderr
     [line] = lines_of(done.stderr)
     assert line.startswith(start) and "[bold]" not in line
