@@ -245,13 +245,18 @@ async def check_run(data: RunEnd, task_ids: list[str]) -> None:
     with anyio.CancelScope(shield=True):  # a run stopped with Ctrl-C ends in a cancelled scope
         logs = [*data.logs, *await _logs_of(data.run_id, [task for task in task_ids if task not in logged])]
         lines = [line for log in logs if (line := run_failure(log, await _failed_samples(log) if log.status == "error" else None))]
+    report([line for log in logs if (line := run_headline(log))], lines)
+
+
+def report(headlines: list[str], failures: list[str]) -> None:
+    """Print the headlines (not under ``--display none``) and the failures (to stderr under it); raise
+    ``RunFailed`` (exit 1) if any task failed."""
     quiet = display_type() == "none"
-    headlines = [line for log in logs if (line := run_headline(log))]
     if headlines and not quiet:  # the rich display leaves its last line open: start a new one
         print("\n" + "\n".join(headlines), flush=True)
-    if lines:
-        print(("" if quiet else "\n") + "\n".join(lines), file=sys.stderr if quiet else sys.stdout, flush=True)
-        raise RunFailed(lines[0])
+    if failures:
+        print(("" if quiet else "\n") + "\n".join(failures), file=sys.stderr if quiet else sys.stdout, flush=True)
+        raise RunFailed(failures[0])
 
 
 @hooks(name="run_guard", description="one eval-set per log folder; graders start before any sample; a failed run exits 1")
