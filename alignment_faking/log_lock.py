@@ -259,7 +259,7 @@ def report(headlines: list[str], failures: list[str]) -> None:
         raise RunFailed(failures[0])
 
 
-@hooks(name="run_guard", description="one eval-set per log folder; graders start before any sample; a failed run exits 1")
+@hooks(name="run_guard", description="log folder lock, grader check, exit codes")
 class LogFolderLock(Hooks):
     """Locks an eval-set's log folder from its start to its end (an eval-set that stops on an error keeps it
     until the process ends); starts the grader of a run of the suite's tasks before any sample runs
