@@ -312,3 +312,26 @@ def test_under_display_none_a_bad_input_is_still_one_line_on_stderr(args: list[s
     assert done.returncode == 1 and lines_of(done.stdout) == [] and "Traceback" not in done.stderr
     [line] = lines_of(done.stderr)
     assert line.startswith(start) and "[bold]" not in line
+
+
+def header(status: str, task: str = "alignment_faking/gap", **fields: object) -> EvalLog:
+    """A log header with just what the run guard reads."""
+    from inspect_ai.log import EvalConfig, EvalDataset, EvalError, EvalSpec
+
+    spec = EvalSpec.model_construct(task=task, model="organism/faker", dataset=EvalDataset(samples=20), config=EvalConfig(epochs=2, fail_on_error=fields.pop("fail_on_error", 0.05)))
+    error = EvalError(message="RuntimeError('[bold]boom[/bold]\nagain')", traceback="", traceback_ansi="") if status == "error" else None
+    return EvalLog.model_construct(eval=spec, status=status, error=error, location="file:///runs/x.eval", results=None, **fields)
+
+
+def test_the_run_failed_line_says_what_failed_where_and_how_to_resume() -> None:
+    assert run_failure(header("error"), 3) == (
+        "RunFailed: alignment_faking/gap on organism/faker failed: RuntimeError('boom again'); 3 of 40 samples failed "
+        "(fail_on_error allows 5%); log: /runs/x.eval; run what is missing with: inspect eval-retry /runs/x.eval"
+    )
+    assert run_failure(header("cancelled")) == (
+        "RunFailed: alignment_faking/gap on organism/faker was cancelled; log: /runs/x.eval; run what is missing with: inspect eval-retry /runs/x.eval"
+    )
+    assert "(fail_on_error allows none)" in run_failure(header("error", fail_on_error=True), 1)
+    assert "(fail_on_error allows 3)" in run_failure(header("error", fail_on_error=3), 4)
+    assert run_failure(header("success")) is None and run_failure(header("started")) is None
+    assert run_failure(header("error", task="other/task"), 3) is None  # another package's task is left alone
