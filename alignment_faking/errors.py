@@ -3,7 +3,9 @@
 Inspect's command line prints a ``PrerequisiteError`` as its message alone, without a traceback, so each of
 the suite's input errors subclasses it (and ``ValueError``, so ``except ValueError`` and ``pytest.raises``
 keep working). The message is one plain line: rich markup from a wrapped library error (``[bold]``) is
-removed and line breaks are folded, so the terminal shows exactly what the error says.
+removed and line breaks are folded, so the terminal shows exactly what the error says. Under ``--display
+none`` Inspect prints such errors nowhere (through rich's console, which that display silences):
+``print_when_quiet`` prints them to stderr. ``RunFailed`` ends a run whose task failed with exit 1.
 """
 
 from __future__ import annotations

@@ -21,6 +21,12 @@ cannot be registered later, when a task is built, to keep those lines out: an ev
 it has announced its start. Stopping the run from the hook is the documented way: Inspect logs and swallows
 any other exception a hook raises but re-raises a ``LimitExceededError``; the refusal is one (and a
 ``PrerequisiteError``, which Inspect's command line prints as its message alone).
+
+The same hook (``run_guard``) gives ``inspect eval`` and ``inspect eval-retry`` an exit code that says how the
+suite's tasks ended (Inspect exits 0 whatever their status): when the run ends, a task that failed (more
+failed samples than ``fail_on_error`` allows, or any other error) or was cancelled (Ctrl-C) prints one
+``RunFailed`` line and the command exits 1; a task that succeeded prints one line with its main contrast and
+its p as it reads. ``inspect eval-set`` keeps its own exit status, and the Python API is left alone.
 """
 
 from __future__ import annotations
