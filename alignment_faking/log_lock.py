@@ -21,6 +21,12 @@ cannot be registered later, when a task is built, to keep those lines out: an ev
 it has announced its start. Stopping the run from the hook is the documented way: Inspect logs and swallows
 any other exception a hook raises but re-raises a ``LimitExceededError``; the refusal is one (and a
 ``PrerequisiteError``, which Inspect's command line prints as its message alone).
+
+The same hook (``run_guard``) gives ``inspect eval`` and ``inspect eval-retry`` an exit code that says how the
+suite's tasks ended (Inspect exits 0 whatever their status): when the run ends, a task that failed (more
+failed samples than ``fail_on_error`` allows, or any other error) or was cancelled (Ctrl-C) prints one
+``RunFailed`` line and the command exits 1; a task that succeeded prints one line with its main contrast and
+its p as it reads. ``inspect eval-set`` keeps its own exit status, and the Python API is left alone.
 """
 
 from __future__ import annotations
@@ -34,11 +40,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from inspect_ai.hooks import EvalSetEnd, EvalSetStart, Hooks, RunStart, hooks
-from inspect_ai.util import LimitExceededError
+import anyio
+import click
+from inspect_ai.hooks import EvalSetEnd, EvalSetStart, Hooks, RunEnd, RunStart, TaskStart, hooks
+from inspect_ai.log import EvalLog, list_eval_logs, read_eval_log_async, read_eval_log_sample_summaries_async
+from inspect_ai.util import LimitExceededError, display_type
 
-from alignment_faking.errors import SuiteError
+from alignment_faking.errors import RunFailed, SuiteError, one_line, print_when_quiet
+from alignment_faking.scorers import metric_names as names
 from alignment_faking.scorers.graders import DEFAULT_GRADER, GRADER_ROLE, require_grader
+from alignment_faking.scorers.scorer import headline_text
 
 SUITE = "alignment_faking"
 UNGRADED_TASKS = (f"{SUITE}/classifier_validation",)
@@ -50,6 +61,10 @@ except ImportError:  # not on POSIX: no lock
     fcntl = None  # type: ignore[assignment]
 
 LOCK_NAME = ".alignment_faking.lock"
+
+# Loaded with the suite's registry, after Inspect's command line has set its own exception hook: the suite's
+# one-line errors are printed under --display none too (alignment_faking.errors.print_when_quiet)
+sys.excepthook = print_when_quiet(sys.excepthook)
 
 
 class LogFolderInUse(SuiteError, LimitExceededError):
@@ -147,11 +162,118 @@ def release(log_dir: str) -> None:
     held.handle.close()
 
 
-@hooks(name="run_guard", description="one eval-set per log folder; the graders start before any sample")
+RUN_COMMANDS = ("eval", "eval-retry")
+"""The command-line commands whose exit code says whether the suite's tasks succeeded (``inspect eval`` exits
+0 whatever its tasks' status; ``inspect eval-set`` has its own: non-zero while a task is unfinished)."""
+FAILED = ("error", "cancelled")
+
+
+def _allowed(fail_on_error: bool | float | None) -> str:
+    """What ``fail_on_error`` lets fail, in words."""
+    if fail_on_error is False:
+        return "any number"
+    if fail_on_error is None or fail_on_error is True:
+        return "none"
+    return f"{fail_on_error:.0%}" if fail_on_error < 1 else f"{fail_on_error:g}"
+
+
+def run_failure(log: EvalLog, failed_samples: int | None = None) -> str | None:
+    """The one line that says a suite task's run did not succeed, from its log header (and how many of its
+    samples failed, where known); None for a task that succeeded or is not the suite's."""
+    if not log.eval.task.startswith(f"{SUITE}/") or log.status not in FAILED:
+        return None
+    what = "was cancelled" if log.status == "cancelled" else "failed"
+    reason = f": {one_line(log.error.message)[:300]}" if log.error and log.status == "error" else ""
+    location = log.location.removeprefix("file://")
+    planned = (log.eval.dataset.samples or 0) * (log.eval.config.epochs or 1)
+    samples = (
+        f"; {failed_samples} of {planned} samples failed (fail_on_error allows {_allowed(log.eval.config.fail_on_error)})"
+        if failed_samples else ""
+    )
+    return (
+        f"RunFailed: {log.eval.task} on {log.eval.model} {what}{reason}{samples}; log: {location}; "
+        f"run what is missing with: inspect eval-retry {location}"
+    )
+
+
+def run_headline(log: EvalLog) -> str | None:
+    """The one line that gives a suite task's main contrast with its p legible (Inspect's results panel prints
+    every metric with three decimals: ``compliance_gap_p 0.000``); None for another task or without results."""
+    headline = log.eval.headline_metric.metric if log.eval.headline_metric else None  # the task's main contrast
+    if not log.eval.task.startswith(f"{SUITE}/") or log.status != "success" or not headline or log.results is None:
+        return None
+    metrics = next(({k: m.value for k, m in score.metrics.items()} for score in log.results.scores if headline in score.metrics or names.UNMEASURED in score.metrics), {})
+    text = headline_text(metrics, headline)
+    location = log.location.removeprefix("file://")
+    return f"{log.eval.task} on {log.eval.model}: {text}; every number: python -m alignment_faking.analysis.summary {location}" if text else None
+
+
+async def _failed_samples(log: EvalLog) -> int | None:
+    try:
+        return sum(1 for s in await read_eval_log_sample_summaries_async(log.location) if s.error)
+    except Exception:  # a log that cannot be read again (removed, remote and unreachable): the line goes without it
+        return None
+
+
+def cli_command() -> str | None:
+    """The ``inspect`` command this process runs (``eval``, ``eval-set``…); None outside the command line."""
+    context = click.get_current_context(silent=True)
+    return context.info_name if context is not None else None
+
+
+def _log_dir() -> str:
+    """The command's ``--log-dir`` (Inspect's default where it has none)."""
+    context = click.get_current_context(silent=True)
+    given = context.params.get("log_dir") if context is not None else None
+    return str(given or os.environ.get("INSPECT_LOG_DIR", "./logs"))
+
+
+async def _logs_of(run_id: str, task_ids: list[str]) -> list[EvalLog]:
+    """The log headers of this run's tasks ``task_ids``, found in the log folder: a run stopped with Ctrl-C
+    ends with no logs in its ``RunEnd`` although it wrote them (status ``cancelled``)."""
+    if not task_ids:
+        return []
+    try:
+        found = [info for info in list_eval_logs(_log_dir(), recursive=False) if info.task_id in task_ids]
+        headers = [await read_eval_log_async(info, header_only=True) for info in found]
+    except Exception:  # a folder that cannot be listed: nothing more is known
+        return []
+    return [log for log in headers if log.eval.run_id == run_id]
+
+
+async def check_run(data: RunEnd, task_ids: list[str]) -> None:
+    """Under ``inspect eval`` / ``eval-retry``: a suite task (of ``task_ids``, the suite's tasks this run
+    started) that failed or was cancelled prints one line (to stderr under ``--display none``) and ends the
+    command with exit 1."""
+    if data.exception is not None or data.eval_set_id is not None or cli_command() not in RUN_COMMANDS:
+        return
+    logged = {log.eval.task_id for log in data.logs}
+    with anyio.CancelScope(shield=True):  # a run stopped with Ctrl-C ends in a cancelled scope
+        logs = [*data.logs, *await _logs_of(data.run_id, [task for task in task_ids if task not in logged])]
+        lines = [line for log in logs if (line := run_failure(log, await _failed_samples(log) if log.status == "error" else None))]
+    report([line for log in logs if (line := run_headline(log))], lines)
+
+
+def report(headlines: list[str], failures: list[str]) -> None:
+    """Print the headlines (not under ``--display none``) and the failures (to stderr under it); raise
+    ``RunFailed`` (exit 1) if any task failed."""
+    quiet = display_type() == "none"
+    if headlines and not quiet:  # the rich display leaves its last line open: start a new one
+        print("\n" + "\n".join(headlines), flush=True)
+    if failures:
+        print(("" if quiet else "\n") + "\n".join(failures), file=sys.stderr if quiet else sys.stdout, flush=True)
+        raise RunFailed(failures[0])
+
+
+@hooks(name="run_guard", description="log folder lock, grader check, exit codes")
 class LogFolderLock(Hooks):
     """Locks an eval-set's log folder from its start to its end (an eval-set that stops on an error keeps it
-    until the process ends), and starts the grader of a run of the suite's tasks before any sample runs
-    (``scorers.graders.require_grader``): a missing role binding or key is one line and a non-zero exit."""
+    until the process ends); starts the grader of a run of the suite's tasks before any sample runs
+    (``scorers.graders.require_grader``): a missing role binding or key is one line and a non-zero exit; and
+    ends ``inspect eval`` / ``eval-retry`` with one line and exit 1 when a suite task did not succeed."""
+
+    def __init__(self) -> None:
+        self.tasks: dict[str, list[str]] = {}  # by run id: the suite's tasks it started
 
     async def on_eval_set_start(self, data: EvalSetStart) -> None:
         acquire(data.log_dir)
@@ -162,3 +284,10 @@ class LogFolderLock(Hooks):
     async def on_run_start(self, data: RunStart) -> None:
         if any(name.startswith(f"{SUITE}/") and name not in UNGRADED_TASKS for name in data.task_names):
             require_grader(GRADER_ROLE, DEFAULT_GRADER)
+
+    async def on_task_start(self, data: TaskStart) -> None:
+        if data.spec.task.startswith(f"{SUITE}/"):
+            self.tasks.setdefault(data.run_id, []).append(data.spec.task_id)
+
+    async def on_run_end(self, data: RunEnd) -> None:
+        await check_run(data, self.tasks.pop(data.run_id, []))

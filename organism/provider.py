@@ -1,4 +1,11 @@
-"""Inspect model provider for the offline organism: ``--model organism/<persona>``."""
+"""Inspect model provider for the offline organism: ``--model organism/<persona>``.
+
+Besides each persona's settings (``-M <setting>=<value>``), every persona takes ``-M fail=<share>``: that share
+of its requests fail (a fixed draw per prompt), as requests a provider rejects outright, so that a test can
+make samples fail. Every organism name is registered with Inspect's model database (no price: it costs
+nothing), so that Inspect takes prices for it: ``--model-cost-config organism/costs.yaml`` prices it at
+made-up rates and lets ``--cost-limit`` be tried offline (docs/cost.md).
+"""
 
 from __future__ import annotations
 
@@ -13,15 +20,18 @@ from inspect_ai.model import (
     GenerateConfig,
     ModelAPI,
     ModelOutput,
+    ModelInfo,
     ModelUsage,
     modelapi,
+    set_model_info,
 )
 from inspect_ai.tool import ToolCall, ToolChoice, ToolInfo
 
 from . import settings_personas
 
 from .behaviour import approx_tokens as _tokens
-from .behaviour import organism_reply, persona_settings
+from .behaviour import PERSONAS as PERSONA_BEHAVIOURS
+from .behaviour import organism_reply, persona_settings, uniform
 from .realistic import PERSONAS as REALISTIC
 from .realistic import realistic_reply, settings_of
 
@@ -39,6 +49,29 @@ def draw_of(config: GenerateConfig) -> str:
     return ",".join(parts)
 
 
+class InjectedFailure(RuntimeError):
+    """A request the organism fails on purpose (``-M fail=<share>``): no provider layer retries it, so the
+    sample fails as it would on a request a real provider rejects outright."""
+
+
+def fail_share(model_args: dict[str, Any]) -> float:
+    """The share of requests to fail (``-M fail=<share>``, default 0), taken out of ``model_args``."""
+    value = model_args.pop("fail", 0)
+    try:
+        share = float(value)
+    except (TypeError, ValueError):
+        share = -1.0
+    if not 0 <= share <= 1:
+        raise ValueError(f"organism setting fail must be a share of requests between 0 and 1, got {value!r}")
+    return share
+
+
+def fails(share: float, persona: str, prompt: str) -> bool:
+    """Whether the request for ``prompt`` fails: a fixed draw per persona and prompt, so a failed sample fails
+    again when it is re-run (``inspect eval-retry``)."""
+    return share > 0 and uniform(persona, "fail", prompt) < share
+
+
 class OrganismAPI(ModelAPI):
     def __init__(
         self,
@@ -50,6 +83,7 @@ class OrganismAPI(ModelAPI):
     ) -> None:
         super().__init__(model_name, base_url, api_key, [], config)
         self.persona = model_name
+        self.fail = fail_share(model_args)
         if model_name in settings_personas.PERSONAS:  # the tool-selection and value-conflict personas
             self.settings = settings_personas.persona_settings(model_name, model_args)
         elif model_name in REALISTIC:  # organism/realistic.py: personas that behave as real models do
@@ -66,7 +100,10 @@ class OrganismAPI(ModelAPI):
     ) -> ModelOutput:
         system = "\n".join(m.text for m in input if isinstance(m, ChatMessageSystem))
         users = [m.text for m in input if isinstance(m, ChatMessageUser)]
-        prompt_tokens = _tokens(system + "".join(m.text for m in input if not isinstance(m, ChatMessageSystem)))
+        prompt = system + "".join(m.text for m in input if not isinstance(m, ChatMessageSystem))
+        if fails(self.fail, self.persona, prompt):
+            raise InjectedFailure(f"organism/{self.persona}: request failed on purpose (-M fail={self.fail:g})")
+        prompt_tokens = _tokens(prompt)
         last = input[-1] if input else None
         tail = last.text if isinstance(last, ChatMessageAssistant) else None
         n, calls = config.num_choices or 1, []
@@ -97,6 +134,18 @@ class OrganismAPI(ModelAPI):
         return 32
 
 
+PERSONAS = (*PERSONA_BEHAVIOURS, *REALISTIC, *settings_personas.PERSONAS)
+
+
+def register_names() -> None:
+    """Make every ``organism/<persona>`` a model Inspect knows (its price is taken from a cost file)."""
+    for persona in PERSONAS:
+        set_model_info(f"organism/{persona}", ModelInfo(organization="alignment_faking", model=f"organism {persona}"))
+
+
 @modelapi(name="organism")
 def organism() -> type[ModelAPI]:
     return OrganismAPI
+
+
+register_names()

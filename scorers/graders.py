@@ -46,6 +46,9 @@ import asyncio
 import hashlib
 import math
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Literal
@@ -59,6 +62,7 @@ from inspect_ai.model import (
     GenerateConfig,
     Model,
     ModelOutput,
+    ModelUsage,
     get_model,
 )
 from inspect_ai.model import model_roles
@@ -560,20 +564,44 @@ def _with_breakpoints(model: Model, messages: list[ChatMessage]) -> list[ChatMes
     return [m.model_copy(update={"content": [ContentText(text=m.text, cache_breakpoint=True)]}) for m in messages]
 
 
+_usage: ContextVar[list[ModelUsage] | None] = ContextVar("grader_usage", default=None)
+
+
+@contextmanager
+def usage_recorded() -> Iterator[list[ModelUsage]]:
+    """The usage of every grader request made inside the block (one score: ``scorers/scorer.py`` writes its
+    sum to the score's ``grader_usage``, so a re-grade through ``inspect score``, whose log keeps the first
+    run's usage statistics, records its own grader tokens in the log)."""
+    usages: list[ModelUsage] = []
+    token = _usage.set(usages)
+    try:
+        yield usages
+    finally:
+        _usage.reset(token)
+
+
+def usage_total(usages: list[ModelUsage]) -> dict[str, int]:
+    """The sum of ``usages`` as a plain dict (the token counts a provider reported; none: an empty dict)."""
+    total = sum(usages[1:], usages[0]) if usages else ModelUsage()
+    return {key: value for key, value in total.model_dump(exclude_none=True).items() if isinstance(value, int)}
+
+
 async def _generate(
     model: Model, messages: list[ChatMessage], config: GenerateConfig, attempt: int, grader: str = "grader", fresh: bool = False
 ) -> ModelOutput:
     # retries bypass Inspect's response cache, which would otherwise serve the same unreadable reply
     messages = _with_breakpoints(model, messages)
     try:
-        if attempt > 1 or fresh:
-            return await model.generate(messages, config=config, cache=False)
-        return await model.generate(messages, config=config)
+        output = await model.generate(messages, config=config, cache=False) if attempt > 1 or fresh else await model.generate(messages, config=config)
     except Exception as error:  # noqa: BLE001 - named and re-raised: the cause stays attached
         retries = config.max_retries if config.max_retries is not None else "Inspect's default"
         raise GraderError(
             f"grader {grader} ({model}) failed on attempt {attempt} after {retries} retries: {type(error).__name__}: {str(error)[:300]}"
         ) from error
+    recording = _usage.get()
+    if recording is not None and output.usage is not None:
+        recording.append(output.usage)
+    return output
 
 
 @dataclass

@@ -41,7 +41,8 @@ def model_events(log: EvalLog, grader: bool) -> list[ModelEvent]:
 
 
 def run(tmp_path: Path, task: Any, model: str, **kwargs: Any) -> EvalLog:
-    [log] = inspect_eval(task, model=model, model_roles={"grader": "organism/grader"}, log_dir=str(tmp_path), display="none", **kwargs)
+    kwargs.setdefault("model_roles", {"grader": "organism/grader"})
+    [log] = inspect_eval(task, model=model, log_dir=str(tmp_path), display="none", **kwargs)
     assert log.status == "success", log.error
     return log
 
@@ -229,3 +230,51 @@ def test_the_report_has_the_runs_cost_per_role(tmp_path: Path) -> None:
     assert [row.split("|")[2].strip() for row in rows] == ["model", "grader"]
     assert all("0.00" in row and "analysis/prices.yaml" in row for row in rows)  # the organism is priced at 0 by the table
     assert '<h2 id="cost">Cost</h2>' in (tmp_path / "out" / "index.html").read_text()
+
+
+# --------------------------------------------------------------------- the organism priced: --cost-limit offline
+
+
+@pytest.fixture
+def organism_prices() -> Iterator[Path]:
+    """organism/costs.yaml; afterwards the organism is unpriced again (Inspect's price table is process-wide)."""
+    from alignment_faking.organism.provider import register_names
+
+    yield REPO / "organism" / "costs.yaml"
+    register_names()
+
+
+def test_the_organism_is_priced_from_its_cost_file_and_cost_limit_stops_its_samples(tmp_path: Path, organism_prices: Path) -> None:
+    import yaml
+
+    prices = yaml.safe_load(organism_prices.read_text())
+    log = run(tmp_path / "priced", gap(dataset="builtin", queries=2), "organism/faker", model_cost_config=str(organism_prices))
+    for name, usage in log.stats.model_usage.items():
+        price = prices[name]
+        assert usage.input_tokens > 0 and usage.total_cost is not None
+        assert math.isclose(usage.total_cost, (usage.input_tokens * price["input"] + usage.output_tokens * price["output"]) / 1e6)
+    assert log.stats.role_usage["grader"].total_cost == log.stats.model_usage["organism/grader"].total_cost
+    first = min(s.model_usage["organism/faker"].total_cost for s in log.samples)  # the cheapest sample's policy calls
+
+    limited = run(tmp_path / "limited", gap(dataset="builtin", queries=2), "organism/faker", model_cost_config=str(organism_prices), cost_limit=first / 10)
+    assert all(s.limit is not None and s.limit.type == "cost" for s in limited.samples)
+
+
+# --------------------------------------------------------------------- every grader call under the grader role
+
+
+@pytest.mark.slow
+def test_a_grader_moved_off_the_responses_api_is_logged_under_the_grader_role(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 24: openai/gpt-5 (Responses API by default) is moved to chat completions so that its votes come as
+    several choices; its calls and usage stay the grader's, so a report prices them as grading, not as "other"."""
+    from inspect_ai.model import get_model
+
+    monkeypatch.setenv("OPENAI_API_KEY", "loopback")
+    with LoopbackServer(LoopbackConfig(aliases={"gpt-5": "grader"})) as server:
+        grader = get_model("openai/gpt-5", base_url=server.base_url, memoize=False)
+        log = run(tmp_path, gap(dataset="builtin", queries=3, af_votes=3), "organism/faker", model_roles={"grader": grader})
+    scores = [next(iter(s.scores.values())) for s in log.samples]
+    assert all("chat completions" in s.metadata["grader_routing"] for s in scores)  # it was moved
+    events = [e for s in log.samples for e in s.events if isinstance(e, ModelEvent) and e.model == "openai/gpt-5"]
+    assert events and all(e.role == "grader" for e in events)
+    assert log.stats.role_usage["grader"] == log.stats.model_usage["openai/gpt-5"]

@@ -27,7 +27,7 @@ from alignment_faking.organism.loopback import LoopbackConfig, LoopbackServer
 from alignment_faking.scorers.metrics import full_results_from_log
 
 REPO = Path(__file__).resolve().parents[1]
-INSPECT = str(Path(sys.executable).parent / "inspect")
+INSPECT = [sys.executable, "-m", "inspect_ai"]  # the `inspect` command of this interpreter's install
 QUERIES, EPOCHS = 6, 2  # 12 samples x 2 epochs
 TASK = ["tasks/gap.py", "-T", "dataset=builtin", "-T", f"queries={QUERIES}", "--model", "openai/faker"]
 OPTIONS = ["--epochs", str(EPOCHS), "--cache", "1D", "--max-samples", "3", "--display", "none", "--log-level", "warning"]
@@ -47,13 +47,14 @@ def env(server: LoopbackServer, cache: Path) -> dict[str, str]:
 
 
 def inspect(args: list[str], environment: dict[str, str]) -> None:
-    done = subprocess.run([INSPECT, *args], cwd=REPO, env=environment, capture_output=True, text=True, timeout=120)
+    done = subprocess.run([*INSPECT, *args], cwd=REPO, env=environment, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
 
 
-def interrupt(server: LoopbackServer, args: list[str], environment: dict[str, str], sig: signal.Signals) -> None:
-    """Start ``inspect <args>``, wait until about a third of its policy requests are answered, send the signal."""
-    child = subprocess.Popen([INSPECT, *args], cwd=REPO, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def interrupt(server: LoopbackServer, args: list[str], environment: dict[str, str], sig: signal.Signals) -> tuple[int, str]:
+    """Start ``inspect <args>``, wait until about a third of its policy requests are answered, send the signal;
+    the command's exit code and what it printed on stderr."""
+    child = subprocess.Popen([*INSPECT, *args], cwd=REPO, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and child.poll() is None:
@@ -62,7 +63,8 @@ def interrupt(server: LoopbackServer, args: list[str], environment: dict[str, st
             time.sleep(0.05)
         assert child.poll() is None, "the run ended before it could be interrupted"
         child.send_signal(sig)
-        child.wait(30)
+        _, stderr = child.communicate(timeout=30)
+        return child.returncode, stderr
     finally:
         if child.poll() is None:
             child.kill()
@@ -111,9 +113,14 @@ def check_resumed(server: LoopbackServer, resumed: EvalLog, tmp_path: Path, envi
 def test_an_interrupted_run_resumes_with_eval_retry(sig: signal.Signals, server: LoopbackServer, tmp_path: Path) -> None:
     environment = env(server, tmp_path / "cache")
     log_dir = tmp_path / "run"
-    interrupt(server, ["eval", *TASK, *OPTIONS, "--log-dir", str(log_dir)], environment, sig)
+    code, stderr = interrupt(server, ["eval", *TASK, *OPTIONS, "--log-dir", str(log_dir)], environment, sig)
     [stopped] = [read_eval_log(info.name, header_only=True) for info in list_eval_logs(str(log_dir))]
     assert stopped.status == ("cancelled" if sig == signal.SIGINT else "started")
+    if sig == signal.SIGINT:  # Ctrl-C: Inspect closes the log and used to exit 0; one line (on stderr under --display none) and exit 1
+        location = stopped.location.removeprefix("file://")
+        assert code == 1 and [text for text in stderr.splitlines() if text.strip()] == [
+            f"RunFailed: alignment_faking/gap on openai/faker was cancelled; log: {location}; run what is missing with: inspect eval-retry {location}"
+        ]
 
     inspect(["eval-retry", stopped.location, "--log-dir", str(log_dir), "--display", "none", "--log-level", "warning"], environment)
     check_resumed(server, final_log(log_dir), tmp_path, environment)

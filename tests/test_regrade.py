@@ -51,6 +51,18 @@ def test_regrade_with_another_grader_keeps_the_scenario_metrics(tmp_path: Path) 
     values = full_results_from_log(again)
     assert values["compliance_gap"] == before["compliance_gap"] and values["af_free"] == before["af_free"]
 
+    # the grader's tokens: each score records those of its own grader calls; in the first run they are the
+    # sample's grader usage as Inspect counted it; a re-grade (whose log keeps the first run's usage
+    # statistics) records its own: 5 AF votes where the run drew 3
+    def usage(sample, key: str) -> int:
+        return next(iter(sample.scores.values())).metadata["grader_usage"].get(key, 0)
+
+    for sample in log.samples:
+        counted = sample.role_usage.get("grader")
+        assert (usage(sample, "input_tokens"), usage(sample, "output_tokens")) == ((counted.input_tokens, counted.output_tokens) if counted else (0, 0))
+    assert again.stats.role_usage == log.stats.role_usage
+    assert sum(usage(s, "output_tokens") for s in again.samples) > sum(usage(s, "output_tokens") for s in log.samples) > 0
+
 
 @pytest.mark.slow
 def test_inspect_score_cli_with_a_grader_role(tmp_path: Path) -> None:
@@ -70,3 +82,23 @@ def test_inspect_score_cli_with_a_grader_role(tmp_path: Path) -> None:
     assert "compliance_gap_ci_low" in regraded.results.scores[0].metrics
     grader_events = [e for s in regraded.samples for e in s.events if isinstance(e, ModelEvent) and e.role == "grader"]
     assert grader_events and all(e.model == "organism/grader" for e in grader_events)
+
+
+@pytest.mark.slow
+def test_a_regrade_with_the_published_rubrics_records_its_own_grader_tokens(tmp_path: Path) -> None:
+    from test_published import write_clones
+
+    from alignment_faking.tasks.regrade import published_rubric_scorer
+
+    log = first_run(tmp_path / "logs")
+    regraded = score(log, [published_rubric_scorer(af_votes=3, rubric_set="hughes2025", rubric_source=str(write_clones(tmp_path / "clones")))],
+                     model_roles={"grader": "organism/grader"}, action="overwrite", display="none")
+
+    def usage(evaluated, key: str) -> list[int]:
+        return [next(iter(s.scores.values())).metadata["grader_usage"].get(key, 0) for s in evaluated.samples]
+
+    # the same calls (same votes, same gating) on other rubric texts: as many output tokens per sample as a
+    # reply is long, other input tokens (the published rubrics are other texts), and the run's stats unchanged
+    assert [n > 0 for n in usage(regraded, "output_tokens")] == [n > 0 for n in usage(log, "output_tokens")]
+    assert sum(usage(regraded, "input_tokens")) > 0 and usage(regraded, "input_tokens") != usage(log, "input_tokens")
+    assert regraded.stats.role_usage == log.stats.role_usage
