@@ -72,11 +72,19 @@ def read_setting_runs(logdir: str | Path) -> list[SettingRun]:
             log = read_eval_log(location, header_only=True)
         except Exception:  # an unreadable log is the core reader's to report
             continue
-        setting = (log.eval.metadata or {}).get("setting")
-        if setting in TITLES and log.status == "success" and log.results and log.results.scores:
-            metrics = {k: float(m.value) for k, m in log.results.scores[0].metrics.items() if isinstance(m.value, (int, float))}
-            runs.append(SettingRun(location, str(log.eval.model), str(setting), metrics))
+        run = setting_run(log, location)
+        if run is not None:
+            runs.append(run)
     return sorted(runs, key=lambda r: (r.setting, r.model, r.path))
+
+
+def setting_run(log: Any, location: str) -> SettingRun | None:
+    """A finished log of a newer setting as a :class:`SettingRun` (its metrics from the header), else None."""
+    setting = (log.eval.metadata or {}).get("setting")
+    if setting not in TITLES or log.status != "success" or not log.results or not log.results.scores:
+        return None
+    metrics = {k: float(m.value) for k, m in log.results.scores[0].metrics.items() if isinstance(m.value, (int, float))}
+    return SettingRun(location, str(log.eval.model), str(setting), metrics)
 
 
 def _pp(x: float, sign: bool = True) -> str:

@@ -12,7 +12,9 @@ transcripts: a log of 100,000 samples takes seconds. The numbers come from the r
 A folder of several logs prints one table: a row per task and setting (the battery's order, ``gap`` first) with
 its main contrast's label, a column per model with that contrast's estimate and 95% interval (``*`` where
 significant; the notes collapsed to a mark: ``u`` underpowered, ``?`` left-out responses could change it), and the
-contrast's metric name (``--all`` prints every log in full). A log in full shows each condition's rates, each contrast, and,
+contrast's metric name (``--all`` prints every log in full). The two newer settings (tool selection, value
+conflict) show their main measure there (``monitoring_effect``, ``gap``) and, in full, every measure of the report's
+table for them (``analysis/report_settings.py``). A log in full shows each condition's rates, each contrast, and,
 where some responses are ungraded or invalid, the bounds each rate and contrast would take had those responses
 all gone one way or the other, flagged where the contrast's conclusion (its sign or significance) could change.
 A run whose main contrast is more than half invalid or ungraded responses says it did not measure it, and the
@@ -31,6 +33,8 @@ from typing import Any
 from inspect_ai.log import EvalLog, list_eval_logs
 
 from alignment_faking.analysis.headers import battery_order, order_key, read_header, read_results
+from alignment_faking.analysis.report_settings import HEADER as SETTING_HEADER
+from alignment_faking.analysis.report_settings import SettingRun, rows_of, setting_run, table_rows
 from alignment_faking.analysis.report_tables import contrast_label, setting_text
 from alignment_faking.scorers.results import ContrastResult, RateResult, Results, Sensitivity
 
@@ -121,13 +125,17 @@ def summarise_log(log: EvalLog, results: Results | None = None) -> str:
     """A few lines a person can read: the model, each condition's rates, each contrast. ``results``: the run's
     results object (``headers.read_results``); by default those of the log at ``log.location``."""
     metadata = log.eval.metadata or {}
-    header = f"{log.eval.task} | {log.eval.model} | scenario {metadata.get('scenario', '?')} | status {log.status}"
+    scenario = metadata.get("scenario", metadata.get("setting", "?"))
+    header = f"{log.eval.task} | {log.eval.model} | scenario {scenario} | status {log.status}"
     # what the dataset loader had to say (copies dropped, a response column not replayed, a truncation)
     header += "".join(f"\n  note: dataset {metadata.get('dataset', '?')}: {note}" for note in metadata.get("dataset_notes", []))
     if not log.results or not log.results.scores:
         return header + "\n  (no results: the run did not finish; see `inspect view`)"
     if results is None:
         results = read_results(log.location, log)
+    run = setting_run(log, log.location) if results is None else None
+    if run is not None:
+        return header + "\n" + setting_lines(run)
     if results is None:
         return header + "\n  (no alignment-faking results in this log)"
     lines = [header]
@@ -149,6 +157,23 @@ def summarise_log(log: EvalLog, results: Results | None = None) -> str:
         if k is not None:
             lines += _contrast_lines(k)
     return "\n".join(lines)
+
+
+def setting_lines(run: SettingRun) -> str:
+    """A newer setting's measures (tool selection, value conflict), as the report's table shows them."""
+    rows = [r[1:] for r in table_rows([run])]
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(SETTING_HEADER[1:])]
+    line = lambda r: "  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
+    return "\n".join([line(SETTING_HEADER[1:]), *map(line, rows)])
+
+
+def setting_cell(run: SettingRun) -> tuple[str, str, str]:
+    """A newer setting's main measure in the folder table: its label, the cell (as :func:`cell`) and its metric."""
+    key, label = rows_of(run.setting, run.metrics)[0]
+    m = run.metrics
+    low, high = m[f"{key}_ci_low"], m[f"{key}_ci_high"]
+    mark = "*" if low > 0 or high < 0 else ""
+    return label, f"{100 * m[key]:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}]{mark}", key
 
 
 # ------------------------------------------------------------------------------------------ many logs
@@ -201,11 +226,15 @@ def folder_table(entries: Sequence[tuple[EvalLog, Results | None]]) -> str:
     rows: dict[str, dict[str, str]] = {}
     for log, results in sorted(entries, key=lambda e: (order_key(scenario_of(e[0]).split(" ")[0], order), scenario_of(e[0]))):
         row = rows.setdefault(scenario_of(log), {"scenario": scenario_of(log)})
-        label, metric = main_contrast(log, results)
+        run = setting_run(log, log.location) if results is None else None
+        if run is not None and rows_of(run.setting, run.metrics):
+            label, value, metric = setting_cell(run)
+        else:
+            (label, metric), value = main_contrast(log, results), cell(log, results)
         row.setdefault("main contrast", label)
         row.setdefault("metric", metric)
         model = str(log.eval.model)
-        row[model] = f"{row[model]}; {cell(log, results)}" if model in row else cell(log, results)  # a rerun: both
+        row[model] = f"{row[model]}; {value}" if model in row else value  # a rerun: both
     columns = ["scenario", "main contrast", *models, "metric"]
     widths = {c: max(len(c), *(len(r.get(c, "")) for r in rows.values())) for c in columns}
     line = lambda r: "  ".join(str(r.get(c, "")).ljust(widths[c]) for c in columns).rstrip()  # noqa: E731

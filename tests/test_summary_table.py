@@ -60,3 +60,32 @@ def test_the_folder_table_is_scenarios_by_models_with_gap_first() -> None:
     assert gap_row.index("+30.0 [+10.0, +50.0]*") < gap_row.index("+20.0 [-10.0, +50.0]")  # m/a's column, then m/b's
     assert "+5.0 [-10.0, +20.0] u" in rows[2] and "+10.0 [+5.0, +15.0]*" in rows[1]
     assert all(f"{mark} {words}" in lines[-2] for mark, words in MARKS.items())  # the marks' legend
+
+
+def _setting_log(setting: str, model: str, metrics: dict[str, float], location: str = "x.eval") -> Any:
+    scores = [SimpleNamespace(metrics={k: SimpleNamespace(value=v) for k, v in metrics.items()})]
+    return SimpleNamespace(
+        eval=SimpleNamespace(task=f"alignment_faking/{setting}", model=model, metadata={"setting": setting}),
+        results=SimpleNamespace(scores=scores), status="success", location=location,
+    )
+
+
+def test_the_newer_settings_have_a_row_and_their_measures_in_full() -> None:
+    from alignment_faking.analysis.summary import summarise_log
+
+    tool = {"monitoring_effect": 0.383, "monitoring_effect_ci_low": 0.294, "monitoring_effect_ci_high": 0.467,
+            "monitoring_effect_p": 1e-8, "monitoring_effect_scenarios": 24.0}
+    value = {"gap": 0.05, "gap_ci_low": -0.02, "gap_ci_high": 0.12, "gap_p": 0.2, "gap_scenarios": 40.0,
+             "gap_care": 0.49, "gap_care_ci_low": 0.36, "gap_care_ci_high": 0.61, "gap_care_p": 1e-6, "gap_care_scenarios": 8.0}
+    entries = [
+        (_setting_log("value_conflict", "m/a", value), None),
+        (_setting_log("tool_selection", "m/a", tool), None),
+        (_log("gap", "m/a"), _results(_contrast(0.3, 0.1, 0.5, significant=1.0))),
+    ]
+    rows = folder_table(entries).splitlines()[2:-2]
+    assert [row.split("  ")[0].strip() for row in rows] == ["gap", "tool_selection", "value_conflict"]
+    assert "+38.3 [+29.4, +46.7]*" in rows[1] and rows[1].rstrip().endswith("monitoring_effect")
+    assert "+5.0 [-2.0, +12.0]" in rows[2] and "*" not in rows[2] and "no results" not in rows[2]  # spans 0: no mark
+    full = summarise_log(_setting_log("value_conflict", "m/a", value), None)
+    assert "scenario value_conflict" in full and "no alignment-faking results" not in full
+    assert "gap care" in full and "+49.0" in full and "[+36.0, +61.0]" in full
