@@ -234,9 +234,9 @@ def check_parameter_names(task: str, unknown: Iterable[str], valid: Iterable[str
     elsewhere = suite_parameters() if set(unknown) - {"model"} else {}
     for name in sorted(set(unknown) - {"model"}):
         if name in elsewhere:
-            logging.getLogger(__name__).warning(
-                f"{task} ignores -T {name}: a parameter of {', '.join(sorted(set(elsewhere[name])))}, not of {task}"
-            )
+            owners = sorted(set(elsewhere[name]))
+            owners_text = ", ".join(owners) if len(owners) <= 3 else f"{', '.join(owners[:2])} and {len(owners) - 2} other tasks"
+            logging.getLogger(__name__).warning(f"{task} ignores -T {name}: a parameter of {owners_text}, not of {task}")
         else:
             misspelt.append(name)
     if not misspelt:

@@ -74,6 +74,12 @@ def test_another_tasks_parameter_is_ignored_with_a_warning(caplog: pytest.LogCap
     with caplog.at_level(logging.WARNING):
         assert check_parameter_names("gap", ["version", "model"], ["queries"]) == []
     assert "gap ignores -T version: a parameter of predeployment" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        check_parameter_names("tool_selection", ["queries"], ["epochs"])
+    [line] = [r.getMessage() for r in caplog.records]  # one short line, not every task that takes it
+    assert line.startswith("tool_selection ignores -T queries: a parameter of ") and " other tasks, not of tool_selection" in line
+    assert len(line) < 150
     assert check_parameter_names("gap", ["verison"], ["queries", "version"]) == [
         "unknown parameter(s) verison; the parameters are: queries, version; did you mean version for verison?"
     ]
