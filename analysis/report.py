@@ -39,7 +39,6 @@ Condition labels come from the scenario's facts recorded in each log ("free (tra
 from __future__ import annotations
 
 import argparse
-import base64
 import html
 import sys
 from pathlib import Path
@@ -47,7 +46,7 @@ from typing import Any, Sequence
 
 import pandas as pd
 
-from alignment_faking.analysis.report_figures import CAPTIONS, FORMATS, figure_kind, section_figures
+from alignment_faking.analysis.report_figures import CAPTIONS, FORMATS, figure_html, figure_kind, section_figures
 from alignment_faking.analysis.report_reading import ReportError, Run, Skipped, condition_label, read_runs
 from alignment_faking.analysis.report_settings import settings_part
 from alignment_faking.analysis.report_tables import (
@@ -138,20 +137,8 @@ figure img { width: 100%; height: auto; }
 """
 
 
-EMBEDDED = {".svg": "image/svg+xml", ".png": "image/png"}
-"""The figure files the page embeds, in order of preference (a report of PDFs only links them)."""
-
-
 def _figure_html(name: str, paths: list[Path]) -> str:
-    links = " · ".join(f'<a href="{html.escape(p.name)}">{p.suffix[1:].upper()}</a>' for p in paths)
-    shown = next((p for suffix in EMBEDDED for p in paths if p.suffix == suffix), None)
-    image = ""
-    if shown is not None:
-        data = base64.b64encode(shown.read_bytes()).decode("ascii")
-        image = f'<img alt="{html.escape(name)}" src="data:{EMBEDDED[shown.suffix]};base64,{data}">'
-    caption = CAPTIONS[figure_kind(name)]
-    return f'<figure id="{html.escape(name)}">{image}<figcaption>{html.escape(caption)} ({links})</figcaption></figure>'
-
+    return figure_html(name, paths, CAPTIONS[figure_kind(name)])
 
 
 def html_page(
@@ -220,7 +207,7 @@ def build_report(logdir: str | Path, out: str | Path, formats: Sequence[str] = F
     written."""
     runs, skipped = read_runs(logdir)
     # --- the newer settings (analysis/report_settings.py): their own sections, figures and tables
-    newer = settings_part(logdir, out)
+    newer = settings_part(logdir, out, formats)
     skipped = newer.not_skipped(skipped)
     if not runs and newer.paths:
         return newer.write_alone(Path(out), skipped)

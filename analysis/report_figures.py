@@ -6,6 +6,8 @@ ensemble's spread. They read the sections' tidy rows and the runs' results objec
 
 from __future__ import annotations
 
+import base64
+import html
 import math
 import textwrap
 from pathlib import Path
@@ -62,6 +64,21 @@ SAVE_OPTIONS = {  # reproducible files: no dates or tool versions
     "svg": {"metadata": {"Date": None, "Creator": None}},
     "pdf": {"metadata": {"CreationDate": None, "Creator": None, "Producer": None}},
 }
+
+
+EMBEDDED = {".svg": "image/svg+xml", ".png": "image/png"}
+"""The figure files the page embeds, in order of preference (a report of PDFs only links them)."""
+
+
+def figure_html(name: str, paths: Sequence[Path], caption: str) -> str:
+    """A figure of the HTML page: the first embeddable file inline, a link to each file, the caption."""
+    links = " · ".join(f'<a href="{html.escape(p.name)}">{p.suffix[1:].upper()}</a>' for p in paths)
+    shown = next((p for suffix in EMBEDDED for p in paths if p.suffix == suffix), None)
+    image = ""
+    if shown is not None:
+        data = base64.b64encode(shown.read_bytes()).decode("ascii")
+        image = f'<img alt="{html.escape(name)}" src="data:{EMBEDDED[shown.suffix]};base64,{data}">'
+    return f'<figure id="{html.escape(name)}">{image}<figcaption>{html.escape(caption)} ({links})</figcaption></figure>'
 
 
 def _save(fig: Any, out: Path, name: str, formats: Sequence[str] = FORMATS) -> list[Path]:

@@ -16,7 +16,6 @@ interval spans 0) and one table (estimate, interval, p, scenarios). ``analysis/r
 
 from __future__ import annotations
 
-import base64
 import html
 import math
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ from typing import Any, Sequence
 
 from inspect_ai.log import list_eval_logs, read_eval_log
 
-from alignment_faking.analysis.report_figures import _pyplot, _save
+from alignment_faking.analysis.report_figures import FORMATS, _pyplot, _save, figure_html
 
 TITLES = {
     "tool_selection": "Tool choice under monitoring (Leonesi et al. 2026, Tatemae)",
@@ -107,7 +106,7 @@ def table_rows(runs: Sequence[SettingRun]) -> list[list[str]]:
 HEADER = ["model", "measure", "% or pp", "95% interval", "p", "scenarios"]
 
 
-def figure(runs: Sequence[SettingRun], setting: str, out: Path) -> list[Path]:
+def figure(runs: Sequence[SettingRun], setting: str, out: Path, formats: Sequence[str] = FORMATS) -> list[Path]:
     """Each row's estimate per model with its interval (hollow where it spans 0); one panel, a page wide."""
     plt = _pyplot()
     rows = rows_of(setting, runs[0].metrics)
@@ -131,7 +130,7 @@ def figure(runs: Sequence[SettingRun], setting: str, out: Path) -> list[Path]:
     if len(runs) > 1:
         ax.legend(loc="lower right", frameon=False)
     fig.tight_layout()
-    return _save(fig, out, f"settings_{setting}")
+    return _save(fig, out, f"settings_{setting}", formats)
 
 
 @dataclass
@@ -162,15 +161,8 @@ class SettingsPart:
         return {"runs": [], "skipped": list(skipped), "written": [*self.written, out / "index.html", out / "table.md"], "sections": []}
 
 
-def _figure_html(paths: list[Path]) -> str:
-    svg = next(p for p in paths if p.suffix == ".svg")
-    data = base64.b64encode(svg.read_bytes()).decode("ascii")
-    links = " · ".join(f'<a href="{html.escape(p.name)}">{p.suffix[1:].upper()}</a>' for p in paths)
-    return f'<figure><img alt="{html.escape(svg.stem)}" src="data:image/svg+xml;base64,{data}"><figcaption>{html.escape(NOTE)} ({links})</figcaption></figure>'
-
-
-def settings_part(logdir: str | Path, out: str | Path) -> SettingsPart:
-    """The newer settings' sections of a report over ``logdir``, their figures written into ``out``."""
+def settings_part(logdir: str | Path, out: str | Path, formats: Sequence[str] = FORMATS) -> SettingsPart:
+    """The newer settings' sections of a report over ``logdir``, their figures written into ``out`` (in ``formats``)."""
     runs, part, out = read_setting_runs(logdir), SettingsPart(), Path(out)
     out.mkdir(parents=True, exist_ok=True)
     for stale in out.glob("settings_*"):  # no figure left from an earlier report in the same folder
@@ -180,10 +172,10 @@ def settings_part(logdir: str | Path, out: str | Path) -> SettingsPart:
         chosen = [r for r in runs if r.setting == setting and rows_of(setting, r.metrics)]
         if not chosen:
             continue
-        paths = figure(chosen, setting, out)
+        paths = figure(chosen, setting, out, formats)
         rows = table_rows(chosen)
         cells = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
-        part.html += (f'<h2 id="{setting}">{html.escape(title)}</h2>{_figure_html(paths)}'
+        part.html += (f'<h2 id="{setting}">{html.escape(title)}</h2>{figure_html(f"settings_{setting}", paths, NOTE)}'
                       f"<table><tr>{''.join(f'<th>{h}</th>' for h in HEADER)}</tr>{cells}</table>")
         part.markdown += f"\n## {title}\n\n| {' | '.join(HEADER)} |\n|{'---|' * len(HEADER)}\n" + "".join(f"| {' | '.join(row)} |\n" for row in rows)
         part.paths |= {Path(r.path).name for r in chosen}

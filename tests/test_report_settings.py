@@ -40,7 +40,7 @@ def test_each_setting_gets_a_figure_and_a_table_of_the_logs_numbers(setting_logs
         assert {f"settings_{setting}.{ext}" for ext in ("png", "svg", "pdf")} <= names
     assert report["skipped"] == []  # the settings' logs are shown, not skipped
     page = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
-    assert "Tool choice under monitoring" in page and "Value conflicts" in page and page.count("<figure>") == 2
+    assert "Tool choice under monitoring" in page and "Value conflicts" in page and page.count("<figure") == 2
     markdown = (tmp_path / "out" / "table.md").read_text(encoding="utf-8")
     [tool] = [r for r in read_setting_runs(setting_logs) if r.setting == "tool_selection"]
     m = tool.metrics
@@ -74,3 +74,13 @@ def test_rows_come_from_what_the_log_measured() -> None:
     [all_values, care] = table_rows([SettingRun("x.eval", "m", "value_conflict", metrics)])
     assert care == ["m", "gap care", "+50.0", "[+30.0, +70.0]", "0.001", "8"]
     assert all_values[4] == "0.04" and not math.isnan(float(all_values[2]))
+
+
+def test_the_settings_figures_follow_formats(setting_logs: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    report = build_report(setting_logs, out, formats=("png",))
+    written = {p.name for p in report["written"] if p.name.startswith("settings_")}
+    assert written == {"settings_tool_selection.png", "settings_value_conflict.png"}
+    assert not list(out.glob("settings_*.svg")) and not list(out.glob("settings_*.pdf"))
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert page.count('src="data:image/png;base64,') >= 2  # each setting's figure embedded, as a PNG
