@@ -87,9 +87,12 @@ HEADLINE_NOTE = (
 )
 
 
-def markdown_report(runs: Sequence[Run], skipped: Sequence[Skipped], parts: Sequence[Section], card: pd.DataFrame, tokens: pd.DataFrame) -> str:
+def markdown_report(
+    runs: Sequence[Run], skipped: Sequence[Skipped], parts: Sequence[Section], card: pd.DataFrame, tokens: pd.DataFrame,
+    more: Sequence[dict[str, str]] = (),
+) -> str:
     shared, varying = split_card(card)
-    lines = ["# Alignment-faking results", "", _logs_line(runs, skipped), "", "## Main contrasts", "", HEADLINE_NOTE, "", to_markdown(headline_table(parts)), ""]
+    lines = ["# Alignment-faking results", "", _logs_line(runs, skipped), "", "## Main contrasts", "", HEADLINE_NOTE, "", to_markdown(headline_table(parts, more)), ""]
     lines += ["## Run card", "", NOTES["card"], ""]
     lines += [_shared_line(shared), "", to_markdown(varying), ""] if shared else [to_markdown(varying), ""]
     for part in parts:
@@ -143,8 +146,9 @@ def _figure_html(name: str, paths: list[Path]) -> str:
 
 def html_page(
     runs: Sequence[Run], skipped: Sequence[Skipped], parts: Sequence[Section], figures: dict[str, dict[str, list[Path]]],
-    card: pd.DataFrame, tokens: pd.DataFrame,
+    card: pd.DataFrame, tokens: pd.DataFrame, more: Sequence[dict[str, str]] = (),
 ) -> str:
+    """The HTML page; ``more``: the newer settings' rows of the main-contrasts table."""
     toc = ['<li><a href="#main-contrasts">Main contrasts</a></li>', '<li><a href="#run-card">Run card</a></li>']
     toc += [f'<li><a href="#{html.escape(p.slug)}">{html.escape(p.title)}</a></li>' for p in parts]
     toc += ['<li><a href="#tokens">Tokens</a></li>', '<li><a href="#cost">Cost</a></li>']
@@ -157,7 +161,7 @@ def html_page(
         f"<nav><ol>{''.join(toc)}</ol></nav>",
         '<h2 id="main-contrasts">Main contrasts</h2>',
         f'<p class="note">{html.escape(HEADLINE_NOTE)}</p>',
-        to_html_table(headline_table(parts), numeric_from=99),
+        to_html_table(headline_table(parts, more), numeric_from=99),
         '<h2 id="run-card">Run card</h2>',
         f'<p class="note">{html.escape(NOTES["card"])}</p>',
     ]
@@ -228,11 +232,11 @@ def build_report(logdir: str | Path, out: str | Path, formats: Sequence[str] = F
     results[COLUMNS].to_csv(out / "results.csv", index=False)
     tokens.to_csv(out / "tokens.csv", index=False)
     card.to_csv(out / "run_card.csv", index=False)
-    (out / "table.md").write_text(markdown_report(runs, skipped, parts, card, tokens) + newer.markdown, encoding="utf-8")
+    (out / "table.md").write_text(markdown_report(runs, skipped, parts, card, tokens, newer.headline) + newer.markdown, encoding="utf-8")
     written = [out / "results.csv", out / "tokens.csv", out / "run_card.csv", out / "table.md"]
     figures = {part.slug: section_figures(part, out, formats) for part in parts}
     written += [path for per_part in figures.values() for paths in per_part.values() for path in paths]
-    (out / "index.html").write_text(newer.insert(html_page(runs, skipped, parts, figures, card, tokens)), encoding="utf-8")
+    (out / "index.html").write_text(newer.insert(html_page(runs, skipped, parts, figures, card, tokens, newer.headline)), encoding="utf-8")
     written.append(out / "index.html")
     written += newer.written  # the newer settings' figures
     return {"runs": runs, "skipped": skipped, "written": written, "results": results, "tokens": tokens, "sections": parts}

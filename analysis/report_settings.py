@@ -25,6 +25,7 @@ from typing import Any, Sequence
 from inspect_ai.log import list_eval_logs, read_eval_log
 
 from alignment_faking.analysis.report_figures import FORMATS, _pyplot, _save, figure_html
+from alignment_faking.analysis.report_tables import _short
 
 TITLES = {
     "tool_selection": "Tool choice under monitoring (Leonesi et al. 2026, Tatemae)",
@@ -106,6 +107,16 @@ def table_rows(runs: Sequence[SettingRun]) -> list[list[str]]:
 HEADER = ["model", "measure", "% or pp", "95% interval", "p", "scenarios"]
 
 
+def main_measure(run: SettingRun) -> tuple[str, str, str]:
+    """A run's main measure (the first row: ``monitoring_effect``, ``gap``) as the headline tables show it: its
+    label, ``+38.3 [+29.4, +46.7]*`` (``*`` where the interval excludes 0) and its metric name."""
+    key, label = rows_of(run.setting, run.metrics)[0]
+    m = run.metrics
+    low, high = m[f"{key}_ci_low"], m[f"{key}_ci_high"]
+    mark = "*" if low > 0 or high < 0 else ""
+    return label, f"{100 * m[key]:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}]{mark}", key
+
+
 def figure(runs: Sequence[SettingRun], setting: str, out: Path, formats: Sequence[str] = FORMATS) -> list[Path]:
     """Each row's estimate per model with its interval (hollow where it spans 0); one panel, a page wide."""
     plt = _pyplot()
@@ -142,6 +153,9 @@ class SettingsPart:
     html: str = ""
     markdown: str = ""
     written: list[Path] = field(default_factory=list)
+    headline: list[dict[str, str]] = field(default_factory=list)
+    """A row per setting for the report's main-contrasts table: scenario, main contrast, a cell per model, metric."""
+    toc: str = ""
 
     def not_skipped(self, skipped: Sequence[Any]) -> list[Any]:
         """The core reader's skipped logs less those shown here."""
@@ -150,6 +164,7 @@ class SettingsPart:
     def insert(self, page: str) -> str:
         """The report's page with these sections before its token table (or at its end)."""
         anchor = '<h2 id="tokens">' if '<h2 id="tokens">' in page else "</body>"
+        page = page.replace('<li><a href="#tokens">', self.toc + '<li><a href="#tokens">', 1)  # the contents
         return page.replace(anchor, self.html + anchor, 1)
 
     def write_alone(self, out: Path, skipped: Sequence[Any]) -> dict[str, Any]:
@@ -178,6 +193,14 @@ def settings_part(logdir: str | Path, out: str | Path, formats: Sequence[str] = 
         part.html += (f'<h2 id="{setting}">{html.escape(title)}</h2>{figure_html(f"settings_{setting}", paths, NOTE)}'
                       f"<table><tr>{''.join(f'<th>{h}</th>' for h in HEADER)}</tr>{cells}</table>")
         part.markdown += f"\n## {title}\n\n| {' | '.join(HEADER)} |\n|{'---|' * len(HEADER)}\n" + "".join(f"| {' | '.join(row)} |\n" for row in rows)
+        part.toc += f'<li><a href="#{setting}">{html.escape(title)}</a></li>'
+        row = {"scenario": setting}
+        for run in chosen:
+            label, cell, key = main_measure(run)
+            row |= {"main contrast": label, "metric": key}
+            model = _short(run.model)
+            row[model] = f"{row[model]}; {cell}" if model in row else cell  # a rerun: both
+        part.headline.append(row)
         part.paths |= {Path(r.path).name for r in chosen}
         part.written += paths
     return part

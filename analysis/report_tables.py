@@ -408,10 +408,12 @@ def main_cell(run: Run) -> str:
     return f"{100 * k.estimate:+.1f} [{100 * k.ci_low:+.1f}, {100 * k.ci_high:+.1f}]" + ("*" if k.significant == 1 else "")
 
 
-def headline_table(parts: Sequence[Section]) -> pd.DataFrame:
+def headline_table(parts: Sequence[Section], more: Sequence[dict[str, str]] = ()) -> pd.DataFrame:
     """Scenarios × models: a row per section (the battery's order, ``gap`` first) with its main contrast's label,
-    a column per model with that run's main contrast (``main_cell``), and the contrast's metric name."""
+    a column per model with that run's main contrast (``main_cell``), and the contrast's metric name; then the
+    rows of ``more`` (the newer settings', ``report_settings.SettingsPart.headline``)."""
     models = list(dict.fromkeys(_short(run.label or run.model) for part in parts for run in part.runs))
+    models += [m for m in dict.fromkeys(k for row in more for k in row) if m not in (*models, "scenario", "main contrast", "metric")]
     rows = []
     for part in parts:
         main = [(run, run.results.contrast()) for run in part.runs]
@@ -422,6 +424,7 @@ def headline_table(parts: Sequence[Section]) -> pd.DataFrame:
             model = _short(run.label or run.model)
             row[model] = main_cell(run) if model not in row else f"{row[model]}; {main_cell(run)}"
         rows.append(row | {"metric": named})
+    rows += more
     return pd.DataFrame([{c: row.get(c, "") for c in ["scenario", "main contrast", *models, "metric"]} for row in rows])
 
 

@@ -34,7 +34,7 @@ from inspect_ai.log import EvalLog, list_eval_logs
 
 from alignment_faking.analysis.headers import battery_order, order_key, read_header, read_results
 from alignment_faking.analysis.report_settings import HEADER as SETTING_HEADER
-from alignment_faking.analysis.report_settings import SettingRun, rows_of, setting_run, table_rows
+from alignment_faking.analysis.report_settings import SettingRun, main_measure, rows_of, setting_run, table_rows
 from alignment_faking.analysis.report_tables import contrast_label, setting_text
 from alignment_faking.scorers.results import ContrastResult, RateResult, Results, Sensitivity
 
@@ -167,15 +167,6 @@ def setting_lines(run: SettingRun) -> str:
     return "\n".join([line(SETTING_HEADER[1:]), *map(line, rows)])
 
 
-def setting_cell(run: SettingRun) -> tuple[str, str, str]:
-    """A newer setting's main measure in the folder table: its label, the cell (as :func:`cell`) and its metric."""
-    key, label = rows_of(run.setting, run.metrics)[0]
-    m = run.metrics
-    low, high = m[f"{key}_ci_low"], m[f"{key}_ci_high"]
-    mark = "*" if low > 0 or high < 0 else ""
-    return label, f"{100 * m[key]:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}]{mark}", key
-
-
 # ------------------------------------------------------------------------------------------ many logs
 
 
@@ -228,7 +219,7 @@ def folder_table(entries: Sequence[tuple[EvalLog, Results | None]]) -> str:
         row = rows.setdefault(scenario_of(log), {"scenario": scenario_of(log)})
         run = setting_run(log, log.location) if results is None else None
         if run is not None and rows_of(run.setting, run.metrics):
-            label, value, metric = setting_cell(run)
+            label, value, metric = main_measure(run)
         else:
             (label, metric), value = main_contrast(log, results), cell(log, results)
         row.setdefault("main contrast", label)

@@ -12,7 +12,7 @@ from inspect_ai import eval as inspect_eval
 from inspect_ai.log import list_eval_logs, read_eval_log
 
 from alignment_faking.analysis.report import build_report
-from alignment_faking.analysis.report_settings import read_setting_runs, rows_of, table_rows
+from alignment_faking.analysis.report_settings import main_measure, read_setting_runs, rows_of, table_rows
 from alignment_faking.tasks.gap import gap
 from alignment_faking.tasks.setting_data import DATASETS
 from alignment_faking.tasks.tool_selection import OURS, tool_selection
@@ -62,6 +62,14 @@ def test_the_sections_sit_beside_the_core_ones(setting_logs: Path, tmp_path: Pat
     assert len(report["runs"]) == 1 and report["skipped"] == []
     page = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
     assert page.index('<h2 id="gap"') < page.index('<h2 id="tool_selection">') < page.index('<h2 id="value_conflict">') < page.index('<h2 id="tokens">')
+    nav = page[page.index("<nav>") : page.index("</nav>")]  # the contents list them, in the page's order
+    assert nav.index('href="#gap"') < nav.index('href="#tool_selection"') < nav.index('href="#value_conflict"') < nav.index('href="#tokens"')
+    headline = page[page.index('id="main-contrasts"') : page.index('id="run-card"')]  # and the main-contrasts table
+    for run in read_setting_runs(folder):
+        label, cell, key = main_measure(run)
+        assert label in headline and cell in headline and f"<td>{key}</td>" in headline
+    markdown = (tmp_path / "out" / "table.md").read_text(encoding="utf-8")
+    assert "| tool_selection | monitoring effect (ours, helpfulness fixed) |" in markdown
 
 
 def test_rows_come_from_what_the_log_measured() -> None:
