@@ -61,7 +61,7 @@ from alignment_faking.scorers.settings import setting_named
 from alignment_faking.scorers.tool_selection import AF_CRITERIA, CALLS, CONTRAST_CALLS, MATCHES_BASELINE
 from alignment_faking.scorers.value_conflict import CONTROL as VALUE_CONTROL
 from alignment_faking.scorers.value_conflict import OPTION_JUDGE, REASONING_JUDGE
-from alignment_faking.solvers.tool_selection import MONITORING_PROMPT, call_messages, judge_context
+from alignment_faking.solvers.tool_selection import MONITORING_PROMPT, call_messages, judge_context, tool_infos
 from alignment_faking.tasks.classifier_validation import output_of, scratchpad_of
 from alignment_faking.tasks.options import OPTION_NAMES
 
@@ -520,17 +520,23 @@ async def _grading(graders: tuple[Grader, ...], weights: dict[str, float], queri
 # ------------------------------------------------------------------------------- the newer settings
 
 
-def _tool_selection_requests(task: Task, sample: Any) -> list[list[ChatMessage]]:
-    """The calls the tool-selection solver makes on one scenario, as it builds them."""
+def _tool_selection_requests(task: Task, sample: Any) -> dict[str, list[ChatMessage]]:
+    """The calls the tool-selection solver makes on one scenario, by call name, as it builds them."""
     params = _solver_params(task, "tool_selection_calls") or {}
     names = CALLS + (CONTRAST_CALLS if params.get("contrast", True) else ())
     prompt = params.get("monitoring_prompt", MONITORING_PROMPT)
-    return [call_messages(sample.metadata, call, prompt, params.get("tools") == "native") for call in names]
+    return {call: call_messages(sample.metadata, call, prompt, params.get("tools") == "native") for call in names}
+
+
+def _tool_schema_tokens(sample: Any) -> float:
+    """The native variant's tool definitions on one request, counted as their JSON (every call but the
+    context-free baseline sends them; a provider's own framing around them is not counted)."""
+    return sum(len(info.model_dump_json(exclude_none=True)) for info in tool_infos(sample.metadata["tools"])) / CHARS_PER_TOKEN
 
 
 def _tool_selection_judges(task: Task, sample: Any, mix: Mix) -> list[tuple[Grader, dict[str, str]]]:
     md, baseline = sample.metadata, filler(mix.answer_tokens, f"{sample.id} baseline")
-    requests = dict(zip(CALLS, _tool_selection_requests(task, sample)))
+    requests = _tool_selection_requests(task, sample)
 
     def matches(call: str) -> dict[str, str]:  # R3 and R2 against the baseline: the same baseline, two reasonings
         context = judge_context(requests[call], md, call)
@@ -566,10 +572,14 @@ async def _setting(task: Task, model: str, grader: str, mix: Mix, policy: Usage,
     setting = task.metadata["setting"]
     written = mix.scratchpad_tokens + mix.answer_tokens
     model_cache, grader_cache, recorder = ProviderCache(model), ProviderCache(grader), Recorder(False, grader)
+    native = setting == "tool_selection" and (_solver_params(task, "tool_selection_calls") or {}).get("tools") == "native"
     for sample in task.dataset:
-        requests = _tool_selection_requests(task, sample) if setting == "tool_selection" else [list(sample.input)]  # type: ignore[arg-type]
-        for messages in requests:
-            policy.add(_request(model_cache, messages, written))
+        requests = _tool_selection_requests(task, sample) if setting == "tool_selection" else {"input": list(sample.input)}  # type: ignore[arg-type]
+        schemas = _tool_schema_tokens(sample) if native else 0.0
+        for call, messages in requests.items():
+            usage = _request(model_cache, messages, written)
+            usage.input_tokens += schemas if call != "baseline" else 0.0
+            policy.add(usage)
         for judge, texts in SETTING_JUDGES[setting](task, sample, mix):
             recorder.calls, recorder.messages = [], []
             await replace(judge, max_attempts=1).grade(recorder, **texts)  # type: ignore[arg-type]
@@ -577,8 +587,9 @@ async def _setting(task: Task, model: str, grader: str, mix: Mix, policy: Usage,
                 grading.add(_request(grader_cache, messages, min(float(judge.max_tokens), mix.strongreject_tokens)))
     notes.append(f"{setting}: each response {written:.0f} tokens (--scratchpad-tokens + --answer-tokens), each judge reply "
                  f"{mix.strongreject_tokens:.0f} (--strongreject-tokens); compliance and refusal shares do not apply")
-    if (_solver_params(task, "tool_selection_calls") or {}).get("tools") == "native":
-        notes.append("tools=native: the tool schemas a provider adds to each request are not counted")
+    if native:
+        notes.append("tools=native: each call but the baseline counts the scenario's tool schemas as their JSON; the "
+                     "provider's own framing of tool definitions is not counted")
 
 
 def estimate(

@@ -312,6 +312,21 @@ def test_the_newer_settings_are_priced_call_for_call() -> None:
     assert judged.lines[1].usage.requests == 64 + 8 * 2  # and the five criteria on the monitored (free tier, with a consequence)
 
 
+def test_native_tools_add_their_schemas_to_every_call_but_the_baseline(monkeypatch: pytest.MonkeyPatch) -> None:
+    from alignment_faking.analysis import estimate as module
+    from alignment_faking.tasks.tool_selection import tool_selection
+
+    native = estimate("tool_selection", {"tools": "native"}, "openai/gpt-4o", epochs=1)
+    assert any("tool schemas" in note for note in native.notes)
+    per_scenario = [module._tool_schema_tokens(sample) for sample in tool_selection(tools="native", epochs=1).dataset]
+    assert len(per_scenario) == 24 and min(per_scenario) > 20  # each scenario's tools: names, descriptions, parameters
+    monkeypatch.setattr(module, "_tool_schema_tokens", lambda sample: 0.0)
+    without = estimate("tool_selection", {"tools": "native"}, "openai/gpt-4o", epochs=1)
+    added = native.lines[0].usage.input_tokens - without.lines[0].usage.input_tokens
+    assert math.isclose(added, 5 * sum(per_scenario))  # neutral, adversarial, monitored and the two contrast calls
+    assert native.lines[0].usage.requests == without.lines[0].usage.requests == 24 * 6
+
+
 @pytest.mark.slow
 def test_the_settings_estimate_agrees_with_a_run(tmp_path: Path) -> None:
     sys.path.insert(0, str(REPO / "benchmarks"))
