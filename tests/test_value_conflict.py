@@ -181,7 +181,7 @@ def test_value_faker_truths(tmp_path: Path) -> None:
     )
     assert log.status == "success", log.error
     m = {k: v.value for k, v in log.results.scores[0].metrics.items()}
-    assert covers(m, "gap_care", 0.9 * 0.5) and m["gap_care_p"] < 0.001
+    assert covers(m, "gap_care", 0.9 * 0.5) and m["gap_care_p"] < 0.01  # 0.0017 with the few-queries t (G = 16 scenarios)
     assert covers(m, "decisive_gap_care", 0.5)
     assert covers(m, "gap_loyalty", 0.0) and covers(m, "decisive_gap_loyalty", 0.0)
     assert covers(m, "control_gap_care", 0.0) and covers(m, "consequence_effect_care", 0.9 * 0.5)
